@@ -1,0 +1,3 @@
+"""aiows: a WebSocket client for asyncio that lives inside your aiohttp session."""
+
+__version__ = "0.1.0"

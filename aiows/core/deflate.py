@@ -1,0 +1,239 @@
+"""permessage-deflate (RFC 7692): negotiation, compression, bounded inflation.
+
+The client offers the extension, checks the server's answer against every
+rule of RFC 7692 §7.1, and then compresses what it sends and inflates what it
+receives with the negotiated window sizes and context-takeover settings.
+Inflation is bounded: a tiny payload that would inflate past the message
+limit fails with close code 1009 before the memory is spent.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from .errors import MessageTooBig, NegotiationError, ProtocolError
+from .headers import ExtensionParams, parse_extension_list
+
+EXTENSION_NAME: Final = "permessage-deflate"
+
+# RFC 7692 §7.2.1: a compressed message ends with an empty stored block,
+# 00 00 ff ff, which the sender removes and the receiver puts back.
+TRAILER: Final = b"\x00\x00\xff\xff"
+
+MIN_WINDOW_BITS: Final = 8
+MAX_WINDOW_BITS: Final = 15
+
+# zlib cannot make a raw deflate stream with an 8-bit window: since 1.2.9 it
+# turns 8 into 9.  That is safe in both directions: a 9-bit zlib window
+# never looks back more than 250 bytes, within what an 8-bit inflater holds,
+# and a 9-bit inflater reads any 8-bit stream.  So aiows accepts 8 on the wire
+# and uses 9 with zlib.
+ZLIB_MIN_WINDOW_BITS: Final = 9
+
+_WINDOW_BITS_VALUES: Final = {
+    str(bits): bits for bits in range(MIN_WINDOW_BITS, MAX_WINDOW_BITS + 1)
+}
+
+
+@dataclass(frozen=True)
+class DeflateParams:
+    """The permessage-deflate settings both sides agreed on."""
+
+    #: The server resets its compressor after each message.
+    server_no_context_takeover: bool = False
+    #: The client resets its compressor after each message.
+    client_no_context_takeover: bool = False
+    #: Window bits of the server's compressor (so of our decompressor).
+    server_max_window_bits: int = MAX_WINDOW_BITS
+    #: Window bits of the client's compressor.
+    client_max_window_bits: int = MAX_WINDOW_BITS
+
+
+def build_offer(
+    server_max_window_bits: int = MAX_WINDOW_BITS,
+    *,
+    server_no_context_takeover: bool = False,
+    client_no_context_takeover: bool = False,
+) -> str:
+    """The ``Sec-WebSocket-Extensions`` value the client sends.
+
+    ``server_max_window_bits`` is aiohttp's ``compress=`` value (9-15): the
+    largest window the server may compress with.  The client always allows
+    the server to shrink the client's window (``client_max_window_bits``).
+
+    >>> build_offer(10)
+    'permessage-deflate; client_max_window_bits; server_max_window_bits=10'
+    """
+    if not ZLIB_MIN_WINDOW_BITS <= server_max_window_bits <= MAX_WINDOW_BITS:
+        raise ValueError(
+            f"compress={server_max_window_bits} is not a window size; use 9-15, "
+            "or 0 to turn compression off"
+        )
+    parts = [EXTENSION_NAME, "client_max_window_bits"]
+    if server_max_window_bits < MAX_WINDOW_BITS:
+        parts.append(f"server_max_window_bits={server_max_window_bits}")
+    if server_no_context_takeover:
+        parts.append("server_no_context_takeover")
+    if client_no_context_takeover:
+        parts.append("client_no_context_takeover")
+    return "; ".join(parts)
+
+
+def _window_bits(name: str, value: str | None) -> int:
+    if value is None or value not in _WINDOW_BITS_VALUES:
+        raise NegotiationError(
+            f"permessage-deflate parameter {name}={value!r} is invalid: "
+            "it needs a value from 8 to 15"
+        )
+    return _WINDOW_BITS_VALUES[value]
+
+
+def _accept_params(
+    params: ExtensionParams, offered_server_max_window_bits: int
+) -> DeflateParams:
+    seen: set[str] = set()
+    server_nct = client_nct = False
+    server_bits = client_bits = MAX_WINDOW_BITS
+    for name, value in params:
+        if name in seen:
+            raise NegotiationError(f"permessage-deflate parameter {name} appears twice")
+        seen.add(name)
+        if name in ("server_no_context_takeover", "client_no_context_takeover"):
+            if value is not None:
+                raise NegotiationError(
+                    f"permessage-deflate parameter {name} takes no value, got {value!r}"
+                )
+            if name == "server_no_context_takeover":
+                server_nct = True
+            else:
+                client_nct = True
+        elif name == "server_max_window_bits":
+            server_bits = _window_bits(name, value)
+            if server_bits > offered_server_max_window_bits:
+                raise NegotiationError(
+                    f"server_max_window_bits={server_bits} is larger than the "
+                    f"{offered_server_max_window_bits} the client offered"
+                )
+        elif name == "client_max_window_bits":
+            client_bits = _window_bits(name, value)
+        else:
+            raise NegotiationError(f"permessage-deflate parameter {name!r} is unknown")
+    return DeflateParams(server_nct, client_nct, server_bits, client_bits)
+
+
+def negotiate(
+    header_values: Iterable[str], offered_server_max_window_bits: int | None
+) -> DeflateParams | None:
+    """Check the server's ``Sec-WebSocket-Extensions`` against the offer.
+
+    ``offered_server_max_window_bits`` is None when the client offered no
+    compression.  Returns the agreed settings, or None when the server
+    declined.  Raises :class:`NegotiationError` for anything RFC 6455 §4.1 or
+    RFC 7692 §7.1 says the client must fail on: an extension that was not
+    offered, an unknown or repeated parameter, a bad value.
+    """
+    extensions = parse_extension_list(header_values)
+    if not extensions:
+        return None
+    if offered_server_max_window_bits is None:
+        names = ", ".join(name for name, _ in extensions)
+        raise NegotiationError(
+            f"server selected extension(s) {names} which the client did not offer"
+        )
+    result: DeflateParams | None = None
+    for name, params in extensions:
+        if name.lower() != EXTENSION_NAME:
+            raise NegotiationError(
+                f"server selected extension {name!r} which the client did not "
+                f"offer (offered: {EXTENSION_NAME!r})"
+            )
+        if result is not None:
+            raise NegotiationError("server selected permessage-deflate twice")
+        result = _accept_params(params, offered_server_max_window_bits)
+    return result
+
+
+class PerMessageDeflate:
+    """Compresses outgoing and inflates incoming messages for one connection."""
+
+    def __init__(
+        self,
+        params: DeflateParams,
+        *,
+        level: int = zlib.Z_DEFAULT_COMPRESSION,
+        mem_level: int = 8,
+    ) -> None:
+        #: The negotiated settings; fixed for the life of the connection.
+        self.params = params
+        # zlib settings for each new compressor.
+        self._level = level
+        self._mem_level = mem_level
+        self._compress_bits = max(ZLIB_MIN_WINDOW_BITS, params.client_max_window_bits)
+        self._decompress_bits = max(ZLIB_MIN_WINDOW_BITS, params.server_max_window_bits)
+        # Created lazily and dropped after each message when the negotiated
+        # settings forbid context takeover, so an idle connection holds none.
+        self._compressor: zlib._Compress | None = None
+        self._decompressor: zlib._Decompress | None = None
+
+    def compress(self, data: bytes | bytearray | memoryview) -> bytes:
+        """The payload of one whole compressed message (RFC 7692 §7.2.1)."""
+        return self.compress_fragment(data, True)
+
+    def compress_fragment(
+        self, data: bytes | bytearray | memoryview, fin: bool
+    ) -> bytes:
+        """The payload of one fragment of a compressed message.
+
+        Each fragment is sync-flushed so the server can inflate it on
+        arrival; only the last one loses the empty block that ends the
+        message (RFC 7692 §7.2.1).
+        """
+        compressor = self._compressor
+        if compressor is None:
+            compressor = zlib.compressobj(
+                self._level, zlib.DEFLATED, -self._compress_bits, self._mem_level
+            )
+        out = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        if fin and self.params.client_no_context_takeover:
+            self._compressor = None
+        else:
+            self._compressor = compressor
+        # A sync flush always ends with the 4-byte empty block.
+        return out[:-4] if fin else out
+
+    def decompress(
+        self, data: bytes | bytearray | memoryview, fin: bool, limit: int | None
+    ) -> bytes:
+        """Inflate one frame of a compressed message.
+
+        ``limit`` is how many bytes the message may still grow by (None for
+        no limit).  Raises :class:`MessageTooBig` as soon as the output would pass
+        it, having inflated at most ``limit + 1`` bytes.
+        """
+        decompressor = self._decompressor
+        if decompressor is None:
+            decompressor = self._decompressor = zlib.decompressobj(
+                -self._decompress_bits
+            )
+        # zlib's max_length: 0 is "no limit"; one byte past the limit is
+        # enough to know the message is too big.
+        max_length = 0 if limit is None else limit + 1
+        try:
+            out = decompressor.decompress(data, max_length)
+            if fin and (limit is None or len(out) <= limit):
+                tail_length = 0 if limit is None else max_length - len(out)
+                out += decompressor.decompress(TRAILER, tail_length)
+        except zlib.error as exc:
+            self._decompressor = None
+            raise ProtocolError(f"invalid compressed data: {exc}") from None
+        if limit is not None and len(out) > limit:
+            self._decompressor = None
+            raise MessageTooBig(
+                f"compressed message inflates past the limit of {limit} bytes"
+            )
+        if fin and self.params.server_no_context_takeover:
+            self._decompressor = None
+        return out

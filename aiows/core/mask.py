@@ -1,0 +1,76 @@
+"""Masking of client frames (RFC 6455 §5.3), compiled when possible.
+
+Every frame a client sends is masked with a fresh 4-byte key.  The compiled
+``_speedups`` module XORs eight bytes at a time; the pure-Python fallback
+XORs the payload as one big integer, which is much faster than a loop over
+bytes.  Set ``AIOWS_NO_EXTENSIONS=1`` to force the fallback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Final
+
+
+def py_apply_mask(key: bytes, data: bytes | bytearray | memoryview) -> bytes:
+    """``data`` XOR the 4-byte ``key`` repeated (pure Python)."""
+    n = len(data)
+    if n == 0:
+        return b""
+    # One XOR of two n-byte integers beats n XORs of single bytes by ~50x.
+    repeated = (key * ((n + 3) >> 2))[:n]
+    return (
+        int.from_bytes(data, "little") ^ int.from_bytes(repeated, "little")
+    ).to_bytes(n, "little")
+
+
+def py_mask_frame(
+    prefix: bytes, key: bytes, data: bytes | bytearray | memoryview
+) -> bytes:
+    """``prefix + key + masked data``: one whole client frame (pure Python)."""
+    return prefix + key + py_apply_mask(key, data)
+
+
+apply_mask: Callable[[bytes, bytes | bytearray | memoryview], bytes]
+mask_frame: Callable[[bytes, bytes, bytes | bytearray | memoryview], bytes]
+
+try:
+    if os.environ.get("AIOWS_NO_EXTENSIONS"):
+        raise ImportError("AIOWS_NO_EXTENSIONS is set")
+    from . import _speedups
+except ImportError:
+    apply_mask = py_apply_mask
+    mask_frame = py_mask_frame
+    COMPILED: Final[bool] = False
+else:
+    apply_mask = _speedups.apply_mask
+    mask_frame = _speedups.mask_frame
+    COMPILED = True  # type: ignore[misc]
+
+
+class MaskKeySource:
+    """Hands out 4-byte mask keys drawn from the OS's CSPRNG.
+
+    RFC 6455 §5.3 wants keys an attacker cannot predict.  ``os.urandom`` is
+    such a source, but one system call per frame costs more than building
+    the frame; drawing 4 KiB at a time and slicing it keeps every key
+    cryptographically random at a thousandth of the calls.
+    """
+
+    # 1024 keys per refill.
+    REFILL: Final = 4096
+
+    def __init__(self) -> None:
+        # Unused random bytes, and the offset of the next key within them.
+        self._pool = b""
+        self._offset = self.REFILL
+
+    def next_key(self) -> bytes:
+        """A fresh mask key."""
+        offset = self._offset
+        if offset >= self.REFILL:
+            self._pool = os.urandom(self.REFILL)
+            offset = 0
+        self._offset = offset + 4
+        return self._pool[offset : offset + 4]

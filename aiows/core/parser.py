@@ -1,0 +1,341 @@
+"""The frame parser: bytes from the server in, messages out (RFC 6455 §5).
+
+:class:`FrameParser` accepts the byte stream in chunks of any size and
+returns complete messages.  It enforces every rule a client must check on
+what a server sends and stops at the first violation, keeping the messages
+that came before it.  It never unmasks: a masked server frame is itself an
+error (§5.1).
+
+Two paths share the rules:
+
+* the fast path takes a whole unfragmented frame that sits in one chunk and
+  turns it into a message with one slice;
+* the streaming path takes everything else (fragments, compressed messages,
+  frames split across chunks) piece by piece, so UTF-8 is checked and
+  compressed data is inflated as the bytes arrive, and a bad first fragment
+  fails before the rest of the message is sent.
+"""
+
+from __future__ import annotations
+
+import codecs
+from typing import Final
+
+from .deflate import PerMessageDeflate
+from .errors import InvalidUTF8, MessageTooBig, ProtocolError
+from .frames import (
+    FIN,
+    LENGTH_16,
+    LENGTH_64,
+    MASK_BIT,
+    MAX_CONTROL_PAYLOAD,
+    NO_STATUS_RECEIVED,
+    RSV1,
+    Opcode,
+    is_valid_close_code,
+)
+from .messages import WSMessage, WSMsgType
+
+DEFAULT_MAX_MSG_SIZE: Final = 4 * 1024 * 1024
+
+_CONT: Final = Opcode.CONTINUATION.value
+_TEXT: Final = Opcode.TEXT.value
+_BINARY: Final = Opcode.BINARY.value
+_CLOSE: Final = Opcode.CLOSE.value
+_PING: Final = Opcode.PING.value
+_PONG: Final = Opcode.PONG.value
+_KNOWN_OPCODES: Final = frozenset(op.value for op in Opcode)
+_RSV23: Final = 0x30
+# RFC 6455 §5.2: the most significant bit of a 64-bit length must be 0.
+_MAX_LENGTH_64: Final = (1 << 63) - 1
+
+_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+
+
+def parse_close_payload(payload: bytes | bytearray | memoryview) -> tuple[int, str]:
+    """The code and reason of a close frame (RFC 6455 §5.5.1, §7.4).
+
+    An empty payload means "no code" and reports 1005.  A 1-byte payload or
+    a code that may not be sent fails with 1002; a reason that is not UTF-8
+    fails with 1007.
+    """
+    if not payload:
+        return NO_STATUS_RECEIVED, ""
+    if len(payload) == 1:
+        raise ProtocolError("close frame with a 1-byte payload")
+    code = int.from_bytes(payload[:2], "big")
+    if not is_valid_close_code(code):
+        raise ProtocolError(f"close frame with invalid close code {code}")
+    try:
+        reason = bytes(payload[2:]).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidUTF8(f"close reason is not valid UTF-8: {exc.reason}") from None
+    return code, reason
+
+
+class FrameParser:
+    """Turns the server's byte stream into :class:`WSMessage` tuples.
+
+    >>> parser = FrameParser()
+    >>> parser.feed(b"\\x81\\x02hi\\x89\\x00")
+    [WSMessage(type=<WSMsgType.TEXT: 1>, data='hi', extra=None), \
+WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
+
+    After a protocol violation :meth:`feed` returns what came before it and
+    sets :attr:`exc`; after a close frame it ignores the rest of the stream.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_msg_size: int = DEFAULT_MAX_MSG_SIZE,
+        decode_text: bool = True,
+        deflate: PerMessageDeflate | None = None,
+    ) -> None:
+        # Largest message accepted, in bytes; None means no limit.
+        self._max_size = max_msg_size or None
+        # Whether TEXT data is handed out as str (True) or as UTF-8 bytes.
+        self._decode_text = decode_text
+        # The permessage-deflate state, when the extension was negotiated.
+        self._deflate = deflate
+        # Bytes of an incomplete frame header (or control frame) kept for the
+        # next chunk.
+        self._buffer = b""
+
+        # The data frame whose payload is still arriving, if any: its FIN bit
+        # and how many payload bytes are still to come.
+        self._frame_fin = False
+        self._frame_remaining = 0
+
+        # The message being assembled, if any: its opcode (None when no
+        # message is in progress), whether it is compressed, its size so far
+        # (uncompressed), its pieces, and the UTF-8 decoder for text.
+        self._msg_opcode: int | None = None
+        self._msg_compressed = False
+        self._msg_size = 0
+        self._msg_text: list[str] = []
+        self._msg_bytes: list[bytes | memoryview] = []
+        self._msg_decoder: codecs.IncrementalDecoder | None = None
+
+        #: True once a close frame was parsed; later bytes are ignored.
+        self.closed = False
+        #: The protocol violation that stopped the parser, if any.
+        self.exc: ProtocolError | None = None
+
+    def feed(self, data: bytes) -> list[WSMessage]:
+        """Parse ``data`` and return the messages it completes, in order."""
+        out: list[WSMessage] = []
+        if self.exc is not None or self.closed:
+            return out
+        try:
+            self._feed(data, out)
+        except ProtocolError as exc:
+            self.exc = exc
+            self._buffer = b""
+            self._msg_text = []
+            self._msg_bytes = []
+        return out
+
+    # -- the byte stream -------------------------------------------------
+
+    def _feed(self, data: bytes, out: list[WSMessage]) -> None:
+        remaining = self._frame_remaining
+        if remaining:
+            # A data frame's payload continues in this chunk.
+            if len(data) < remaining:
+                self._frame_remaining = remaining - len(data)
+                self._data_piece(data, False, out)
+                return
+            self._frame_remaining = 0
+            self._data_piece(memoryview(data)[:remaining], True, out)
+            data = data[remaining:]
+        if self._buffer:
+            data = self._buffer + data
+            self._buffer = b""
+
+        end = len(data)
+        pos = 0
+        max_size = self._max_size
+        while end - pos >= 2:
+            b0 = data[pos]
+            b1 = data[pos + 1]
+            fin = b0 & FIN
+            rsv1 = b0 & RSV1
+            opcode = b0 & 0x0F
+            length = b1 & 0x7F
+            if b0 & _RSV23 or (rsv1 and not self._rsv1_allowed(opcode)):
+                self._bad_rsv(b0, opcode)
+            if b1 & MASK_BIT:
+                raise ProtocolError("server sent a masked frame (RFC 6455 §5.1)")
+            if opcode not in _KNOWN_OPCODES:
+                raise ProtocolError(f"unknown opcode {opcode:#x}")
+
+            if opcode >= _CLOSE:
+                # RFC 6455 §5.5: control frames are short and never fragmented.
+                if not fin:
+                    raise ProtocolError(
+                        f"fragmented control frame (opcode {opcode:#x})"
+                    )
+                if length > MAX_CONTROL_PAYLOAD:
+                    raise ProtocolError(
+                        f"control frame (opcode {opcode:#x}) announces more than "
+                        f"{MAX_CONTROL_PAYLOAD} bytes"
+                    )
+                start = pos + 2
+                if end - start < length:
+                    break
+                pos = start + length
+                self._control(opcode, data[start:pos], out)
+                if self.closed:
+                    return
+                continue
+
+            header = 2
+            if length == LENGTH_16:
+                if end - pos < 4:
+                    break
+                length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+                header = 4
+            elif length == LENGTH_64:
+                if end - pos < 10:
+                    break
+                length = int.from_bytes(data[pos + 2 : pos + 10], "big")
+                if length > _MAX_LENGTH_64:
+                    raise ProtocolError("64-bit frame length has its top bit set")
+                header = 10
+
+            if opcode == _CONT:
+                if self._msg_opcode is None:
+                    raise ProtocolError(
+                        "continuation frame with no message to continue"
+                    )
+            elif self._msg_opcode is not None:
+                raise ProtocolError(
+                    "new data frame while a fragmented message is incomplete"
+                )
+            if (
+                max_size is not None
+                and not (rsv1 or self._msg_compressed)
+                and self._msg_size + length > max_size
+            ):
+                raise MessageTooBig(
+                    f"message of at least {self._msg_size + length} bytes is over "
+                    f"the limit of {max_size} bytes"
+                )
+
+            start = pos + header
+            available = end - start
+            if fin and opcode != _CONT and not rsv1 and available >= length:
+                # Fast path: a whole unfragmented, uncompressed message.
+                pos = start + length
+                payload = data[start:pos]
+                if opcode == _TEXT:
+                    try:
+                        text = payload.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        raise InvalidUTF8(
+                            f"text message is not valid UTF-8: {exc.reason}"
+                        ) from None
+                    if self._decode_text:
+                        out.append(WSMessage(WSMsgType.TEXT, text, None))
+                    else:
+                        out.append(WSMessage(WSMsgType.TEXT, payload, None))
+                else:
+                    out.append(WSMessage(WSMsgType.BINARY, payload, None))
+                continue
+
+            if opcode != _CONT:
+                self._start_message(opcode, bool(rsv1))
+            self._frame_fin = bool(fin)
+            if available >= length:
+                pos = start + length
+                self._data_piece(memoryview(data)[start:pos], True, out)
+                continue
+            # The payload continues in later chunks: stream it.
+            self._frame_remaining = length - available
+            self._data_piece(memoryview(data)[start:], False, out)
+            return
+
+        if pos < end:
+            self._buffer = data[pos:]
+
+    def _rsv1_allowed(self, opcode: int) -> bool:
+        # RFC 7692 §6: RSV1 marks the first frame of a compressed message.
+        return self._deflate is not None and opcode in (_TEXT, _BINARY)
+
+    def _bad_rsv(self, b0: int, opcode: int) -> None:
+        if b0 & _RSV23:
+            raise ProtocolError("RSV2 or RSV3 set; no extension defines them")
+        if self._deflate is None:
+            raise ProtocolError("RSV1 set but no extension was negotiated")
+        if opcode >= _CLOSE:
+            raise ProtocolError("RSV1 set on a control frame")
+        raise ProtocolError("RSV1 set on a continuation frame")
+
+    # -- control frames --------------------------------------------------
+
+    def _control(self, opcode: int, payload: bytes, out: list[WSMessage]) -> None:
+        if opcode == _PING:
+            out.append(WSMessage(WSMsgType.PING, payload, None))
+        elif opcode == _PONG:
+            out.append(WSMessage(WSMsgType.PONG, payload, None))
+        else:
+            code, reason = parse_close_payload(payload)
+            out.append(WSMessage(WSMsgType.CLOSE, code, reason))
+            self.closed = True
+            self._buffer = b""
+            self._msg_text = []
+            self._msg_bytes = []
+
+    # -- data frames -----------------------------------------------------
+
+    def _start_message(self, opcode: int, compressed: bool) -> None:
+        self._msg_opcode = opcode
+        self._msg_compressed = compressed
+        self._msg_size = 0
+        self._msg_text = []
+        self._msg_bytes = []
+        self._msg_decoder = _Utf8Decoder() if opcode == _TEXT else None
+
+    def _data_piece(
+        self, piece: bytes | memoryview, frame_end: bool, out: list[WSMessage]
+    ) -> None:
+        """Take the next piece of the current data frame's payload."""
+        final = frame_end and self._frame_fin
+        if self._msg_compressed:
+            assert self._deflate is not None
+            limit = None if self._max_size is None else self._max_size - self._msg_size
+            piece = self._deflate.decompress(piece, final, limit)
+        self._msg_size += len(piece)
+        decoder = self._msg_decoder
+        if decoder is not None:
+            try:
+                text = decoder.decode(piece, final)
+            except UnicodeDecodeError as exc:
+                raise InvalidUTF8(
+                    f"text message is not valid UTF-8: {exc.reason}"
+                ) from None
+            if self._decode_text:
+                self._msg_text.append(text)
+                if final:
+                    self._finish_message(
+                        WSMessage(WSMsgType.TEXT, "".join(self._msg_text), None), out
+                    )
+                return
+        if piece:
+            # b"".join copies each piece once, memoryviews included.
+            self._msg_bytes.append(piece)
+        if final:
+            msg_type = WSMsgType.TEXT if self._msg_opcode == _TEXT else WSMsgType.BINARY
+            self._finish_message(
+                WSMessage(msg_type, b"".join(self._msg_bytes), None), out
+            )
+
+    def _finish_message(self, message: WSMessage, out: list[WSMessage]) -> None:
+        out.append(message)
+        self._msg_opcode = None
+        self._msg_compressed = False
+        self._msg_size = 0
+        self._msg_text = []
+        self._msg_bytes = []
+        self._msg_decoder = None
