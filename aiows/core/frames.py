@@ -99,3 +99,30 @@ def build_close_payload(code: int, reason: str | bytes = b"") -> bytes:
             "a close frame"
         )
     return code.to_bytes(2, "big") + raw
+
+
+class Close:
+    """The code and reason of a close frame, as sent or received."""
+
+    __slots__ = ("code", "reason")
+
+    def __init__(self, code: int, reason: str = "") -> None:
+        #: The close code; 1005 for a close frame that carried none.
+        self.code = code
+        #: The close reason, possibly empty.
+        self.reason = reason
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Close):
+            return NotImplemented
+        return (self.code, self.reason) == (other.code, other.reason)
+
+    def __hash__(self) -> int:
+        return hash((self.code, self.reason))
+
+    def __repr__(self) -> str:
+        return f"Close({self.code!r}, {self.reason!r})"
+
+    def __str__(self) -> str:
+        text = f"close frame with code {self.code}"
+        return f"{text} and reason {self.reason!r}" if self.reason else text

@@ -1,0 +1,346 @@
+"""Opening a WebSocket through an aiohttp session.
+
+:func:`open_websocket` sends the upgrade with ``aiohttp.ClientSession.request``,
+validates the answer with the core's handshake rules, and hands the socket to
+the connection layer.  :class:`WSConnectContext` is what ``ws_connect``
+returns: await it, or use it as an async context manager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import warnings
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final
+
+import aiohttp
+from aiohttp import BasicAuth, ClientResponse, ClientSession, Fingerprint, hdrs
+from multidict import CIMultiDict
+from yarl import URL
+
+from .. import exceptions
+from ..connection.protocol import WebSocketProtocol
+from ..connection.websocket import DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_QUEUE
+from ..core import deflate as core_deflate
+from ..core import errors as core_errors
+from ..core import handshake
+from ..core.deflate import PerMessageDeflate
+from ..core.parser import DEFAULT_MAX_MSG_SIZE, FrameParser
+from ..core.writer import FrameWriter
+from .response import ClientWebSocketResponse
+from .takeover import take_over, upgraded_transport
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as _timeout
+else:  # pragma: no cover - exercised on Python 3.10 only
+    _timeout = None
+
+logger: Final = logging.getLogger("aiows.client")
+
+DEFAULT_OPEN_TIMEOUT: Final = 10.0
+
+try:
+    from aiohttp import ClientWSTimeout
+except ImportError:  # pragma: no cover - aiohttp 3.10 has no ClientWSTimeout
+
+    @dataclass(frozen=True)
+    class ClientWSTimeout:  # type: ignore[no-redef]
+        """Timeouts of a WebSocket: ``ws_receive`` and ``ws_close`` (seconds).
+
+        aiohttp 3.11 added this class; on aiohttp 3.10 aiows supplies the same.
+        """
+
+        ws_receive: float | None = None
+        ws_close: float | None = None
+
+
+DEFAULT_WS_TIMEOUT: Final = ClientWSTimeout(
+    ws_receive=None, ws_close=DEFAULT_CLOSE_TIMEOUT
+)
+
+_HANDSHAKE_ERRORS: Final[
+    dict[type[core_errors.HandshakeError], type[exceptions.InvalidHandshake]]
+] = {
+    core_errors.InvalidStatusCode: exceptions.InvalidStatus,
+    core_errors.InvalidUpgrade: exceptions.InvalidUpgrade,
+    core_errors.InvalidAccept: exceptions.InvalidAccept,
+    core_errors.NegotiationError: exceptions.NegotiationError,
+}
+
+_WS_SCHEMES: Final = frozenset({"ws", "wss", "http", "https"})
+
+
+@dataclass
+class ConnectOptions:
+    """Everything ``ws_connect`` accepts besides the URL, with aiohttp's defaults."""
+
+    method: str = hdrs.METH_GET
+    protocols: Iterable[str] = ()
+    timeout: Any = None
+    receive_timeout: float | None = None
+    autoclose: bool = True
+    autoping: bool = True
+    heartbeat: float | None = None
+    auth: BasicAuth | None = None
+    origin: str | None = None
+    params: Any = None
+    headers: Any = None
+    proxy: Any = None
+    proxy_auth: BasicAuth | None = None
+    ssl: aiohttp.Fingerprint | bool | Any = True
+    server_hostname: str | None = None
+    proxy_headers: Any = None
+    compress: int = 0
+    max_msg_size: int = DEFAULT_MAX_MSG_SIZE
+    decode_text: bool = True
+    # aiows additions
+    open_timeout: float | None = DEFAULT_OPEN_TIMEOUT
+    max_queue: int | None = DEFAULT_MAX_QUEUE
+    ping_timeout: float | None = None
+    write_limit: int | None = None
+    allow_redirects: bool = True
+    max_redirects: int = 10
+
+
+def _ws_timeout(options: ConnectOptions) -> Any:
+    timeout = options.timeout
+    if timeout is None:
+        timeout = DEFAULT_WS_TIMEOUT
+    elif not isinstance(timeout, ClientWSTimeout):
+        warnings.warn(
+            "timeout=<float> is deprecated as in aiohttp; use "
+            "timeout=aiows.ClientWSTimeout(ws_close=...)",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+        timeout = ClientWSTimeout(ws_receive=None, ws_close=float(timeout))
+    if options.receive_timeout is not None:
+        timeout = ClientWSTimeout(
+            ws_receive=options.receive_timeout, ws_close=timeout.ws_close
+        )
+    return timeout
+
+
+def _check_url(url: str | URL) -> URL:
+    try:
+        parsed = URL(url)
+    except (TypeError, ValueError) as exc:
+        raise exceptions.InvalidURI(url, f"not a URI: {exc}") from None
+    if parsed.scheme not in _WS_SCHEMES or not parsed.host:
+        raise exceptions.InvalidURI(
+            url, "a WebSocket URI starts with ws:// or wss:// and names a host"
+        )
+    return parsed
+
+
+def _handshake_error(
+    exc: core_errors.HandshakeError, response: ClientResponse
+) -> exceptions.InvalidHandshake:
+    cls = _HANDSHAKE_ERRORS.get(type(exc), exceptions.InvalidHandshake)
+    error = cls(
+        response.request_info,
+        response.history,
+        status=response.status,
+        message=str(exc),
+        headers=response.headers,
+    )
+    error.response = response
+    return error
+
+
+async def open_websocket(
+    session: ClientSession, url: str | URL, options: ConnectOptions
+) -> ClientWebSocketResponse:
+    """Open a WebSocket to ``url`` through ``session``; see ``ws_connect``."""
+    parsed = _check_url(url)
+    if options.open_timeout is None:
+        return await _open(session, parsed, options)
+    if _timeout is not None:
+        try:
+            async with _timeout(options.open_timeout):
+                return await _open(session, parsed, options)
+        except TimeoutError:
+            raise exceptions.OpenTimeout(
+                f"opening handshake with {parsed.host} did not finish within "
+                f"{options.open_timeout} s"
+            ) from None
+    try:  # pragma: no cover - Python 3.10
+        return await asyncio.wait_for(
+            _open(session, parsed, options), options.open_timeout
+        )
+    except asyncio.TimeoutError:  # pragma: no cover - Python 3.10
+        raise exceptions.OpenTimeout(
+            f"opening handshake with {parsed.host} did not finish within "
+            f"{options.open_timeout} s"
+        ) from None
+
+
+async def _open(
+    session: ClientSession, url: URL, options: ConnectOptions
+) -> ClientWebSocketResponse:
+    ws_timeout = _ws_timeout(options)
+    protocols = tuple(options.protocols)
+    headers: CIMultiDict[str] = CIMultiDict(options.headers or {})
+    key = handshake.generate_key()
+    offered_bits = options.compress or None
+    extensions = (
+        core_deflate.build_offer(options.compress) if options.compress else None
+    )
+    for name, value in handshake.request_headers(
+        key, protocols=protocols, origin=options.origin, extensions=extensions
+    ).items():
+        if name in (hdrs.SEC_WEBSOCKET_KEY, hdrs.SEC_WEBSOCKET_PROTOCOL, hdrs.ORIGIN):
+            headers[name] = value
+        else:
+            headers.setdefault(name, value)
+    # aiohttp 3.14 deprecates auth=/proxy_auth= on requests; the header they
+    # stand for is sent instead, with the same meaning.
+    if options.auth is not None:
+        if hdrs.AUTHORIZATION in headers:
+            raise ValueError("pass auth= or an Authorization header, not both")
+        headers[hdrs.AUTHORIZATION] = options.auth.encode()
+    proxy_headers: CIMultiDict[str] = CIMultiDict(options.proxy_headers or {})
+    if options.proxy_auth is not None:
+        proxy_headers[hdrs.PROXY_AUTHORIZATION] = options.proxy_auth.encode()
+
+    response = await session.request(
+        options.method,
+        url,
+        params=options.params,
+        headers=headers,
+        read_until_eof=False,
+        proxy=options.proxy,
+        proxy_headers=proxy_headers or None,
+        ssl=options.ssl,
+        server_hostname=options.server_hostname,
+        allow_redirects=options.allow_redirects,
+        max_redirects=options.max_redirects,
+    )
+    try:
+        result = handshake.check_response(
+            response.status,
+            list(response.headers.items()),
+            key=key,
+            protocols=protocols,
+            offered_server_max_window_bits=offered_bits,
+        )
+    except core_errors.HandshakeError as exc:
+        response.close()
+        raise _handshake_error(exc, response) from None
+    except BaseException:
+        response.close()
+        raise
+
+    try:
+        return _connect(response, result, options, ws_timeout)
+    except BaseException:
+        response.close()
+        raise
+
+
+def _connect(
+    response: ClientResponse,
+    result: handshake.HandshakeResult,
+    options: ConnectOptions,
+    ws_timeout: Any,
+) -> ClientWebSocketResponse:
+    params = result.deflate
+    deflate = PerMessageDeflate(params) if params is not None else None
+    transport = upgraded_transport(response)
+    if options.write_limit is not None:
+        transport.set_write_buffer_limits(high=options.write_limit)
+    ws = ClientWebSocketResponse(
+        transport,
+        FrameParser(
+            max_msg_size=options.max_msg_size,
+            decode_text=options.decode_text,
+            deflate=deflate,
+        ),
+        FrameWriter(deflate),
+        loop=asyncio.get_running_loop(),
+        response=response,
+        subprotocol=result.subprotocol,
+        compress=params.server_max_window_bits if params is not None else 0,
+        client_notakeover=params.client_no_context_takeover if params else False,
+        autoclose=options.autoclose,
+        autoping=options.autoping,
+        heartbeat=options.heartbeat,
+        ping_timeout=options.ping_timeout,
+        receive_timeout=ws_timeout.ws_receive,
+        close_timeout=ws_timeout.ws_close,
+        max_queue=options.max_queue,
+    )
+    protocol = WebSocketProtocol(ws)
+    protocol.on_lost = take_over(response, protocol)
+    logger.debug(
+        "connected to %s (subprotocol=%s, deflate=%s)",
+        response.url,
+        result.subprotocol,
+        params,
+    )
+    return ws
+
+
+class WSConnectContext(
+    AbstractAsyncContextManager[ClientWebSocketResponse],
+    Awaitable[ClientWebSocketResponse],
+):
+    """What ``ws_connect`` returns.
+
+    ``await`` it for the connection, or use ``async with`` to close it on
+    exit::
+
+        ws = await session.ws_connect(url)
+        async with session.ws_connect(url) as ws:
+            ...
+    """
+
+    def __init__(
+        self, opener: Callable[[], Awaitable[ClientWebSocketResponse]]
+    ) -> None:
+        self._opener = opener
+        self._ws: ClientWebSocketResponse | None = None
+
+    def __await__(self) -> Generator[Any, None, ClientWebSocketResponse]:
+        return self._opener().__await__()
+
+    async def __aenter__(self) -> ClientWebSocketResponse:
+        self._ws = await self._opener()
+        return self._ws
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+
+
+def make_options(kwargs: Mapping[str, Any]) -> ConnectOptions:
+    """``ConnectOptions`` from ``ws_connect`` keywords, naming any unknown one."""
+    try:
+        return ConnectOptions(**kwargs)
+    except TypeError:
+        known = set(ConnectOptions.__dataclass_fields__)
+        unknown = ", ".join(sorted(set(kwargs) - known))
+        raise TypeError(
+            f"ws_connect() got unexpected keyword argument(s): {unknown}"
+        ) from None
+
+
+__all__ = [
+    "DEFAULT_OPEN_TIMEOUT",
+    "ClientWSTimeout",
+    "ConnectOptions",
+    "Fingerprint",
+    "WSConnectContext",
+    "make_options",
+    "open_websocket",
+]

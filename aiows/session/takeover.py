@@ -1,0 +1,83 @@
+"""Taking the upgraded socket over from aiohttp: every internal in one place.
+
+aiohttp has no public API to hand an upgraded connection to another
+protocol, so this module uses the fewest internals that do it, each named
+below.  They exist, with the same meaning, from aiohttp 3.10 to 3.14; CI runs
+the suite on both ends of that range.
+
+1. ``ResponseHandler.read_timeout`` (property setter): aiohttp's ``sock_read``
+   timer must not fire on a WebSocket, which may be idle for hours.  aiohttp's
+   own ``ws_connect`` sets it the same way.
+2. ``ResponseHandler.set_parser(parser, payload)``: hands over the bytes that
+   arrived in the same segment as the 101 response (aiohttp keeps them as the
+   "tail" of the upgrade).  Those are the server's first frames; dropping
+   them would lose messages.  ``parser.feed_data(data)`` must return a pair
+   whose first item is falsy, as aiohttp's own WebSocket reader does.
+3. ``ResponseHandler.connection_lost(exc)``, called by us: once the transport
+   belongs to aiows, aiohttp no longer hears that the socket closed, but its
+   connector waits for that on ``ClientSession.close()``.  So aiows passes
+   the event on.
+
+Everything else is public: ``ClientResponse.connection``, the
+``Connection.protocol`` and ``.transport`` properties,
+``asyncio.Transport.set_protocol`` and ``ClientResponse.close()``, which
+releases the connector slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import ClientResponse
+
+
+class _TailReader:
+    """Stands in for aiohttp's WebSocket reader just long enough to get the tail."""
+
+    def __init__(self, data_received: Callable[[bytes], None]) -> None:
+        self._data_received = data_received
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self._data_received(data)
+        return False, b""
+
+    def feed_eof(self) -> None:
+        """Nothing to do: the connection layer hears of EOF from the transport."""
+
+
+def upgraded_transport(response: ClientResponse) -> asyncio.Transport:
+    """The transport of the upgraded connection behind a 101 ``response``."""
+    connection = response.connection
+    assert connection is not None, "the 101 response has no connection"
+    transport = connection.transport
+    assert transport is not None
+    return transport  # type: ignore[return-value]
+
+
+def take_over(
+    response: ClientResponse, protocol: asyncio.Protocol
+) -> Callable[[BaseException | None], None]:
+    """Install ``protocol`` on the upgraded socket behind ``response``.
+
+    Feeds ``protocol.data_received`` the bytes that came with the 101 first.
+    Returns the function ``protocol`` must call from its ``connection_lost``
+    so aiohttp learns the socket is gone and releases the connector slot.
+    """
+    connection = response.connection
+    assert connection is not None, "the 101 response has no connection"
+    http_protocol: Any = connection.protocol
+    transport = connection.transport
+    assert http_protocol is not None and transport is not None
+
+    http_protocol.read_timeout = None  # internal 1
+    http_protocol.set_parser(_TailReader(protocol.data_received), None)  # internal 2
+    transport.set_protocol(protocol)
+    transport.resume_reading()  # in case aiohttp paused it while holding the tail
+
+    def release(exc: BaseException | None) -> None:
+        http_protocol.connection_lost(exc)  # internal 3
+        response.close()
+
+    return release
