@@ -535,11 +535,7 @@ class WebSocketConnection:
             return False
         if message is not None:
             reason = message
-        if (
-            self._close_sent is None
-            and self._state is not State.CLOSED
-            and not self._transport.is_closing()
-        ):
+        if self._close_sent is None and not self._transport.is_closing():
             self._send_close(code, reason)
         await asyncio.shield(self._closed_waiter)
         return True

@@ -38,15 +38,17 @@ mask_frame: Callable[[bytes, bytes, bytes | bytearray | memoryview], bytes]
 try:
     if os.environ.get("AIOWS_NO_EXTENSIONS"):
         raise ImportError("AIOWS_NO_EXTENSIONS is set")
-    from . import _speedups
+    from ._speedups import apply_mask as _c_apply_mask
+    from ._speedups import mask_frame as _c_mask_frame
 except ImportError:
     apply_mask = py_apply_mask
     mask_frame = py_mask_frame
-    COMPILED: Final[bool] = False
+    #: Whether the compiled masking is in use.
+    COMPILED = False
 else:
-    apply_mask = _speedups.apply_mask
-    mask_frame = _speedups.mask_frame
-    COMPILED = True  # type: ignore[misc]
+    apply_mask = _c_apply_mask
+    mask_frame = _c_mask_frame
+    COMPILED = True
 
 
 class MaskKeySource:

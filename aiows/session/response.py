@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiohttp import ClientResponse
@@ -26,7 +26,7 @@ class ClientWebSocketResponse(WebSocketConnection):
         # The 101 response; its connection is released when the socket closes.
         self._response = response
         # Run once the socket is gone, e.g. to close a one-shot session.
-        self._after_close: Callable[[], Awaitable[None]] | None = None
+        self._after_close: Callable[[], Coroutine[Any, Any, None]] | None = None
         self._after_close_task: asyncio.Task[None] | None = None
 
     @property

@@ -53,7 +53,7 @@ def upgraded_transport(response: ClientResponse) -> asyncio.Transport:
     assert connection is not None, "the 101 response has no connection"
     transport = connection.transport
     assert transport is not None
-    return transport  # type: ignore[return-value]
+    return transport
 
 
 def take_over(

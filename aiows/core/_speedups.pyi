@@ -1,0 +1,6 @@
+# Type stub for the compiled masking module, _speedups.c.
+
+def apply_mask(key: bytes, data: bytes | bytearray | memoryview, /) -> bytes: ...
+def mask_frame(
+    prefix: bytes, key: bytes, data: bytes | bytearray | memoryview, /
+) -> bytes: ...

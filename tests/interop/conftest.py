@@ -1,0 +1,210 @@
+"""Real third-party WebSocket servers, run in the test's own event loop.
+
+Both servers speak the same little echo protocol:
+
+* a TEXT or BINARY message is sent back unchanged, as one message;
+* the TEXT message ``close:<code>:<reason>`` makes the server close the
+  connection with that code and reason instead of echoing.
+
+Each server also keeps a :class:`ServerLog`: every message it received (after
+reassembling fragments), what it answered to the upgrade, and, per
+connection, the close code and reason it got from the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import picows
+import pytest
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+Message = str | bytes
+
+#: Upper bound for any single wait on the network; the tests never sleep.
+TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class CloseSeen:
+    """The close frame a server received from the client."""
+
+    code: int | None
+    reason: str
+
+
+@dataclass
+class ServerLog:
+    """What one server saw, across all its connections."""
+
+    url: str = ""
+    #: Whole messages received, in order, fragments already joined.
+    received: list[Message] = field(default_factory=list)
+    #: The client's ``Sec-WebSocket-Extensions`` offer, per connection.
+    offered_extensions: list[str | None] = field(default_factory=list)
+    #: The server's ``Sec-WebSocket-Extensions`` answer, per connection.
+    accepted_extensions: list[str | None] = field(default_factory=list)
+    #: One entry per connection, put when the server has seen it end.
+    closes: asyncio.Queue[CloseSeen] = field(default_factory=asyncio.Queue)
+
+    async def next_close(self) -> CloseSeen:
+        """Wait for the server to finish a connection; what it received."""
+        return await asyncio.wait_for(self.closes.get(), TIMEOUT)
+
+
+def parse_close_command(message: Message) -> tuple[int, str] | None:
+    """``close:4001:bye`` -> ``(4001, "bye")``; None for anything else."""
+    if isinstance(message, str) and message.startswith("close:"):
+        _, code, reason = message.split(":", 2)
+        return int(code), reason
+    return None
+
+
+# ----------------------------------------------------------------------
+# websockets (asyncio implementation)
+
+
+StartWebsockets = Callable[..., Awaitable[ServerLog]]
+
+
+@pytest.fixture
+async def websockets_server() -> AsyncIterator[StartWebsockets]:
+    """Factory: ``await websockets_server(compression="deflate" | None)``.
+
+    The server has no message size limit and no keepalive pings, so nothing
+    but the test's own traffic crosses the wire.
+    """
+    servers: list[Server] = []
+
+    async def start(*, compression: str | None = "deflate") -> ServerLog:
+        log = ServerLog()
+
+        async def handler(conn: ServerConnection) -> None:
+            log.offered_extensions.append(
+                conn.request.headers.get("Sec-WebSocket-Extensions")
+                if conn.request is not None
+                else None
+            )
+            log.accepted_extensions.append(
+                conn.response.headers.get("Sec-WebSocket-Extensions")
+                if conn.response is not None
+                else None
+            )
+            try:
+                async for message in conn:
+                    log.received.append(message)
+                    command = parse_close_command(message)
+                    if command is not None:
+                        await conn.close(*command)
+                    else:
+                        await conn.send(message)
+            except ConnectionClosed:
+                pass  # a close code other than 1000/1001 ends the loop this way
+            await conn.wait_closed()
+            log.closes.put_nowait(CloseSeen(conn.close_code, conn.close_reason or ""))
+
+        server = await serve(
+            handler,
+            "127.0.0.1",
+            0,
+            compression=compression,
+            max_size=None,
+            ping_interval=None,
+        )
+        servers.append(server)
+        port = server.sockets[0].getsockname()[1]
+        log.url = f"ws://127.0.0.1:{port}/"
+        return log
+
+    yield start
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+# ----------------------------------------------------------------------
+# picows (frame callbacks)
+
+
+class PicowsEcho(picows.WSListener):
+    """Echo whole messages; answer a close frame with the same code.
+
+    picows hands over single frames, so continuation frames are joined here
+    before a message is logged and echoed.  Pings are answered by picows
+    itself (``enable_auto_pong``, on by default).
+    """
+
+    def __init__(self, log: ServerLog) -> None:
+        self._log = log
+        self._msg_type: picows.WSMsgType | None = None
+        self._parts: list[bytes] = []
+
+    def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
+        msg_type = frame.msg_type
+        if msg_type == picows.WSMsgType.CLOSE:
+            code = frame.get_close_code()
+            self._log.closes.put_nowait(
+                CloseSeen(int(code), frame.get_close_reason() or "")
+            )
+            if not transport.is_close_frame_sent:
+                transport.send_close(code, frame.get_close_message())
+            transport.disconnect()
+            return
+        if msg_type in (picows.WSMsgType.TEXT, picows.WSMsgType.BINARY):
+            self._msg_type = msg_type
+            self._parts = [frame.get_payload_as_bytes()]
+        elif msg_type == picows.WSMsgType.CONTINUATION:
+            self._parts.append(frame.get_payload_as_bytes())
+        else:
+            return  # an unsolicited pong
+        if not frame.fin:
+            return
+        assert self._msg_type is not None
+        msg_type, self._msg_type = self._msg_type, None
+        data = b"".join(self._parts)
+        self._parts = []
+        message: Message = (
+            data.decode("utf-8") if msg_type == picows.WSMsgType.TEXT else data
+        )
+        self._log.received.append(message)
+        command = parse_close_command(message)
+        if command is not None:
+            code, reason = command
+            transport.send_close(picows.WSCloseCode(code), reason.encode())
+        else:
+            transport.send(msg_type, data)
+
+
+StartPicows = Callable[[], Awaitable[ServerLog]]
+
+
+@pytest.fixture
+async def picows_server() -> AsyncIterator[StartPicows]:
+    """Factory: ``await picows_server()`` starts a picows echo server."""
+    servers: list[asyncio.Server] = []
+
+    async def start() -> ServerLog:
+        log = ServerLog()
+
+        def listener_factory(request: picows.WSUpgradeRequest) -> picows.WSListener:
+            log.offered_extensions.append(
+                request.headers.get("Sec-WebSocket-Extensions")
+            )
+            log.accepted_extensions.append(None)  # picows has no extensions
+            return PicowsEcho(log)
+
+        server = await picows.ws_create_server(
+            listener_factory, "127.0.0.1", 0, max_frame_size=64 * 1024 * 1024
+        )
+        servers.append(server)
+        port = server.sockets[0].getsockname()[1]
+        log.url = f"ws://127.0.0.1:{port}/"
+        return log
+
+    yield start
+    for server in servers:
+        server.close()
+        await server.wait_closed()
