@@ -27,7 +27,7 @@ from ..core.frames import (
     Opcode,
     WSCloseCode,
 )
-from ..core.messages import WS_CLOSED_MESSAGE, WSMessage, WSMsgType
+from ..core.messages import WS_CLOSED_MESSAGE, Fragment, WSMessage, WSMsgType
 from ..core.parser import FrameParser
 from ..core.writer import FrameWriter
 from ..exceptions import (
@@ -124,11 +124,21 @@ class WebSocketConnection:
 
         # Messages not yet read, the receive() waiting for one, and whether
         # reading is paused because the queue reached max_queue.
-        self._queue: deque[WSMessage] = deque()
+        self._queue: deque[WSMessage | Fragment] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._max_queue = max_queue
         self._resume_at = 0 if max_queue is None else max_queue // 4
         self._reading_paused = False
+        # Fragments of a message receive() is assembling (kept here so a
+        # cancelled receive() loses nothing); whether recv_streaming() is
+        # reading; whether the rest of an abandoned streamed message is
+        # being skipped.
+        self._partial: list[Any] = []
+        self._streaming = False
+        self._discarding = False
+        #: websockets-style iteration: ``async for`` yields str/bytes and
+        #: raises ConnectionClosedError on an abnormal close.
+        self.iterate_data = False
 
         # Write-side flow control: set by pause_writing, cleared on resume.
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -237,21 +247,63 @@ class WebSocketConnection:
         leaves the connection open.  Cancelling it never loses a message.
         """
         queue = self._queue
+        if queue and not self._partial and not self._streaming:
+            # Fast path: a whole message is ready.
+            first = queue.popleft()
+            if self._reading_paused and len(queue) <= self._resume_at:
+                self._resume_reading()
+            if type(first) is WSMessage:
+                return first
+            queue.appendleft(first)
+        if self._streaming:
+            raise ConcurrencyError(
+                "recv_streaming() is reading a message; finish it first"
+            )
+        if timeout is None:
+            timeout = self._receive_timeout
+        deadline = None if timeout is None else self._loop.time() + timeout
+        partial = self._partial
+        while True:
+            item = await self._next_item(deadline)
+            if item is None:
+                partial.clear()
+                return WS_CLOSED_MESSAGE
+            if type(item) is Fragment:
+                if self._discarding:
+                    self._discarding = not item.fin
+                    continue
+                partial.append(item.data)
+                if not item.fin:
+                    continue
+                data = (
+                    "".join(partial)
+                    if isinstance(item.data, str)
+                    else b"".join(partial)
+                )
+                partial.clear()
+                return WSMessage(item.type, data, None)
+            assert type(item) is WSMessage
+            if item.type is WSMsgType.CLOSE or item.type is WSMsgType.ERROR:
+                # The fragmented message in progress can never complete.
+                partial.clear()
+            return item
+
+    async def _next_item(self, deadline: float | None) -> WSMessage | Fragment | None:
+        """Pop the next queued item, waiting until ``deadline``; None once closed."""
+        queue = self._queue
         while not queue:
             if self._state is State.CLOSED:
-                return WS_CLOSED_MESSAGE
+                return None
             if self._waiter is not None:
                 raise ConcurrencyError(
-                    "another task is already waiting in receive(); "
+                    "another task is already waiting for a message; "
                     "read from one task only"
                 )
             waiter = self._waiter = self._loop.create_future()
-            if timeout is None:
-                timeout = self._receive_timeout
             timer = (
                 None
-                if timeout is None
-                else self._loop.call_later(timeout, _expire, waiter)
+                if deadline is None
+                else self._loop.call_at(deadline, _expire, waiter)
             )
             try:
                 await waiter
@@ -259,11 +311,58 @@ class WebSocketConnection:
                 self._waiter = None
                 if timer is not None:
                     timer.cancel()
-        message = queue.popleft()
+        item = queue.popleft()
         if self._reading_paused and len(queue) <= self._resume_at:
-            self._reading_paused = False
-            self._transport.resume_reading()
-        return message
+            self._resume_reading()
+        return item
+
+    def _resume_reading(self) -> None:
+        self._reading_paused = False
+        self._transport.resume_reading()
+
+    async def recv_streaming(self) -> AsyncIterator[str | bytes]:
+        """Yield the next data message piece by piece, as its frames arrive.
+
+        A message sent in several frames is never held whole: each frame's
+        data is yielded as soon as it is complete (``str`` for text).  A
+        message sent in one frame is yielded in one piece.  Raises
+        :class:`ConnectionClosed` like :meth:`recv`.  Leaving the loop early
+        discards the rest of the message.
+        """
+        if self._streaming or self._waiter is not None:
+            raise ConcurrencyError("another task is already reading messages")
+        self._streaming = True
+        finished = False
+        try:
+            # Pieces a cancelled receive() had already taken come first.
+            partial, self._partial = self._partial, []
+            for piece in partial:
+                yield piece
+            while True:
+                item = await self._next_item(None)
+                if item is None:
+                    raise self._closed_error()
+                if type(item) is Fragment:
+                    if self._discarding:
+                        self._discarding = not item.fin
+                        continue
+                    yield item.data
+                    if item.fin:
+                        finished = True
+                        return
+                elif item.type is _TEXT or item.type is _BINARY:
+                    if partial:
+                        raise RuntimeError("whole message inside a fragmented one")
+                    yield item.data
+                    finished = True
+                    return
+                elif item.type is not _PING and item.type is not _PONG:
+                    raise self._closed_error()
+        finally:
+            self._streaming = False
+            if not finished and self._state is not State.CLOSED:
+                # The consumer left mid-message: drop the rest of it.
+                self._discarding = True
 
     async def receive_str(self, *, timeout: float | None = None) -> str:
         """The next message, which must be TEXT."""
@@ -306,7 +405,12 @@ class WebSocketConnection:
     def __aiter__(self) -> WebSocketConnection:
         return self
 
-    async def __anext__(self) -> WSMessage:
+    async def __anext__(self) -> Any:
+        if self.iterate_data:
+            try:
+                return await self.recv()
+            except ConnectionClosedOK:
+                raise StopAsyncIteration from None
         msg = await self.receive()
         if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
             raise StopAsyncIteration
@@ -572,8 +676,7 @@ class WebSocketConnection:
         if self._reading_paused:
             # The server's close frame must get through; what arrives now is
             # discarded, so the queue cannot grow.
-            self._reading_paused = False
-            self._transport.resume_reading()
+            self._resume_reading()
         self._start_close_timer()
 
     def _start_close_timer(self) -> None:
@@ -639,6 +742,7 @@ class WebSocketConnection:
                     if not self._autoping:
                         queue.append(msg)
                 else:
+                    assert type(msg) is WSMessage
                     self._on_close_frame(msg)
             if logger.isEnabledFor(logging.DEBUG):
                 for msg in messages:
@@ -771,7 +875,9 @@ async def _aiter_sync(items: Iterable[Data]) -> AsyncIterator[Data]:
         yield item
 
 
-def _describe(msg: WSMessage) -> str:
-    if msg.type is WSMsgType.CLOSE:
+def _describe(msg: WSMessage | Fragment) -> str:
+    if type(msg) is Fragment:
+        return f"fragment length={len(msg.data)} fin={msg.fin}"
+    if type(msg) is WSMessage and msg.type is WSMsgType.CLOSE:
         return f"code={msg.data} reason={msg.extra!r}"
     return f"length={len(msg.data)}"

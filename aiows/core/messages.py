@@ -70,5 +70,18 @@ class WSMessage(NamedTuple):
         return loads(self.data)
 
 
+class Fragment(NamedTuple):
+    """One frame of a fragmented message, for streaming (RFC 6455 §5.4).
+
+    ``type`` is the message's type (TEXT or BINARY) on every fragment,
+    ``data`` this frame's share (decoded ``str`` for text), and ``fin`` is
+    True on the last one.
+    """
+
+    type: WSMsgType
+    data: Any
+    fin: bool
+
+
 WS_CLOSED_MESSAGE = WSMessage(WSMsgType.CLOSED, None, None)
 WS_CLOSING_MESSAGE = WSMessage(WSMsgType.CLOSING, None, None)

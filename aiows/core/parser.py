@@ -34,9 +34,13 @@ from .frames import (
     Opcode,
     is_valid_close_code,
 )
-from .messages import WSMessage, WSMsgType
+from .messages import Fragment, WSMessage, WSMsgType
 
 DEFAULT_MAX_MSG_SIZE: Final = 4 * 1024 * 1024
+
+#: What :meth:`FrameParser.feed` returns: whole messages, and with
+#: ``fragments=True`` the frames of fragmented messages.
+Event = WSMessage | Fragment
 
 _CONT: Final = Opcode.CONTINUATION.value
 _TEXT: Final = Opcode.TEXT.value
@@ -83,6 +87,11 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
 
     After a protocol violation :meth:`feed` returns what came before it and
     sets :attr:`exc`; after a close frame it ignores the rest of the stream.
+
+    With ``fragments=True`` a message sent in several frames comes out as
+    one :class:`~aiows.core.messages.Fragment` per frame, the last with
+    ``fin`` set, so it can be streamed without being held whole.  Messages
+    sent in one frame still come out whole.
     """
 
     def __init__(
@@ -91,6 +100,7 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         max_msg_size: int = DEFAULT_MAX_MSG_SIZE,
         decode_text: bool = True,
         deflate: PerMessageDeflate | None = None,
+        fragments: bool = False,
     ) -> None:
         # Largest message accepted, in bytes; None means no limit.
         self._max_size = max_msg_size or None
@@ -98,6 +108,9 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         self._decode_text = decode_text
         # The permessage-deflate state, when the extension was negotiated.
         self._deflate = deflate
+        # Whether a fragmented message comes out frame by frame (as
+        # Fragment events) instead of whole.
+        self._fragments = fragments
         # Bytes of an incomplete frame header (or control frame) kept for the
         # next chunk.
         self._buffer = b""
@@ -112,6 +125,7 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         # (uncompressed), its pieces, and the UTF-8 decoder for text.
         self._msg_opcode: int | None = None
         self._msg_compressed = False
+        self._msg_fragmented = False
         self._msg_size = 0
         self._msg_text: list[str] = []
         self._msg_bytes: list[bytes | memoryview] = []
@@ -122,9 +136,9 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         #: The protocol violation that stopped the parser, if any.
         self.exc: ProtocolError | None = None
 
-    def feed(self, data: bytes) -> list[WSMessage]:
+    def feed(self, data: bytes) -> list[Event]:
         """Parse ``data`` and return the messages it completes, in order."""
-        out: list[WSMessage] = []
+        out: list[Event] = []
         if self.exc is not None or self.closed:
             return out
         try:
@@ -138,7 +152,7 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
 
     # -- the byte stream -------------------------------------------------
 
-    def _feed(self, data: bytes, out: list[WSMessage]) -> None:
+    def _feed(self, data: bytes, out: list[Event]) -> None:
         remaining = self._frame_remaining
         if remaining:
             # A data frame's payload continues in this chunk.
@@ -274,7 +288,7 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
 
     # -- control frames --------------------------------------------------
 
-    def _control(self, opcode: int, payload: bytes, out: list[WSMessage]) -> None:
+    def _control(self, opcode: int, payload: bytes, out: list[Event]) -> None:
         if opcode == _PING:
             out.append(WSMessage(WSMsgType.PING, payload, None))
         elif opcode == _PONG:
@@ -292,13 +306,14 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
     def _start_message(self, opcode: int, compressed: bool) -> None:
         self._msg_opcode = opcode
         self._msg_compressed = compressed
+        self._msg_fragmented = False
         self._msg_size = 0
         self._msg_text = []
         self._msg_bytes = []
         self._msg_decoder = _Utf8Decoder() if opcode == _TEXT else None
 
     def _data_piece(
-        self, piece: bytes | memoryview, frame_end: bool, out: list[WSMessage]
+        self, piece: bytes | memoryview, frame_end: bool, out: list[Event]
     ) -> None:
         """Take the next piece of the current data frame's payload."""
         final = frame_end and self._frame_fin
@@ -317,25 +332,44 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
                 ) from None
             if self._decode_text:
                 self._msg_text.append(text)
-                if final:
-                    self._finish_message(
-                        WSMessage(WSMsgType.TEXT, "".join(self._msg_text), None), out
-                    )
-                return
-        if piece:
+            elif piece:
+                self._msg_bytes.append(piece)
+        elif piece:
             # b"".join copies each piece once, memoryviews included.
             self._msg_bytes.append(piece)
-        if final:
-            msg_type = WSMsgType.TEXT if self._msg_opcode == _TEXT else WSMsgType.BINARY
-            self._finish_message(
-                WSMessage(msg_type, b"".join(self._msg_bytes), None), out
-            )
+        if final and not self._msg_fragmented:
+            self._emit_message(out)
+        elif frame_end and self._fragments:
+            self._emit_fragment(final, out)
+        elif final:
+            self._emit_message(out)
 
-    def _finish_message(self, message: WSMessage, out: list[WSMessage]) -> None:
-        out.append(message)
+    def _joined(self) -> str | bytes:
+        if self._msg_opcode == _TEXT and self._decode_text:
+            return "".join(self._msg_text)
+        return b"".join(self._msg_bytes)
+
+    def _emit_message(self, out: list[Event]) -> None:
+        msg_type = WSMsgType.TEXT if self._msg_opcode == _TEXT else WSMsgType.BINARY
+        out.append(WSMessage(msg_type, self._joined(), None))
         self._msg_opcode = None
         self._msg_compressed = False
+        self._msg_fragmented = False
         self._msg_size = 0
         self._msg_text = []
         self._msg_bytes = []
         self._msg_decoder = None
+
+    def _emit_fragment(self, fin: bool, out: list[Event]) -> None:
+        msg_type = WSMsgType.TEXT if self._msg_opcode == _TEXT else WSMsgType.BINARY
+        out.append(Fragment(msg_type, self._joined(), fin))
+        self._msg_text = []
+        self._msg_bytes = []
+        if fin:
+            self._msg_opcode = None
+            self._msg_compressed = False
+            self._msg_fragmented = False
+            self._msg_size = 0
+            self._msg_decoder = None
+        else:
+            self._msg_fragmented = True

@@ -260,6 +260,7 @@ def _connect(
             max_msg_size=options.max_msg_size,
             decode_text=options.decode_text,
             deflate=deflate,
+            fragments=True,
         ),
         FrameWriter(deflate),
         loop=asyncio.get_running_loop(),

@@ -14,6 +14,7 @@ connection, the close code and reason it got from the client.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -21,6 +22,9 @@ import picows
 import pytest
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+
+import aiows
+from aiows import WSMessage
 
 Message = str | bytes
 
@@ -47,6 +51,11 @@ class ServerLog:
     offered_extensions: list[str | None] = field(default_factory=list)
     #: The server's ``Sec-WebSocket-Extensions`` answer, per connection.
     accepted_extensions: list[str | None] = field(default_factory=list)
+    #: Bytes read from the sockets, handshakes included (websockets only).
+    wire_bytes: int = 0
+    #: Frames that arrived with an RSV bit set (picows only, which has no
+    #: extension that would allow one).
+    rsv_frames: list[str] = field(default_factory=list)
     #: One entry per connection, put when the server has seen it end.
     closes: asyncio.Queue[CloseSeen] = field(default_factory=asyncio.Queue)
 
@@ -106,6 +115,11 @@ async def websockets_server() -> AsyncIterator[StartWebsockets]:
             await conn.wait_closed()
             log.closes.put_nowait(CloseSeen(conn.close_code, conn.close_reason or ""))
 
+        class CountingConnection(ServerConnection):
+            def data_received(self, data: bytes) -> None:
+                log.wire_bytes += len(data)
+                super().data_received(data)
+
         server = await serve(
             handler,
             "127.0.0.1",
@@ -113,6 +127,7 @@ async def websockets_server() -> AsyncIterator[StartWebsockets]:
             compression=compression,
             max_size=None,
             ping_interval=None,
+            create_connection=CountingConnection,
         )
         servers.append(server)
         port = server.sockets[0].getsockname()[1]
@@ -144,6 +159,8 @@ class PicowsEcho(picows.WSListener):
 
     def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
         msg_type = frame.msg_type
+        if frame.rsv1 or frame.rsv2 or frame.rsv3:
+            self._log.rsv_frames.append(str(frame))
         if msg_type == picows.WSMsgType.CLOSE:
             code = frame.get_close_code()
             self._log.closes.put_nowait(
@@ -196,9 +213,7 @@ async def picows_server() -> AsyncIterator[StartPicows]:
             log.accepted_extensions.append(None)  # picows has no extensions
             return PicowsEcho(log)
 
-        server = await picows.ws_create_server(
-            listener_factory, "127.0.0.1", 0, max_frame_size=64 * 1024 * 1024
-        )
+        server = await picows.ws_create_server(listener_factory, "127.0.0.1", 0)
         servers.append(server)
         port = server.sockets[0].getsockname()[1]
         log.url = f"ws://127.0.0.1:{port}/"
@@ -208,3 +223,59 @@ async def picows_server() -> AsyncIterator[StartPicows]:
     for server in servers:
         server.close()
         await server.wait_closed()
+
+
+# ----------------------------------------------------------------------
+# Client-side helpers shared by both server modules
+
+
+def _pseudo_random(size: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+MIB = 1024 * 1024
+
+#: (id, message) pairs every server must echo unchanged.
+ECHO_PAYLOADS: list[tuple[str, Message]] = [
+    ("text", "hello, world"),
+    ("text-utf8", "h\u00e9llo \u2713 \U0001f600"),
+    ("binary", b"\x00\x01\x02\xff\xfe"),
+    ("empty-text", ""),
+    ("empty-binary", b""),
+    (
+        "1MiB-text",
+        "abcdefghijklmnopqrstuvwxyz0123456789" * (MIB // 36) + "!" * (MIB % 36),
+    ),
+    ("1MiB-binary", _pseudo_random(MIB, seed=1)),
+]
+
+#: (id, fragments, the one message the server must receive).
+FRAGMENTED: list[tuple[str, list[Message], Message]] = [
+    ("text", ["frag", "ments"], "fragments"),
+    ("binary", [b"frag", b"ments"], b"fragments"),
+    ("text-empty-middle", ["frag", "", "ments"], "fragments"),
+    (
+        "binary-many",
+        [bytes([i]) * 1000 for i in range(10)],
+        b"".join(bytes([i]) * 1000 for i in range(10)),
+    ),
+]
+
+
+async def echo_once(ws: aiows.ClientWebSocketResponse, message: Message) -> WSMessage:
+    """Send ``message`` the aiohttp way and return the next message."""
+    if isinstance(message, str):
+        await ws.send_str(message)
+    else:
+        await ws.send_bytes(message)
+    return await ws.receive(timeout=TIMEOUT)
+
+
+def assert_echo(reply: WSMessage, message: Message) -> None:
+    expected_type = (
+        aiows.WSMsgType.TEXT if isinstance(message, str) else aiows.WSMsgType.BINARY
+    )
+    assert reply.type == expected_type
+    assert type(reply.data) is type(message)
+    assert len(reply.data) == len(message)
+    assert reply.data == message

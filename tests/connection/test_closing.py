@@ -1,0 +1,515 @@
+"""The closing handshake and every way a connection can end, on the wire."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+import aiows
+from tests.conftest import RawPeer, server_frame
+
+from ._helpers import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    StartServer,
+    bounded,
+    close_payload,
+    receive_in_task,
+)
+
+CLOSED = aiows.WSMsgType.CLOSED
+
+
+def short_close(ws_close: float = 0.5) -> aiows.ClientWSTimeout:
+    return aiows.ClientWSTimeout(ws_receive=None, ws_close=ws_close)
+
+
+def assert_released(session: aiows.ClientSession) -> None:
+    assert session.connector is not None
+    assert not session.connector._acquired
+
+
+# -- the client answers the server's close ------------------------------------
+
+
+async def test_server_close_is_echoed_then_server_closes_tcp(
+    raw_server: StartServer,
+) -> None:
+    echoed: asyncio.Future[tuple[int | None, bytes]] = (
+        asyncio.get_running_loop().create_future()
+    )
+
+    async def handler(peer: RawPeer) -> None:
+        peer.send(server_frame(OP_TEXT, b"last words"))
+        peer.send(server_frame(OP_CLOSE, close_payload(1001, b"going")))
+        echoed.set_result(await peer.read_close())
+
+    server = await raw_server(handler)
+    async with aiows.ClientSession() as session:
+        ws = await session.ws_connect(server.url)
+        assert await bounded(ws.receive_str()) == "last words"
+        msg = await bounded(ws.receive())
+        assert msg.type == aiows.WSMsgType.CLOSE
+        assert msg.data == 1001
+        assert msg.extra == "going"
+        assert ws.closed
+        assert ws.close_code == 1001
+        assert ws.close_reason == "going"
+        assert await bounded(echoed) == (1001, b"")
+        # The server then closes TCP: later reads report CLOSED.
+        assert (await bounded(ws.receive())).type == CLOSED
+        assert (await bounded(ws.receive())).type == CLOSED
+        await bounded(ws.wait_closed())
+        assert ws.close_code == 1001
+        assert ws.exception() is None
+        assert await ws.close() is False
+        assert_released(session)
+
+
+async def test_empty_close_is_answered_with_empty_close(
+    raw_server: StartServer,
+) -> None:
+    reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def handler(peer: RawPeer) -> None:
+        peer.send(server_frame(OP_CLOSE, b""))
+        frame = await peer.read_frame()
+        assert frame.opcode == OP_CLOSE
+        assert frame.masked
+        reply.set_result(frame.payload)
+
+    server = await raw_server(handler)
+    async with aiows.ws_connect(server.url) as ws:
+        msg = await bounded(ws.receive())
+        assert msg.type == aiows.WSMsgType.CLOSE
+        assert msg.data == 1005
+        assert await bounded(reply) == b""
+        assert (await bounded(ws.receive())).type == CLOSED
+        assert ws.close_code == 1005
+
+
+async def test_frames_after_close_are_ignored(raw_server: StartServer) -> None:
+    """Data and a ping after the server's close: not delivered, not answered."""
+    leftover: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def handler(peer: RawPeer) -> None:
+        peer.send(
+            server_frame(OP_CLOSE, close_payload(1000, b"bye"))
+            + server_frame(OP_TEXT, b"ghost")
+            + server_frame(OP_PING, b"anyone?")
+            + server_frame(OP_CLOSE, close_payload(1011))
+        )
+        code, reason = await peer.read_close()
+        assert (code, reason) == (1000, b"")
+        peer.writer.write_eof()
+        # Everything after the close reply, up to the client's FIN.
+        leftover.set_result(await peer.expect_eof())
+
+    server = await raw_server(handler)
+    async with aiows.ws_connect(server.url) as ws:
+        msg = await bounded(ws.receive())
+        assert (msg.type, msg.data, msg.extra) == (aiows.WSMsgType.CLOSE, 1000, "bye")
+        assert (await bounded(ws.receive())).type == CLOSED
+        assert await bounded(leftover) == b""
+        assert ws.close_code == 1000
+
+
+async def test_closed_connection_refuses_to_send(raw_server: StartServer) -> None:
+    async def handler(peer: RawPeer) -> None:
+        peer.send(server_frame(OP_CLOSE, close_payload(1000)))
+        await peer.read_close()
+
+    server = await raw_server(handler)
+    async with aiows.ws_connect(server.url) as ws:
+        assert (await bounded(ws.receive())).type == aiows.WSMsgType.CLOSE
+        with pytest.raises(aiows.ConnectionClosed) as info:
+            await ws.send_str("too late")
+        assert isinstance(info.value, aiows.ConnectionClosedOK)
+        assert info.value.code == 1000
+        with pytest.raises(aiows.ConnectionClosed):
+            await ws.send_bytes(b"too late")
+        with pytest.raises(aiows.ConnectionClosed):
+            await ws.ping()
+        with pytest.raises(aiows.ConnectionClosed):
+            await ws.send("too late")
+
+
+# -- the client closes --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "code", "reason"),
+    [
+        ((), {}, 1000, b""),
+        ((4000, "bye"), {}, 4000, b"bye"),
+        ((), {"code": 4001, "message": b"raw"}, 4001, b"raw"),
+        ((1001,), {"message": "d\u00e9part"}, 1001, "d\u00e9part".encode()),
+    ],
+)
+async def test_client_close_sends_code_and_reason(
+    raw_server: StartServer,
+    args: tuple[object, ...],
+    kwargs: dict[str, object],
+    code: int,
+    reason: bytes,
+) -> None:
+    received: asyncio.Future[tuple[int | None, bytes]] = (
+        asyncio.get_running_loop().create_future()
+    )
+
+    async def handler(peer: RawPeer) -> None:
+        received.set_result(await peer.read_close())
+        peer.send(server_frame(OP_CLOSE, close_payload(code)))
+
+    server = await raw_server(handler)
+    async with aiows.ClientSession() as session:
+        ws = await session.ws_connect(server.url)
+        assert await bounded(ws.close(*args, **kwargs)) is True  # type: ignore[arg-type]
+        assert await bounded(received) == (code, reason)
+        assert ws.closed
+        assert ws.close_code == code
+        assert (await ws.receive()).type == CLOSED
+        assert await ws.close() is False
+        assert_released(session)
+
+
+async def test_close_is_idempotent(raw_server: StartServer) -> None:
+    frames: list[int] = []
+
+    async def handler(peer: RawPeer) -> None:
+        frame = await peer.read_frame()
+        frames.append(frame.opcode)
+        peer.send(server_frame(OP_CLOSE, close_payload(1000)))
+        peer.writer.write_eof()
+        rest = await peer.expect_eof()
+        frames.append(len(rest))
+
+    server = await raw_server(handler)
+    ws = await aiows.ws_connect(server.url)
+    first = asyncio.ensure_future(ws.close())
+    second = asyncio.ensure_future(ws.close(code=4000))
+    assert await bounded(first) is True
+    await bounded(second)
+    assert await ws.close() is False
+    assert await ws.close(4002) is False
+    # One close frame went out, and nothing after it.
+    assert frames == [OP_CLOSE, 0]
+    assert ws.close_code == 1000
+
+
+async def test_client_waits_for_server_close_and_drains_input(
+    raw_server: StartServer,
+) -> None:
+    """After its close the client keeps reading, discarding data, until EOF."""
+
+    async def handler(peer: RawPeer) -> None:
+        await peer.read_close()
+        for i in range(200):
+            peer.send(server_frame(OP_BINARY, i.to_bytes(2, "big") * 2000))
+        await peer.writer.drain()
+        peer.send(server_frame(OP_CLOSE, close_payload(1000, b"done")))
+
+    server = await raw_server(handler)
+    async with aiows.ClientSession() as session:
+        ws = await session.ws_connect(
+            server.url, max_queue=2, timeout=short_close(5.0)
+        )
+        start = time.monotonic()
+        assert await bounded(ws.close()) is True
+        # Closed by the server's close and FIN, long before ws_close.
+        assert time.monotonic() - start < 2.0
+        assert ws.close_code == 1000
+        assert ws.close_reason == "done"
+        assert ws.exception() is None
+        # Nothing sent during the closing handshake reaches the application.
+        assert (await ws.receive()).type == CLOSED
+        assert_released(session)
+
+
+async def test_close_aborts_when_server_never_answers(
+    raw_server: StartServer,
+) -> None:
+    got_close = asyncio.Event()
+    released = asyncio.Event()
+
+    async def handler(peer: RawPeer) -> None:
+        await peer.read_close()
+        got_close.set()
+        await released.wait()  # neither a close frame nor FIN
+
+    server = await raw_server(handler)
+    async with aiows.ClientSession() as session:
+        ws = await session.ws_connect(server.url, timeout=short_close(0.5))
+        start = time.monotonic()
+        assert await bounded(ws.close()) is True
+        elapsed = time.monotonic() - start
+        assert got_close.is_set()
+        assert 0.4 <= elapsed < 1.2
+        assert ws.closed
+        assert ws.close_code == 1006
+        assert (await ws.receive()).type == CLOSED
+        assert_released(session)
+    released.set()
+
+
+async def test_close_aborts_when_server_answers_but_keeps_tcp_open(
+    raw_server: StartServer,
+) -> None:
+    released = asyncio.Event()
+
+    async def handler(peer: RawPeer) -> None:
+        code, _ = await peer.read_close()
+        peer.send(server_frame(OP_CLOSE, close_payload(code or 1000)))
+        await released.wait()
+
+    server = await raw_server(handler)
+    ws = await aiows.ws_connect(server.url, timeout=short_close(0.5))
+    start = time.monotonic()
+    assert await bounded(ws.close(4005)) is True
+    assert 0.4 <= time.monotonic() - start < 1.2
+    # The server did answer, so its code is the close code.
+    assert ws.close_code == 4005
+    released.set()
+
+
+async def test_client_never_sends_after_its_close(raw_server: StartServer) -> None:
+    """While closing, a ping from the server gets no pong; nothing follows."""
+    after_close: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def handler(peer: RawPeer) -> None:
+        code, _ = await peer.read_close()
+        assert code == 1000
+        peer.send(
+            server_frame(OP_PING, b"still there?")
+            + server_frame(OP_TEXT, b"late data")
+            + server_frame(OP_CLOSE, close_payload(1000))
+        )
+        peer.writer.write_eof()
+        after_close.set_result(await peer.expect_eof())
+
+    server = await raw_server(handler)
+    ws = await aiows.ws_connect(server.url, heartbeat=0.05)
+    assert await bounded(ws.close()) is True
+    with pytest.raises(aiows.ConnectionClosed):
+        await ws.send_str("after close")
+    with pytest.raises(aiows.ConnectionClosed):
+        await ws.pong(b"after close")
+    assert await bounded(after_close) == b""
+    assert ws.close_code == 1000
+
+
+async def test_send_during_closing_raises(raw_server: StartServer) -> None:
+    got_close = asyncio.Event()
+    release = asyncio.Event()
+    after: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def handler(peer: RawPeer) -> None:
+        await peer.read_close()
+        got_close.set()
+        await release.wait()
+        peer.send(server_frame(OP_CLOSE, close_payload(1000)))
+        peer.writer.write_eof()
+        after.set_result(await peer.expect_eof())
+
+    server = await raw_server(handler)
+    ws = await aiows.ws_connect(server.url)
+    closing = asyncio.ensure_future(ws.close())
+    await bounded(got_close.wait())
+    assert ws.closed
+    assert ws.close_code is None or ws.close_code == 1000
+    with pytest.raises(aiows.ConnectionClosed):
+        await ws.send_str("x")
+    with pytest.raises(aiows.ConnectionClosed):
+        await ws.send_frame(b"x", OP_PING)
+    release.set()
+    assert await bounded(closing) is True
+    assert await bounded(after) == b""
+
+
+# -- other ways to end --------------------------------------------------------
+
+
+async def test_server_drops_tcp_without_close_frame(raw_server: StartServer) -> None:
+    async def handler(peer: RawPeer) -> None:
+        peer.send(server_frame(OP_TEXT, b"one"))
+        # Return: the fixture closes the socket, no close frame.
+
+    server = await raw_server(handler)
+    async with aiows.ClientSession() as session:
+        ws = await session.ws_connect(server.url)
+        assert await bounded(ws.receive_str()) == "one"
+        msg = await bounded(ws.receive())
+        assert msg.type == CLOSED
+        assert ws.closed
+        assert ws.close_code == 1006
+        assert (await ws.receive()).type == CLOSED
+        with pytest.raises(aiows.ConnectionClosedError) as info:
+            await ws.send_str("x")
+        assert info.value.code == 1006
+        assert await ws.close() is False
+        assert_released(session)
+
+
+async def test_server_drop_wakes_pending_receive(raw_server: StartServer) -> None:
+    drop = asyncio.Event()
+
+    async def handler(peer: RawPeer) -> None:
+        await drop.wait()
+
+    server = await raw_server(handler)
+    async with aiows.ClientSession() as session:
+        ws = await session.ws_connect(server.url)
+        pending = await receive_in_task(ws)
+        drop.set()
+        msg = await bounded(pending)
+        assert msg.type == CLOSED
+        assert ws.close_code == 1006
+        assert ws.closed
+        assert_released(session)
+
+
+async def test_server_reset_reports_1006(raw_server: StartServer) -> None:
+    async def handler(peer: RawPeer) -> None:
+        peer.writer.transport.abort()
+
+    server = await raw_server(handler)
+    async with aiows.ClientSession() as session:
+        ws = await session.ws_connect(server.url)
+        assert (await bounded(ws.receive())).type == CLOSED
+        assert ws.close_code == 1006
+        assert_released(session)
+
+
+async def test_session_close_closes_websockets_with_1001(
+    raw_server: StartServer,
+) -> None:
+    received: asyncio.Future[tuple[int | None, bytes]] = (
+        asyncio.get_running_loop().create_future()
+    )
+
+    async def handler(peer: RawPeer) -> None:
+        code, reason = await peer.read_close()
+        received.set_result((code, reason))
+        peer.send(server_frame(OP_CLOSE, close_payload(code or 1000)))
+
+    server = await raw_server(handler)
+    session = aiows.ClientSession()
+    ws = await session.ws_connect(server.url)
+    pending = await receive_in_task(ws)
+    await bounded(session.close())
+    assert await bounded(received) == (1001, b"")
+    assert session.closed
+    assert ws.closed
+    assert ws.close_code == 1001
+    assert (await bounded(pending)).type == CLOSED
+    assert (await ws.receive()).type == CLOSED
+    assert session.connector is None or not session.connector._acquired
+
+
+async def test_cancelled_receive_loses_no_message(raw_server: StartServer) -> None:
+    go = asyncio.Event()
+
+    async def handler(peer: RawPeer) -> None:
+        await go.wait()
+        peer.send(server_frame(OP_TEXT, b"kept"))
+        code, _ = await peer.read_close()
+        peer.send(server_frame(OP_CLOSE, close_payload(code or 1000)))
+
+    server = await raw_server(handler)
+    async with aiows.ClientSession() as session:
+        ws = await session.ws_connect(server.url)
+        pending = await receive_in_task(ws)
+        pending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pending
+        assert not ws.closed
+        go.set()
+        assert await bounded(ws.receive_str()) == "kept"
+        assert await bounded(ws.close()) is True
+        assert ws.close_code == 1000
+        assert (await ws.receive()).type == CLOSED
+        assert_released(session)
+
+
+async def test_receive_cancelled_after_message_arrived(
+    raw_server: StartServer,
+) -> None:
+    """Cancelled between the wake-up and resuming: the message stays queued."""
+    go = asyncio.Event()
+
+    async def handler(peer: RawPeer) -> None:
+        await go.wait()
+        peer.send(server_frame(OP_TEXT, b"racing"))
+        await peer.read_close()
+
+    server = await raw_server(handler)
+    async with aiows.ClientSession() as session:
+        ws = await session.ws_connect(server.url)
+        pending = await receive_in_task(ws)
+        assert ws._waiter is not None
+        protocol = ws._transport.get_protocol()
+        original = protocol.data_received
+
+        def data_received(data: bytes) -> None:
+            original(data)
+            pending.cancel()  # the waiter is done; the task has not resumed
+
+        protocol.data_received = data_received  # type: ignore[method-assign]
+        go.set()
+        with pytest.raises(asyncio.CancelledError):
+            await bounded(pending)
+        protocol.data_received = original  # type: ignore[method-assign]
+        assert await bounded(ws.receive_str()) == "racing"
+        await bounded(ws.close(), 3)
+        assert ws.closed
+        assert_released(session)
+
+
+async def test_echo_server_close_roundtrip(echo_url: str) -> None:
+    """Against aiohttp.web: the server closes with a code and reason."""
+    async with aiows.ClientSession() as session:
+        ws = await session.ws_connect(echo_url)
+        await ws.send_str("close:4321:see you")
+        msg = await bounded(ws.receive())
+        assert (msg.type, msg.data, msg.extra) == (
+            aiows.WSMsgType.CLOSE,
+            4321,
+            "see you",
+        )
+        assert (await bounded(ws.receive())).type == CLOSED
+        assert ws.close_code == 4321
+        assert_released(session)
+
+
+async def test_async_with_closes_with_1000(echo_url: str) -> None:
+    async with aiows.ClientSession() as session:
+        async with session.ws_connect(echo_url) as ws:
+            await ws.send_str("x")
+            assert await bounded(ws.receive_str()) == "x"
+        assert ws.closed
+        assert ws.close_code == 1000
+        assert_released(session)
+
+
+async def test_pending_pings_fail_when_connection_ends(
+    raw_server: StartServer,
+) -> None:
+    got_ping = asyncio.Event()
+
+    async def handler(peer: RawPeer) -> None:
+        await peer.read_frame()
+        got_ping.set()
+        # Drop without pong or close.
+
+    server = await raw_server(handler)
+    async with aiows.ws_connect(server.url) as ws:
+        waiter = await ws.ping(b"lost")
+        await bounded(got_ping.wait())
+        with pytest.raises(aiows.ConnectionClosedError):
+            await bounded(waiter)
+        assert ws.close_code == 1006

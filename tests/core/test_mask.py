@@ -1,0 +1,212 @@
+"""Masking (RFC 6455 §5.3): compiled and pure-Python paths, and mask keys."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable
+from types import ModuleType
+
+import pytest
+
+from aiows.core import mask
+from aiows.core.mask import (
+    MaskKeySource,
+    apply_mask,
+    mask_frame,
+    py_apply_mask,
+    py_mask_frame,
+)
+
+from .helpers import xor_mask
+
+try:
+    from aiows.core import _speedups
+except ImportError:  # pragma: no cover - depends on the build
+    _speedups = None
+
+needs_speedups = pytest.mark.skipif(_speedups is None, reason="no compiled module")
+
+KEYS = [b"\x00\x00\x00\x00", b"\xff\xff\xff\xff", b"\x01\x02\x03\x04", b"\xa5Z\x0f\xf0"]
+LENGTHS = [*range(71), 1000, 4093, 65535, 65536, 1 << 20]
+
+
+def payload(n: int) -> bytes:
+    return bytes((i * 7 + 3) & 0xFF for i in range(n))
+
+
+def apply_funcs() -> list[Callable[[bytes, bytes], bytes]]:
+    funcs: list[Callable[[bytes, bytes], bytes]] = [py_apply_mask, apply_mask]
+    if _speedups is not None:
+        funcs.append(_speedups.apply_mask)
+    return funcs
+
+
+@pytest.mark.parametrize("n", LENGTHS)
+def test_pure_and_compiled_agree_with_reference(n: int) -> None:
+    data = payload(n)
+    key = b"\x9c\x31\xe7\x08"
+    expected = xor_mask(key, data)
+    for func in apply_funcs():
+        masked = func(key, data)
+        assert masked == expected
+        assert func(key, masked) == data
+
+
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("n", range(0, 20))
+def test_keys_and_tail_lengths(key: bytes, n: int) -> None:
+    data = payload(n)
+    for func in apply_funcs():
+        assert func(key, data) == xor_mask(key, data)
+
+
+def test_zero_key_is_identity_and_ones_key_inverts() -> None:
+    data = payload(33)
+    for func in apply_funcs():
+        assert func(b"\0\0\0\0", data) == data
+        assert func(b"\xff\xff\xff\xff", data) == bytes(255 - b for b in data)
+
+
+def test_empty_payload() -> None:
+    for func in apply_funcs():
+        assert func(b"abcd", b"") == b""
+    assert py_apply_mask(b"abcd", b"") == b""
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_accepts_bytes_like(kind: Callable[[bytes], bytes]) -> None:
+    data = payload(37)
+    expected = xor_mask(b"k3y!", data)
+    for func in apply_funcs():
+        result = func(b"k3y!", kind(data))
+        assert type(result) is bytes
+        assert result == expected
+    framed = [py_mask_frame(b"\x82\xa5", b"k3y!", kind(data))]
+    framed.append(mask_frame(b"\x82\xa5", b"k3y!", kind(data)))
+    assert framed == [b"\x82\xa5k3y!" + expected] * 2
+
+
+def test_memoryview_slice() -> None:
+    data = payload(100)
+    view = memoryview(data)[13:71]
+    for func in apply_funcs():
+        assert func(b"wxyz", view) == xor_mask(b"wxyz", data[13:71])
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 8, 125, 126, 65536])
+def test_mask_frame_layout(n: int) -> None:
+    data = payload(n)
+    prefix = b"\x81\xfe\x00\x7e"
+    key = b"\x10\x20\x30\x40"
+    expected = prefix + key + xor_mask(key, data)
+    assert py_mask_frame(prefix, key, data) == expected
+    assert mask_frame(prefix, key, data) == expected
+    if _speedups is not None:
+        assert _speedups.mask_frame(prefix, key, data) == expected
+
+
+def test_mask_frame_empty_prefix() -> None:
+    assert mask_frame(b"", b"abcd", b"") == b"abcd"
+    assert py_mask_frame(b"", b"abcd", b"\0\0") == b"abcdab"
+
+
+@needs_speedups
+def test_compiled_rejects_bad_key() -> None:
+    assert _speedups is not None
+    with pytest.raises(ValueError, match="mask key must be 4 bytes"):
+        _speedups.apply_mask(b"abc", b"data")
+    with pytest.raises(ValueError, match="mask key must be 4 bytes"):
+        _speedups.mask_frame(b"\x82\x84", b"abcde", b"data")
+
+
+@needs_speedups
+def test_compiled_argument_errors() -> None:
+    assert _speedups is not None
+    with pytest.raises(TypeError, match=r"apply_mask\(key, data\)"):
+        _speedups.apply_mask(b"abcd")
+    with pytest.raises(TypeError, match=r"mask_frame\(prefix, key, data\)"):
+        _speedups.mask_frame(b"", b"abcd")
+    with pytest.raises(TypeError):
+        _speedups.apply_mask(b"abcd", "text")
+    with pytest.raises(TypeError):
+        _speedups.mask_frame("x", b"abcd", b"")
+    with pytest.raises(TypeError):
+        _speedups.mask_frame(b"", b"abcd", 5)
+
+
+def test_module_uses_compiled_when_available() -> None:
+    if os.environ.get("AIOWS_NO_EXTENSIONS") or _speedups is None:
+        assert mask.COMPILED is False
+        assert mask.apply_mask is py_apply_mask
+    else:
+        assert mask.COMPILED is True
+        assert mask.apply_mask is _speedups.apply_mask
+        assert mask.mask_frame is _speedups.mask_frame
+
+
+def load_mask_module(name: str) -> ModuleType:
+    """Execute mask.py afresh as a separate module, leaving aiows.core.mask alone."""
+    spec = importlib.util.spec_from_file_location(f"aiows.core.{name}", mask.__file__)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_no_extensions_env_forces_pure_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIOWS_NO_EXTENSIONS", "1")
+    fresh = load_mask_module("_mask_no_ext")
+    assert fresh.COMPILED is False
+    assert fresh.apply_mask is fresh.py_apply_mask
+    assert fresh.mask_frame is fresh.py_mask_frame
+    assert fresh.apply_mask(b"abcd", b"abcdabc") == b"\0" * 7
+
+
+@needs_speedups
+def test_fresh_load_without_env_is_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIOWS_NO_EXTENSIONS", raising=False)
+    fresh = load_mask_module("_mask_compiled")
+    assert fresh.COMPILED is True
+    assert _speedups is not None
+    assert fresh.apply_mask is _speedups.apply_mask
+
+
+def test_key_source_gives_four_byte_keys_from_urandom(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[int] = []
+
+    def fake_urandom(n: int) -> bytes:
+        calls.append(n)
+        base = len(calls)
+        return bytes((base * 31 + i) & 0xFF for i in range(n))
+
+    monkeypatch.setattr(mask.os, "urandom", fake_urandom)
+    source = MaskKeySource()
+    assert calls == []  # nothing drawn until the first key
+    pool = fake_urandom(4096)
+    calls.clear()
+    keys = [source.next_key() for _ in range(1024)]
+    assert calls == [4096]
+    assert all(len(key) == 4 for key in keys)
+    assert b"".join(keys) == pool
+    # The 1025th key needs a refill, and comes from the new pool.
+    key = source.next_key()
+    assert calls == [4096, 4096]
+    assert key == bytes((2 * 31 + i) & 0xFF for i in range(4))
+    for _ in range(1023):
+        source.next_key()
+    assert calls == [4096, 4096]
+    source.next_key()
+    assert calls == [4096, 4096, 4096]
+
+
+def test_key_source_real_randomness() -> None:
+    source = MaskKeySource()
+    keys = [source.next_key() for _ in range(3000)]
+    assert {len(key) for key in keys} == {4}
+    assert all(type(key) is bytes for key in keys)
+    # 3000 keys from a CSPRNG: a repeat is astronomically unlikely to be many.
+    assert len(set(keys)) > 2990
+    assert MaskKeySource.REFILL == 4096
