@@ -44,7 +44,9 @@ from .exceptions import (
 )
 from .session.client import ClientSession, ws_connect
 from .session.connect import ClientWSTimeout, WSConnectContext
+from .session.reconnect import Backoff, process_exception
 from .session.response import ClientWebSocketResponse
+from .session.websockets_compat import connect, unix_connect
 
 __version__ = "0.1.0"
 
@@ -52,6 +54,7 @@ __version__ = "0.1.0"
 MsgType = WSMsgType
 
 __all__ = [
+    "Backoff",
     "BasicAuth",
     "ClientConnectionResetError",
     "ClientError",
@@ -83,5 +86,8 @@ __all__ = [
     "WSMsgType",
     "WSServerHandshakeError",
     "WebSocketConnection",
+    "connect",
+    "process_exception",
+    "unix_connect",
     "ws_connect",
 ]

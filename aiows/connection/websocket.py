@@ -106,6 +106,8 @@ class WebSocketConnection:
         self._receive_timeout = receive_timeout
         self._close_timeout = close_timeout
 
+        #: Where this connection logs (websockets' ``logger=`` option).
+        self.logger: logging.Logger | logging.LoggerAdapter[Any] = logger
         # OPEN -> CLOSING -> CLOSED; see state.py for the table.
         self._state = State.OPEN
         # Close frames received and sent, and which came first.
@@ -596,8 +598,10 @@ class WebSocketConnection:
             raise self._closed_error()
 
     def _write(self, frame: bytes) -> None:
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("> frame opcode=%#x length=%d", frame[0] & 0x0F, len(frame))
+        if self.logger.isEnabledFor(logging.DEBUG):
+            self.logger.debug(
+                "> frame opcode=%#x length=%d", frame[0] & 0x0F, len(frame)
+            )
         self._transport.write(frame)
 
     async def _drain_if_paused(self) -> None:
@@ -689,7 +693,7 @@ class WebSocketConnection:
         """Fail the connection (RFC 6455 §7.1.7): report, send close, drain."""
         if self._state is not State.OPEN:
             return
-        logger.debug("failing connection with %d: %s", code, reason)
+        self.logger.debug("failing connection with %d: %s", code, reason)
         self._exception = exc
         self._close_code = code
         self._queue.append(WSMessage(WSMsgType.ERROR, exc, None))
@@ -744,9 +748,9 @@ class WebSocketConnection:
                 else:
                     assert type(msg) is WSMessage
                     self._on_close_frame(msg)
-            if logger.isEnabledFor(logging.DEBUG):
+            if self.logger.isEnabledFor(logging.DEBUG):
                 for msg in messages:
-                    logger.debug("< %s %s", msg.type.name, _describe(msg))
+                    self.logger.debug("< %s %s", msg.type.name, _describe(msg))
             self._wake_reader()
             if (
                 self._max_queue is not None
@@ -820,7 +824,7 @@ class WebSocketConnection:
         self._wake_reader()
         if not self._closed_waiter.done():
             self._closed_waiter.set_result(None)
-        logger.debug("connection closed with code %s", self._close_code)
+        self.logger.debug("connection closed with code %s", self._close_code)
 
     # ------------------------------------------------------------------
     # Keepalive
@@ -861,7 +865,7 @@ class WebSocketConnection:
         exc = PongTimeout(
             f"no pong or other data within {self._ping_timeout} s of a keepalive ping"
         )
-        logger.info("%s; closing with 1006", exc)
+        self.logger.info("%s; closing with 1006", exc)
         self._exception = exc
         self._close_code = WSCloseCode.ABNORMAL_CLOSURE
         self._queue.append(WSMessage(WSMsgType.ERROR, exc, None))

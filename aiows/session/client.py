@@ -127,7 +127,7 @@ class ClientSession:
             ws._closed_waiter.add_done_callback(lambda _: self._websockets.discard(ws))
             return ws
 
-        return WSConnectContext(opener)
+        return WSConnectContext(opener, url, options)
 
     async def close(self) -> None:
         """Close open WebSockets with 1001 (going away), then the session if owned."""
@@ -175,4 +175,4 @@ def ws_connect(url: str | URL, **kwargs: Any) -> WSConnectContext:
         ws._after_close = session.close
         return ws
 
-    return WSConnectContext(opener)
+    return WSConnectContext(opener, url, options)

@@ -9,12 +9,13 @@ returns: await it, or use it as an async context manager.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
 
@@ -32,6 +33,7 @@ from ..core import handshake
 from ..core.deflate import PerMessageDeflate
 from ..core.parser import DEFAULT_MAX_MSG_SIZE, FrameParser
 from ..core.writer import FrameWriter
+from .reconnect import Backoff, ProcessException, Reconnector, process_exception
 from .response import ClientWebSocketResponse
 from .takeover import take_over, upgraded_transport
 
@@ -105,6 +107,10 @@ class ConnectOptions:
     write_limit: int | None = None
     allow_redirects: bool = True
     max_redirects: int = 10
+    skip_auto_headers: Iterable[str] | None = None
+    backoff: Backoff = field(default_factory=Backoff)
+    process_exception: ProcessException | None = None
+    iterate_data: bool = False
 
 
 def _ws_timeout(options: ConnectOptions) -> Any:
@@ -185,7 +191,13 @@ async def _open(
 ) -> ClientWebSocketResponse:
     ws_timeout = _ws_timeout(options)
     protocols = tuple(options.protocols)
-    headers: CIMultiDict[str] = CIMultiDict(options.headers or {})
+    extra_headers = options.headers
+    if callable(extra_headers):
+        # Called on every attempt, so a reconnect sends fresh credentials.
+        extra_headers = extra_headers()
+        if inspect.isawaitable(extra_headers):
+            extra_headers = await extra_headers
+    headers: CIMultiDict[str] = CIMultiDict(extra_headers or {})
     key = handshake.generate_key()
     offered_bits = options.compress or None
     extensions = (
@@ -220,6 +232,7 @@ async def _open(
         server_hostname=options.server_hostname,
         allow_redirects=options.allow_redirects,
         max_redirects=options.max_redirects,
+        skip_auto_headers=options.skip_auto_headers,
     )
     try:
         result = handshake.check_response(
@@ -276,6 +289,7 @@ def _connect(
         close_timeout=ws_timeout.ws_close,
         max_queue=options.max_queue,
     )
+    ws.iterate_data = options.iterate_data
     protocol = WebSocketProtocol(ws)
     protocol.on_lost = take_over(response, protocol)
     logger.debug(
@@ -293,19 +307,34 @@ class WSConnectContext(
 ):
     """What ``ws_connect`` returns.
 
-    ``await`` it for the connection, or use ``async with`` to close it on
-    exit::
+    ``await`` it for the connection, use ``async with`` to close it on exit,
+    or ``async for`` to reconnect whenever the connection ends::
 
         ws = await session.ws_connect(url)
         async with session.ws_connect(url) as ws:
             ...
+        async for ws in session.ws_connect(url):
+            ...
     """
 
     def __init__(
-        self, opener: Callable[[], Awaitable[ClientWebSocketResponse]]
+        self,
+        opener: Callable[[], Awaitable[ClientWebSocketResponse]],
+        url: str | URL = "",
+        options: ConnectOptions | None = None,
     ) -> None:
         self._opener = opener
+        self._url = url
+        self._options = options or ConnectOptions()
         self._ws: ClientWebSocketResponse | None = None
+
+    def __aiter__(self) -> Reconnector:
+        return Reconnector(
+            self._opener,
+            url=str(URL(self._url).with_user(None)),
+            backoff=self._options.backoff,
+            process_exception=self._options.process_exception or process_exception,
+        )
 
     def __await__(self) -> Generator[Any, None, ClientWebSocketResponse]:
         return self._opener().__await__()
@@ -338,6 +367,7 @@ def make_options(kwargs: Mapping[str, Any]) -> ConnectOptions:
 
 __all__ = [
     "DEFAULT_OPEN_TIMEOUT",
+    "Backoff",
     "ClientWSTimeout",
     "ConnectOptions",
     "Fingerprint",

@@ -22,7 +22,7 @@ from .helpers import xor_mask
 
 try:
     from aiows.core import _speedups
-except ImportError:  # pragma: no cover - depends on the build
+except ImportError:  # depends on the build
     _speedups = None
 
 needs_speedups = pytest.mark.skipif(_speedups is None, reason="no compiled module")

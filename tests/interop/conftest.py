@@ -162,12 +162,12 @@ class PicowsEcho(picows.WSListener):
         if frame.rsv1 or frame.rsv2 or frame.rsv3:
             self._log.rsv_frames.append(str(frame))
         if msg_type == picows.WSMsgType.CLOSE:
-            code = frame.get_close_code()
+            close_code = frame.get_close_code()
             self._log.closes.put_nowait(
-                CloseSeen(int(code), frame.get_close_reason() or "")
+                CloseSeen(close_code.value, frame.get_close_reason() or "")
             )
             if not transport.is_close_frame_sent:
-                transport.send_close(code, frame.get_close_message())
+                transport.send_close(close_code, frame.get_close_message())
             transport.disconnect()
             return
         if msg_type in (picows.WSMsgType.TEXT, picows.WSMsgType.BINARY):

@@ -1,0 +1,173 @@
+"""Reconnecting: ``async for ws in session.ws_connect(url)``.
+
+Each pass of the loop gets a fresh connection.  Attempts that fail with a
+transient error are retried after a delay that grows exponentially with
+jitter; anything else is raised.  Every attempt runs the opener again, so it
+sends fresh headers (``headers=`` may be a callable) and the session's
+current cookies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Final
+
+import aiohttp
+
+from ..exceptions import InvalidHandshake, InvalidStatus, ProtocolError
+from .response import ClientWebSocketResponse
+
+logger: Final = logging.getLogger("aiows.client")
+
+# Statuses that say "try again later" (RFC 9110 §15.6, RFC 6585 §4).
+RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+
+ProcessException = Callable[[Exception], "Exception | None"]
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long to wait between reconnection attempts.
+
+    The first delay is random between 0 and ``initial`` seconds, so a fleet
+    of clients that lost the same server does not return all at once.  Then
+    the delay starts at ``minimum`` and is multiplied by ``factor`` after each
+    failure, up to ``maximum``; each one is scaled by a random factor between
+    ``1 - jitter`` and ``1 + jitter`` (and never exceeds ``maximum``).  A
+    connection that stayed open ``reset_after`` seconds starts the sequence
+    over.  ``sleep`` and ``clock`` default to ``asyncio.sleep`` and
+    ``time.monotonic``; tests replace them to check delays without waiting.
+    """
+
+    initial: float = 1.0
+    minimum: float = 2.0
+    factor: float = 1.8
+    maximum: float = 60.0
+    jitter: float = 0.25
+    reset_after: float = 30.0
+    sleep: Callable[[float], Awaitable[object]] | None = None
+    clock: Callable[[], float] | None = None
+    random: Callable[[], float] = random.random
+
+    def delays(self) -> Iterator[float]:
+        """The sequence of delays, from the first failure on."""
+        yield self.initial * self.random()
+        base = self.minimum
+        while True:
+            scale = 1.0 - self.jitter + 2.0 * self.jitter * self.random()
+            yield min(self.maximum, base * scale)
+            base = min(self.maximum, base * self.factor)
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds a 429 or 503 response asked to wait (``Retry-After``), if any."""
+    if not isinstance(exc, InvalidStatus) or exc.status not in (429, 503):
+        return None
+    value = None if exc.headers is None else exc.headers.get("Retry-After")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def process_exception(exc: Exception) -> Exception | None:
+    """The default retry rule: None to retry ``exc``, or the error to raise.
+
+    Retried: network errors (``OSError``), timeouts, the server closing the
+    connection during the handshake, and HTTP 429, 500, 502, 503 and 504.
+    Raised: certificate errors, every other status, any other invalid
+    handshake, protocol errors, and anything else.
+    """
+    if isinstance(exc, InvalidStatus):
+        return None if exc.status in RETRY_STATUSES else exc
+    if isinstance(exc, (InvalidHandshake, ProtocolError)):
+        return exc
+    if isinstance(
+        exc, (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError)
+    ):
+        return exc
+    if isinstance(
+        exc,
+        (OSError, asyncio.TimeoutError, EOFError, aiohttp.ClientConnectionError),
+    ):
+        return None
+    return exc
+
+
+class Reconnector(AsyncIterator[ClientWebSocketResponse]):
+    """The iterator behind ``async for ws in ws_connect(...)``."""
+
+    def __init__(
+        self,
+        opener: Callable[[], Awaitable[ClientWebSocketResponse]],
+        *,
+        url: str,
+        backoff: Backoff,
+        process_exception: ProcessException,
+    ) -> None:
+        self._opener = opener
+        self._url = url
+        self._backoff = backoff
+        self._process_exception = process_exception
+        self._sleep = backoff.sleep or asyncio.sleep
+        self._clock = backoff.clock or time.monotonic
+        # The delay sequence in use, and the connection handed out last with
+        # the time it opened.
+        self._delays = backoff.delays()
+        self._current: ClientWebSocketResponse | None = None
+        self._opened_at = 0.0
+        #: How many attempts were made, successful or not.
+        self.attempts = 0
+
+    async def __anext__(self) -> ClientWebSocketResponse:
+        previous = self._current
+        if previous is not None:
+            self._current = None
+            await previous.close()
+            lived = self._clock() - self._opened_at
+            if lived >= self._backoff.reset_after:
+                self._delays = self._backoff.delays()
+            await self._wait(
+                next(self._delays),
+                f"connection closed after {lived:.1f} s (code {previous.close_code})",
+            )
+        while True:
+            self.attempts += 1
+            try:
+                ws = await self._opener()
+            except Exception as exc:
+                error = self._process_exception(exc)
+                if error is exc:
+                    raise
+                if error is not None:
+                    raise error from exc
+                delay = retry_after(exc)
+                if delay is None:
+                    delay = next(self._delays)
+                await self._wait(delay, f"{type(exc).__name__}: {exc}")
+                continue
+            self._current = ws
+            self._opened_at = self._clock()
+            return ws
+
+    async def _wait(self, delay: float, cause: str) -> None:
+        logger.info("reconnecting to %s in %.2f s: %s", self._url, delay, cause)
+        await self._sleep(delay)
+
+    async def aclose(self) -> None:
+        """Close the connection handed out last, if it is still open."""
+        if self._current is not None:
+            await self._current.close()
+            self._current = None

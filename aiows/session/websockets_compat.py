@@ -1,0 +1,227 @@
+"""``aiows.connect()``: a drop-in for ``websockets.asyncio.client.connect``.
+
+Same keyword names and defaults as websockets, mapped onto ``ws_connect``.
+It runs on a private aiohttp session (closed with the connection) unless
+``session=`` is given.  ``async for message in ws`` yields ``str``/``bytes``
+and raises :class:`~aiows.ConnectionClosedError` on an abnormal close, as in
+websockets.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from .. import __name__ as _package
+from ..connection.websocket import DEFAULT_CLOSE_TIMEOUT
+from .client import ClientSession
+from .connect import (
+    ClientWSTimeout,
+    ConnectOptions,
+    WSConnectContext,
+    open_websocket,
+)
+from .reconnect import Backoff, ProcessException
+from .response import ClientWebSocketResponse
+
+#: websockets' default ``User-Agent``, with aiows's name.
+USER_AGENT: Final = (
+    f"Python/{sys.version_info.major}.{sys.version_info.minor} {_package}/0.1.0"
+)
+
+# Keywords websockets passes to loop.create_connection that aiows supports.
+_CONNECTION_KEYWORDS: Final = frozenset(
+    {"host", "port", "ssl", "server_hostname", "local_addr", "family"}
+)
+
+
+def _first(value: Any) -> Any:
+    """websockets accepts (message, fragment) pairs for some limits; aiows
+    applies the first."""
+    return value[0] if isinstance(value, tuple) else value
+
+
+class _DestinationResolver(AbstractResolver):
+    """Sends every connection to ``host:port``, whatever the URI names.
+
+    This is how ``connect(uri, host=..., port=...)`` changes only the TCP
+    destination: the URI's host still goes in the Host header, SNI and
+    certificate verification, which aiohttp takes from the URL.
+    """
+
+    def __init__(self, host: str | None, port: int | None) -> None:
+        self._host = host
+        self._port = port
+        self._resolver = aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._resolver.resolve(
+            self._host or host, self._port or port, family
+        )
+        return [{**result, "hostname": host} for result in results]
+
+    async def close(self) -> None:
+        await self._resolver.close()
+
+
+def connect(
+    uri: str,
+    *,
+    origin: str | None = None,
+    subprotocols: Sequence[str] | None = None,
+    compression: str | None = "deflate",
+    additional_headers: Any = None,
+    user_agent_header: str | None = USER_AGENT,
+    proxy: str | bool | None = True,
+    process_exception: ProcessException | None = None,
+    open_timeout: float | None = 10,
+    ping_interval: float | None = 20,
+    ping_timeout: float | None = 20,
+    close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
+    max_size: int | tuple[int | None, int | None] | None = 2**20,
+    max_queue: int | tuple[int | None, int | None] | None = 16,
+    write_limit: int | tuple[int, int | None] = 2**15,
+    logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
+    session: ClientSession | aiohttp.ClientSession | None = None,
+    backoff: Backoff | None = None,
+    **kwargs: Any,
+) -> WSConnectContext:
+    """Connect like ``websockets.asyncio.client.connect``, through aiohttp.
+
+    ``await`` it, use it with ``async with``, or iterate it to reconnect::
+
+        async with aiows.connect("wss://example.com/feed") as ws:
+            await ws.send("hello")
+            async for message in ws:
+                print(message)
+
+    Keywords have websockets' names and defaults.  ``compression`` is
+    ``"deflate"`` or None.  ``proxy=True`` uses the environment's proxy
+    settings, a URL uses that proxy, None uses none.  ``host``/``port``
+    change only the TCP destination; ``ssl``, ``server_hostname``,
+    ``local_addr`` and ``family`` apply as in ``loop.create_connection``.
+    ``session`` runs the connection on an existing session.
+    """
+    unknown = set(kwargs) - _CONNECTION_KEYWORDS
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise TypeError(f"connect() got unsupported keyword argument(s): {names}")
+    if compression not in ("deflate", None):
+        raise ValueError(f'compression must be "deflate" or None, not {compression!r}')
+    headers: Any = additional_headers
+    skip: tuple[str, ...] | None = None
+    if user_agent_header is None:
+        skip = ("User-Agent",)
+    elif not callable(additional_headers):
+        headers = {"User-Agent": user_agent_header, **dict(additional_headers or {})}
+    options = ConnectOptions(
+        protocols=tuple(subprotocols or ()),
+        origin=origin,
+        compress=15 if compression == "deflate" else 0,
+        headers=headers,
+        skip_auto_headers=skip,
+        proxy=proxy if isinstance(proxy, str) else None,
+        open_timeout=open_timeout,
+        heartbeat=ping_interval,
+        ping_timeout=ping_timeout,
+        timeout=ClientWSTimeout(ws_receive=None, ws_close=close_timeout),
+        max_msg_size=_first(max_size) or 0,
+        max_queue=_first(max_queue),
+        write_limit=_first(write_limit),
+        ssl=kwargs.get("ssl", True),
+        server_hostname=kwargs.get("server_hostname"),
+        process_exception=process_exception,
+        iterate_data=True,
+        backoff=backoff or Backoff(),
+    )
+    if session is not None:
+        if {"host", "port", "local_addr", "family"} & set(kwargs):
+            raise TypeError(
+                "host, port, local_addr and family configure a private session's "
+                "connector; they cannot apply to session="
+            )
+        http = (
+            session.aiohttp_session if isinstance(session, ClientSession) else session
+        )
+
+        async def shared() -> ClientWebSocketResponse:
+            return await _open(http, uri, options, logger)
+
+        return WSConnectContext(shared, uri, options)
+
+    def make_connector() -> aiohttp.BaseConnector:
+        resolver = None
+        if kwargs.get("host") or kwargs.get("port"):
+            resolver = _DestinationResolver(kwargs.get("host"), kwargs.get("port"))
+        return aiohttp.TCPConnector(
+            resolver=resolver,
+            local_addr=kwargs.get("local_addr"),
+            family=kwargs.get("family", 0),
+        )
+
+    return _private(uri, options, logger, make_connector, trust_env=proxy is True)
+
+
+def unix_connect(
+    path: str | None = None, uri: str | None = None, **kwargs: Any
+) -> WSConnectContext:
+    """Like :func:`connect`, over the Unix socket at ``path``.
+
+    ``uri`` defaults to ``ws://localhost/``; it names the Host header and the
+    request path.
+    """
+    if path is None:
+        raise TypeError("unix_connect() needs the socket path")
+    if uri is None:
+        uri = "ws://localhost/"
+    unknown = set(kwargs) & {"host", "port", "local_addr", "family"}
+    if unknown:
+        raise TypeError(f"unix_connect() does not take {', '.join(sorted(unknown))}")
+    context = connect(uri, session=None, **kwargs)
+    options = context._options
+
+    return _private(
+        uri,
+        options,
+        kwargs.get("logger"),
+        lambda: aiohttp.UnixConnector(path=path),
+        trust_env=False,
+    )
+
+
+def _private(
+    uri: str,
+    options: ConnectOptions,
+    logger: Any,
+    make_connector: Callable[[], aiohttp.BaseConnector],
+    *,
+    trust_env: bool,
+) -> WSConnectContext:
+    async def opener() -> ClientWebSocketResponse:
+        http = aiohttp.ClientSession(connector=make_connector(), trust_env=trust_env)
+        try:
+            ws = await _open(http, uri, options, logger)
+        except BaseException:
+            await http.close()
+            raise
+        ws._after_close = http.close
+        return ws
+
+    return WSConnectContext(opener, uri, options)
+
+
+async def _open(
+    http: aiohttp.ClientSession, uri: str, options: ConnectOptions, logger: Any
+) -> ClientWebSocketResponse:
+    ws = await open_websocket(http, uri, options)
+    if logger is not None:
+        ws.logger = logger
+    return ws
