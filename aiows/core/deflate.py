@@ -234,6 +234,9 @@ class PerMessageDeflate:
             raise MessageTooBig(
                 f"compressed message inflates past the limit of {limit} bytes"
             )
-        if fin and self.params.server_no_context_takeover:
+        if decompressor.eof or (fin and self.params.server_no_context_takeover):
+            # A message may end with a final (BFINAL=1) block (RFC 7692
+            # §7.2.3.4); that ends the deflate stream, so what follows needs
+            # a new inflater.
             self._decompressor = None
         return out

@@ -15,6 +15,8 @@ from typing import Final
 
 def py_apply_mask(key: bytes, data: bytes | bytearray | memoryview) -> bytes:
     """``data`` XOR the 4-byte ``key`` repeated (pure Python)."""
+    if len(key) != 4:
+        raise ValueError("mask key must be 4 bytes")
     n = len(data)
     if n == 0:
         return b""

@@ -77,6 +77,21 @@ def parse_close_payload(payload: bytes | bytearray | memoryview) -> tuple[int, s
     return code, reason
 
 
+def _check_pending_utf8(decoder: codecs.IncrementalDecoder) -> None:
+    """Fail now if the bytes the decoder holds back can never become valid.
+
+    CPython's decoder keeps an incomplete sequence at the end of its input
+    without judging it, so b"\\xed\\xa0" (the start of a surrogate) would pass
+    until the next fragment.  Completing it with the lowest continuation
+    bytes decides at once: only a lead byte and a second byte restrict what
+    may follow.
+    """
+    pending = decoder.getstate()[0]
+    if len(pending) >= 2:
+        needed = 3 if pending[0] < 0xF0 else 4
+        (pending + b"\x80" * (needed - len(pending))).decode("utf-8")
+
+
 class FrameParser:
     """Turns the server's byte stream into :class:`WSMessage` tuples.
 
@@ -326,6 +341,8 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         if decoder is not None:
             try:
                 text = decoder.decode(piece, final)
+                if not final:
+                    _check_pending_utf8(decoder)
             except UnicodeDecodeError as exc:
                 raise InvalidUTF8(
                     f"text message is not valid UTF-8: {exc.reason}"
@@ -341,8 +358,6 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
             self._emit_message(out)
         elif frame_end and self._fragments:
             self._emit_fragment(final, out)
-        elif final:
-            self._emit_message(out)
 
     def _joined(self) -> str | bytes:
         if self._msg_opcode == _TEXT and self._decode_text:

@@ -210,3 +210,11 @@ def test_key_source_real_randomness() -> None:
     # 3000 keys from a CSPRNG: a repeat is astronomically unlikely to be many.
     assert len(set(keys)) > 2990
     assert MaskKeySource.REFILL == 4096
+
+
+@pytest.mark.parametrize("key", [b"", b"abc", b"abcde"])
+def test_pure_path_refuses_bad_key_like_compiled(key: bytes) -> None:
+    from aiows.core.mask import py_apply_mask
+
+    with pytest.raises(ValueError, match="4 bytes"):
+        py_apply_mask(key, b"data")

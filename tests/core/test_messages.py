@@ -8,6 +8,7 @@ from typing import Any
 from aiows.core.messages import (
     WS_CLOSED_MESSAGE,
     WS_CLOSING_MESSAGE,
+    Fragment,
     WSMessage,
     WSMsgType,
 )
@@ -67,3 +68,14 @@ def test_json_custom_loads() -> None:
 def test_state_messages() -> None:
     assert WS_CLOSED_MESSAGE == (WSMsgType.CLOSED, None, None)
     assert WS_CLOSING_MESSAGE == (WSMsgType.CLOSING, None, None)
+
+
+def test_fragment_fields() -> None:
+    fragment = Fragment(WSMsgType.TEXT, "part", False)
+    assert (fragment.type, fragment.data, fragment.fin) == (
+        WSMsgType.TEXT,
+        "part",
+        False,
+    )
+    assert fragment == (1, "part", False)
+    assert Fragment._fields == ("type", "data", "fin")

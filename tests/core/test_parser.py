@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import zlib
+
 import pytest
 
 from aiows.core.deflate import DeflateParams, PerMessageDeflate
 from aiows.core.errors import InvalidUTF8, MessageTooBig, ProtocolError
-from aiows.core.messages import WSMessage, WSMsgType
+from aiows.core.messages import Fragment, WSMessage, WSMsgType
 from aiows.core.parser import (
     DEFAULT_MAX_MSG_SIZE,
     FrameParser,
@@ -749,3 +751,173 @@ def test_initial_state() -> None:
     parser = FrameParser()
     assert parser.closed is False
     assert parser.exc is None
+
+
+# -- fragment mode (fragments=True) ---------------------------------------------------
+
+
+def frag(kind: WSMsgType, data: str | bytes, fin: bool) -> Fragment:
+    return Fragment(kind, data, fin)
+
+
+def test_fragment_mode_single_frame_messages_stay_whole() -> None:
+    stream = server_frame(TEXT, b"one") + server_frame(BINARY, b"two")
+    parser = FrameParser(fragments=True)
+    out = parser.feed(stream)
+    assert out == [text("one"), binary(b"two")]
+    assert all(type(event) is WSMessage for event in out)
+    # Also when the single frame arrives in pieces.
+    frame = server_frame(BINARY, b"x" * 300)
+    parser = FrameParser(fragments=True)
+    assert feed_chunks(parser, [frame[:3], frame[3:100], frame[100:]]) == [
+        binary(b"x" * 300)
+    ]
+
+
+def test_fragment_mode_text() -> None:
+    stream = server_frame(TEXT, b"Hel", fin=False)
+    stream += server_frame(PING, b"p")
+    stream += server_frame(0, b"", fin=False)
+    stream += server_frame(0, b"lo")
+    stream += server_frame(TEXT, b"whole")
+    out = FrameParser(fragments=True).feed(stream)
+    assert out == [
+        frag(WSMsgType.TEXT, "Hel", False),
+        ping(b"p"),
+        frag(WSMsgType.TEXT, "", False),
+        frag(WSMsgType.TEXT, "lo", True),
+        text("whole"),
+    ]
+    assert [type(event) for event in out] == [
+        Fragment,
+        WSMessage,
+        Fragment,
+        Fragment,
+        WSMessage,
+    ]
+
+
+def test_fragment_mode_binary_one_event_per_frame() -> None:
+    stream = server_frame(BINARY, b"ab", fin=False) + server_frame(0, b"cd")
+    # However the frames are chunked, each frame comes out once, whole.
+    for i in range(len(stream) + 1):
+        parser = FrameParser(fragments=True)
+        assert feed_chunks(parser, [stream[:i], stream[i:]]) == [
+            frag(WSMsgType.BINARY, b"ab", False),
+            frag(WSMsgType.BINARY, b"cd", True),
+        ]
+
+
+def test_fragment_mode_utf8_split_across_frames() -> None:
+    euro = "€".encode()
+    stream = server_frame(TEXT, b"a" + euro[:2], fin=False)
+    stream += server_frame(0, euro[2:] + b"b")
+    assert FrameParser(fragments=True).feed(stream) == [
+        frag(WSMsgType.TEXT, "a", False),
+        frag(WSMsgType.TEXT, "€b", True),
+    ]
+    assert FrameParser(fragments=True, decode_text=False).feed(stream) == [
+        frag(WSMsgType.TEXT, b"a" + euro[:2], False),
+        frag(WSMsgType.TEXT, euro[2:] + b"b", True),
+    ]
+
+
+def test_fragment_mode_invalid_utf8() -> None:
+    parser = FrameParser(fragments=True)
+    assert parser.feed(server_frame(TEXT, b"ok", fin=False)) == [
+        frag(WSMsgType.TEXT, "ok", False)
+    ]
+    assert parser.feed(server_frame(0, b"\xff")) == []
+    assert parser.exc is not None and parser.exc.code == 1007
+    parser = FrameParser(fragments=True)
+    stream = server_frame(TEXT, b"ok\xe2", fin=False) + server_frame(0, b"")
+    assert parser.feed(stream) == [frag(WSMsgType.TEXT, "ok", False)]
+    assert parser.exc is not None and parser.exc.code == 1007
+
+
+def test_fragment_mode_state_resets_between_messages() -> None:
+    stream = server_frame(BINARY, b"a", fin=False) + server_frame(0, b"b")
+    stream += server_frame(TEXT, b"c", fin=False) + server_frame(0, b"d")
+    stream += server_frame(BINARY, b"e")
+    assert FrameParser(fragments=True).feed(stream) == [
+        frag(WSMsgType.BINARY, b"a", False),
+        frag(WSMsgType.BINARY, b"b", True),
+        frag(WSMsgType.TEXT, "c", False),
+        frag(WSMsgType.TEXT, "d", True),
+        binary(b"e"),
+    ]
+    # A continuation after the last fragment has nothing to continue.
+    parser = FrameParser(fragments=True)
+    bad = server_frame(BINARY, b"a", fin=False) + server_frame(0, b"b")
+    assert parser.feed(bad + server_frame(0, b"c")) == [
+        frag(WSMsgType.BINARY, b"a", False),
+        frag(WSMsgType.BINARY, b"b", True),
+    ]
+    assert parser.exc is not None and parser.exc.code == 1002
+
+
+def test_fragment_mode_size_limit_is_per_message() -> None:
+    stream = server_frame(BINARY, b"a" * 60, fin=False) + server_frame(0, b"b" * 41)
+    parser = FrameParser(fragments=True, max_msg_size=100)
+    assert parser.feed(stream) == [frag(WSMsgType.BINARY, b"a" * 60, False)]
+    assert isinstance(parser.exc, MessageTooBig)
+    stream = server_frame(BINARY, b"a" * 60, fin=False) + server_frame(0, b"b" * 40)
+    stream += server_frame(BINARY, b"c" * 100)
+    parser = FrameParser(fragments=True, max_msg_size=100)
+    assert parser.feed(stream) == [
+        frag(WSMsgType.BINARY, b"a" * 60, False),
+        frag(WSMsgType.BINARY, b"b" * 40, True),
+        binary(b"c" * 100),
+    ]
+
+
+def test_fragment_mode_compressed() -> None:
+    obj = zlib.compressobj(wbits=-15)
+    first = obj.compress(b"Hello, ") + obj.flush(zlib.Z_SYNC_FLUSH)
+    last = (obj.compress(b"World") + obj.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    stream = server_frame(TEXT, first, fin=False, rsv=RSV1) + server_frame(0, last)
+    parser = FrameParser(fragments=True, deflate=deflate_on())
+    assert parser.feed(stream) == [
+        frag(WSMsgType.TEXT, "Hello, ", False),
+        frag(WSMsgType.TEXT, "World", True),
+    ]
+
+
+def test_fragment_mode_close_inside_message() -> None:
+    stream = server_frame(TEXT, b"part", fin=False) + server_frame(CLOSE, b"")
+    stream += server_frame(0, b"more")
+    parser = FrameParser(fragments=True)
+    assert parser.feed(stream) == [frag(WSMsgType.TEXT, "part", False), close(1005)]
+    assert parser.closed is True
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [b"\xed\xa0", b"\xe0\x9f", b"\xe0\x80", b"\xf0\x8f", b"\xf4\x90", b"\xf0\x8f\xbf"],
+)
+def test_invalid_prefix_held_back_by_decoder_fails_fast(prefix: bytes) -> None:
+    # The prefix ends the first fragment: it can never be completed validly,
+    # so the parser fails before the next fragment arrives.
+    parser = FrameParser()
+    assert parser.feed(server_frame(0x1, b"ok" + prefix, fin=False)) == []
+    assert parser.exc is not None
+    assert parser.exc.code == 1007
+
+
+@pytest.mark.parametrize(
+    ("prefix", "rest", "text"),
+    [
+        (b"\xe2\x82", b"\xac", "€"),
+        (b"\xed\x9f", b"\xbf", "\ud7ff"),
+        (b"\xf0\x90\x80", b"\x80", "\U00010000"),
+        (b"\xf4\x8f\xbf", b"\xbf", "\U0010ffff"),
+    ],
+)
+def test_valid_prefix_split_across_fragments(
+    prefix: bytes, rest: bytes, text: str
+) -> None:
+    parser = FrameParser()
+    assert parser.feed(server_frame(0x1, prefix, fin=False)) == []
+    assert parser.exc is None
+    messages = parser.feed(server_frame(0x0, rest))
+    assert [m.data for m in messages] == [text]

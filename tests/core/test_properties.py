@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from aiows.core import mask
 from aiows.core.deflate import TRAILER, DeflateParams, PerMessageDeflate
 from aiows.core.frames import Opcode
-from aiows.core.messages import WSMessage, WSMsgType
+from aiows.core.messages import Fragment, WSMessage, WSMsgType
 from aiows.core.parser import FrameParser
 from aiows.core.writer import FrameWriter
 from tests.conftest import server_frame
@@ -254,3 +254,41 @@ def test_writer_deflate_round_trips_through_parser(
             if no_context_takeover:
                 inflater = zlib.decompressobj(-bits)
     assert inflated == [b"".join(parts) for parts in msgs]
+
+
+@FAST
+@given(
+    st.lists(messages(allow_compressed=True), max_size=6),
+    st.lists(st.integers(0, 3000), max_size=8),
+)
+def test_fragment_mode_reassembles_to_the_same_messages(
+    msgs: list[Message], cuts: list[int]
+) -> None:
+    """Joining the Fragment events of each message gives the whole message."""
+    stream = serialize(msgs, zlib.compressobj(wbits=-15))
+    points = sorted({min(c, len(stream)) for c in cuts})
+    parser = FrameParser(fragments=True, deflate=PerMessageDeflate(DeflateParams()))
+    events: list[WSMessage | Fragment] = []
+    for a, b in itertools.pairwise([0, *points, len(stream)]):
+        events += parser.feed(stream[a:b])
+    assert parser.exc is None
+    rebuilt: list[WSMessage] = []
+    pending: list[Fragment] = []
+    for event in events:
+        if isinstance(event, Fragment):
+            pending.append(event)
+            if event.fin:
+                data = (str if event.type is WSMsgType.TEXT else bytes)().join(
+                    p.data for p in pending
+                )
+                assert {p.type for p in pending} == {event.type}
+                assert [p.fin for p in pending] == [False] * (len(pending) - 1) + [True]
+                rebuilt.append(WSMessage(event.type, data, None))
+                pending = []
+        else:
+            rebuilt.append(event)
+    assert pending == []
+    assert rebuilt == expected(msgs)
+    # One Fragment per data frame of each fragmented message.
+    fragments = sum(len(m.cuts) + 1 for m in msgs if m.opcode < 8 and m.cuts)
+    assert sum(isinstance(e, Fragment) for e in events) == fragments

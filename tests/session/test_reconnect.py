@@ -1,0 +1,351 @@
+"""The reconnect iterator: ``async for ws in session.ws_connect(url)``.
+
+Delays are checked with an injected sleep and clock, never wall time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+import aiows
+from aiows.session.reconnect import process_exception, retry_after
+
+
+class FakeTime:
+    """An injectable clock and sleep: sleeping advances the clock at once."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        self.now += delay
+        await asyncio.sleep(0)
+
+
+def backoff(fake: FakeTime, **kwargs: float) -> aiows.Backoff:
+    return aiows.Backoff(
+        sleep=fake.sleep, clock=fake.clock, random=lambda: 0.5, **kwargs
+    )
+
+
+def test_backoff_grows_exponentially_to_the_cap() -> None:
+    values = iter([0.3, 0.0, 1.0, 0.5, 0.5, 0.5, 0.5])
+    policy = aiows.Backoff(
+        initial=2.0,
+        minimum=1.0,
+        factor=2.0,
+        maximum=5.0,
+        jitter=0.5,
+        random=lambda: next(values),
+    )
+    delays = policy.delays()
+    # First: random in [0, initial]; then minimum scaled by [1-j, 1+j].
+    assert next(delays) == pytest.approx(0.6)
+    assert next(delays) == pytest.approx(0.5)  # 1.0 * (1 - 0.5)
+    assert next(delays) == pytest.approx(3.0)  # 2.0 * (1 + 0.5)
+    assert next(delays) == pytest.approx(4.0)
+    assert next(delays) == pytest.approx(5.0)  # capped
+    assert next(delays) == pytest.approx(5.0)
+
+
+def test_default_backoff_is_documented_values() -> None:
+    policy = aiows.Backoff()
+    assert (policy.initial, policy.minimum, policy.factor, policy.maximum) == (
+        1.0,
+        2.0,
+        1.8,
+        60.0,
+    )
+    assert policy.reset_after == 30.0
+
+
+@pytest.mark.parametrize(
+    ("exc", "retried"),
+    [
+        (ConnectionRefusedError(), True),
+        (OSError("network unreachable"), True),
+        (asyncio.TimeoutError(), True),
+        (aiows.OpenTimeout("slow"), True),
+        (aiohttp.ServerDisconnectedError(), True),
+        (ValueError("bug"), False),
+        (aiows.ProtocolError(1002, "bad frame"), False),
+    ],
+)
+def test_default_rule_for_errors(exc: Exception, retried: bool) -> None:
+    assert (process_exception(exc) is None) is retried
+
+
+def status_error(
+    status: int, headers: dict[str, str] | None = None
+) -> aiows.InvalidStatus:
+    return aiows.InvalidStatus(
+        None,
+        (),
+        status=status,
+        message="",
+        headers=headers or {},  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_retry_statuses(status: int) -> None:
+    assert process_exception(status_error(status)) is None
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 200, 301, 426])
+def test_fatal_statuses(status: int) -> None:
+    exc = status_error(status)
+    assert process_exception(exc) is exc
+
+
+def test_retry_after_seconds_and_date() -> None:
+    assert retry_after(status_error(503, {"Retry-After": "7"})) == 7.0
+    assert retry_after(status_error(429, {"Retry-After": " 3 "})) == 3.0
+    date = retry_after(
+        status_error(503, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    )
+    assert date == 0.0  # in the past
+    assert retry_after(status_error(503, {"Retry-After": "soon"})) is None
+    assert retry_after(status_error(500, {"Retry-After": "7"})) is None
+    assert retry_after(status_error(503)) is None
+    assert retry_after(ValueError()) is None
+
+
+def test_invalid_handshake_is_fatal() -> None:
+    exc = aiows.InvalidAccept(None, (), status=101, message="bad accept")  # type: ignore[arg-type]
+    assert process_exception(exc) is exc
+
+
+class Script:
+    """A server whose answers to successive upgrade attempts are scripted."""
+
+    def __init__(self, plan: list[str | int]) -> None:
+        # Each entry: an HTTP status to refuse with, "flap" (accept, then
+        # close at once), or "stay" (accept and echo).
+        self.plan = plan
+        self.attempts = 0
+        self.headers: list[dict[str, str]] = []
+
+    async def handler(self, request: web.Request) -> web.StreamResponse:
+        step = self.plan[min(self.attempts, len(self.plan) - 1)]
+        self.attempts += 1
+        self.headers.append(dict(request.headers))
+        if isinstance(step, int):
+            headers = {"Retry-After": "4"} if step == 429 else {}
+            return web.Response(status=step, headers=headers)
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        if step == "flap":
+            await ws.close(code=1011, message=b"flap")
+            return ws
+        await ws.send_str("welcome")
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                await ws.send_str(msg.data)
+        return ws
+
+
+async def start(aiohttp_server: Callable[..., object], script: Script) -> str:
+    app = web.Application()
+    app.router.add_get("/ws", script.handler)
+    server = await aiohttp_server(app)  # type: ignore[misc]
+    return f"ws://127.0.0.1:{server.port}/ws"  # type: ignore[attr-defined]
+
+
+async def test_fails_flaps_and_recovers(aiohttp_server, caplog) -> None:  # type: ignore[no-untyped-def]
+    script = Script([503, 502, 429, "flap", "flap", "stay"])
+    url = await start(aiohttp_server, script)
+    fake = FakeTime()
+    caplog.set_level(logging.INFO, logger="aiows.client")
+    async with aiows.ClientSession() as session:
+        reconnector = session.ws_connect(
+            url, backoff=backoff(fake, initial=1.0, minimum=2.0, factor=2.0, jitter=0.0)
+        ).__aiter__()
+        echoed = None
+        async for ws in reconnector:
+            msg = await ws.receive()
+            if msg.type == aiows.WSMsgType.CLOSE:
+                assert msg.data == 1011
+                continue
+            assert msg.data == "welcome"
+            await ws.send_str("hello")
+            echoed = await ws.receive_str()
+            break
+        await reconnector.aclose()
+        assert echoed == "hello"
+        assert script.attempts == 6
+        assert reconnector.attempts == 6
+        # 503 -> 0.5 (first, random 0.5 of 1.0); 502 -> 2; 429 -> Retry-After 4;
+        # flap -> 4 (2 * 2: the flapping connection did not live long enough
+        # to reset); flap -> 8.
+        assert fake.sleeps == [0.5, 2.0, 4.0, 4.0, 8.0]
+        assert session.connector is not None
+        assert not session.connector._acquired
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert len(messages) == 5
+    assert "in 0.50 s" in messages[0] and "503" in messages[0]
+    assert "in 4.00 s" in messages[2] and "429" in messages[2]
+    assert "closed after" in messages[3]
+
+
+async def test_long_lived_connection_resets_backoff(aiohttp_server) -> None:  # type: ignore[no-untyped-def]
+    script = Script([503, 503, "stay"])
+    url = await start(aiohttp_server, script)
+    fake = FakeTime()
+    policy = backoff(
+        fake, initial=1.0, minimum=2.0, factor=2.0, jitter=0.0, reset_after=30.0
+    )
+    async with aiows.ClientSession() as session:
+        reconnector = session.ws_connect(url, backoff=policy).__aiter__()
+        await reconnector.__anext__()
+        assert fake.sleeps == [0.5, 2.0]
+        fake.now += 31.0  # the connection lived long enough
+        await reconnector.__anext__()
+        # A fresh sequence: the first delay again.
+        assert fake.sleeps == [0.5, 2.0, 0.5]
+        await reconnector.aclose()
+
+
+async def test_fatal_status_is_raised(aiohttp_server) -> None:  # type: ignore[no-untyped-def]
+    script = Script([503, 403])
+    url = await start(aiohttp_server, script)
+    fake = FakeTime()
+    async with aiows.ClientSession() as session:
+        with pytest.raises(aiows.InvalidStatus) as info:
+            async for _ws in session.ws_connect(url, backoff=backoff(fake)):
+                pytest.fail("must not connect")
+        assert info.value.status == 403
+        assert script.attempts == 2
+        assert session.connector is not None
+        assert not session.connector._acquired
+
+
+async def test_process_exception_overrides(aiohttp_server) -> None:  # type: ignore[no-untyped-def]
+    script = Script([403, "stay"])
+    url = await start(aiohttp_server, script)
+    fake = FakeTime()
+    seen: list[Exception] = []
+
+    def retry_everything(exc: Exception) -> Exception | None:
+        seen.append(exc)
+        return None
+
+    async with aiows.ClientSession() as session:
+        reconnector = session.ws_connect(
+            url, backoff=backoff(fake), process_exception=retry_everything
+        ).__aiter__()
+        ws = await reconnector.__anext__()
+        assert not ws.closed
+        await reconnector.aclose()
+    assert [type(e) for e in seen] == [aiows.InvalidStatus]
+
+    class Stop(Exception):
+        pass
+
+    script2 = Script([503])
+    url2 = await start(aiohttp_server, script2)
+    async with aiows.ClientSession() as session:
+        with pytest.raises(Stop) as info:
+            async for _ws in session.ws_connect(
+                url2, backoff=backoff(fake), process_exception=lambda exc: Stop()
+            ):
+                pass
+        assert isinstance(info.value.__cause__, aiows.InvalidStatus)
+
+
+async def test_refused_connection_is_retried() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # Nothing listens on the port now.
+    fake = FakeTime()
+    reconnector = aiows.ws_connect(
+        f"ws://127.0.0.1:{port}/", backoff=backoff(fake, jitter=0.0)
+    ).__aiter__()
+    task = asyncio.ensure_future(reconnector.__anext__())
+    while len(fake.sleeps) < 3:
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert fake.sleeps[:3] == [0.5, 2.0, 3.6]
+
+
+async def test_fresh_headers_and_cookies_per_attempt(aiohttp_server) -> None:  # type: ignore[no-untyped-def]
+    script = Script([503, 503, "stay"])
+    url = await start(aiohttp_server, script)
+    fake = FakeTime()
+    tokens = iter(["t1", "t2", "t3"])
+
+    async def fresh_headers() -> dict[str, str]:
+        return {"Authorization": f"Bearer {next(tokens)}"}
+
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiows.ClientSession(cookie_jar=jar) as session:
+
+        async def sleep_and_set_cookie(delay: float) -> None:
+            await fake.sleep(delay)
+            jar.update_cookies({"attempt": str(len(fake.sleeps))})
+
+        policy = aiows.Backoff(sleep=sleep_and_set_cookie, clock=fake.clock)
+        reconnector = session.ws_connect(
+            url, headers=fresh_headers, backoff=policy
+        ).__aiter__()
+        await reconnector.__anext__()
+        await reconnector.aclose()
+    assert [h["Authorization"] for h in script.headers] == [
+        "Bearer t1",
+        "Bearer t2",
+        "Bearer t3",
+    ]
+    assert "Cookie" not in script.headers[0]
+    assert script.headers[1]["Cookie"] == "attempt=1"
+    assert script.headers[2]["Cookie"] == "attempt=2"
+
+
+async def test_sync_callable_headers(echo_url: str) -> None:
+    calls = 0
+
+    def headers() -> dict[str, str]:
+        nonlocal calls
+        calls += 1
+        return {"X-Attempt": str(calls)}
+
+    async with aiows.ws_connect(echo_url, headers=headers) as ws:
+        assert ws.request_headers["X-Attempt"] == "1"
+
+
+async def test_hundred_reconnects_leak_nothing(aiohttp_server) -> None:  # type: ignore[no-untyped-def]
+    script = Script(["flap"])
+    url = await start(aiohttp_server, script)
+    fake = FakeTime()
+    tasks_before = len(asyncio.all_tasks())
+    async with aiows.ClientSession(connector=aiows.TCPConnector(limit=1)) as session:
+        count = 0
+        reconnector = session.ws_connect(url, backoff=backoff(fake)).__aiter__()
+        async for ws in reconnector:
+            msg = await ws.receive()
+            assert msg.type == aiows.WSMsgType.CLOSE
+            count += 1
+            if count == 100:
+                await ws.close()
+                break
+        await reconnector.aclose()
+        # limit=1: a leaked slot would have blocked the next attempt.
+        assert session.connector is not None
+        assert not session.connector._acquired
+    assert script.attempts == 100
+    await asyncio.sleep(0)
+    assert len(asyncio.all_tasks()) <= tasks_before
