@@ -14,7 +14,7 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -106,8 +106,18 @@ def process_exception(exc: Exception) -> Exception | None:
     return exc
 
 
+@dataclass
+class _Attempts:
+    count: int = 0
+
+
 class Reconnector(AsyncIterator[ClientWebSocketResponse]):
-    """The iterator behind ``async for ws in ws_connect(...)``."""
+    """The iterator behind ``async for ws in ws_connect(...)``.
+
+    It runs an async generator, so leaving the loop with ``break`` lets
+    asyncio finalise it, which closes the connection handed out last, as in
+    websockets.  Call :meth:`aclose` to close it at once.
+    """
 
     def __init__(
         self,
@@ -117,57 +127,66 @@ class Reconnector(AsyncIterator[ClientWebSocketResponse]):
         backoff: Backoff,
         process_exception: ProcessException,
     ) -> None:
-        self._opener = opener
-        self._url = url
-        self._backoff = backoff
-        self._process_exception = process_exception
-        self._sleep = backoff.sleep or asyncio.sleep
-        self._clock = backoff.clock or time.monotonic
-        # The delay sequence in use, and the connection handed out last with
-        # the time it opened.
-        self._delays = backoff.delays()
-        self._current: ClientWebSocketResponse | None = None
-        self._opened_at = 0.0
-        #: How many attempts were made, successful or not.
-        self.attempts = 0
+        self._attempts = _Attempts()
+        # The generator must not refer back to this object: then dropping
+        # the iterator after ``break`` frees the generator at once (no
+        # reference cycle), and asyncio's finaliser closes the connection.
+        self._connections = _reconnect(
+            opener, url, backoff, process_exception, self._attempts
+        )
 
-    async def __anext__(self) -> ClientWebSocketResponse:
-        previous = self._current
-        if previous is not None:
-            self._current = None
-            await previous.close()
-            lived = self._clock() - self._opened_at
-            if lived >= self._backoff.reset_after:
-                self._delays = self._backoff.delays()
-            await self._wait(
-                next(self._delays),
-                f"connection closed after {lived:.1f} s (code {previous.close_code})",
-            )
-        while True:
-            self.attempts += 1
-            try:
-                ws = await self._opener()
-            except Exception as exc:
-                error = self._process_exception(exc)
-                if error is exc:
-                    raise
-                if error is not None:
-                    raise error from exc
-                delay = retry_after(exc)
-                if delay is None:
-                    delay = next(self._delays)
-                await self._wait(delay, f"{type(exc).__name__}: {exc}")
-                continue
-            self._current = ws
-            self._opened_at = self._clock()
-            return ws
+    @property
+    def attempts(self) -> int:
+        """How many attempts were made, successful or not."""
+        return self._attempts.count
 
-    async def _wait(self, delay: float, cause: str) -> None:
-        logger.info("reconnecting to %s in %.2f s: %s", self._url, delay, cause)
-        await self._sleep(delay)
+    def __anext__(self) -> Awaitable[ClientWebSocketResponse]:
+        return self._connections.__anext__()
 
     async def aclose(self) -> None:
         """Close the connection handed out last, if it is still open."""
-        if self._current is not None:
-            await self._current.close()
-            self._current = None
+        await self._connections.aclose()
+
+
+async def _reconnect(
+    opener: Callable[[], Awaitable[ClientWebSocketResponse]],
+    url: str,
+    backoff: Backoff,
+    process_exception: ProcessException,
+    attempts: _Attempts,
+) -> AsyncGenerator[ClientWebSocketResponse, None]:
+    sleep = backoff.sleep or asyncio.sleep
+    clock = backoff.clock or time.monotonic
+
+    async def wait(delay: float, cause: str) -> None:
+        logger.info("reconnecting to %s in %.2f s: %s", url, delay, cause)
+        await sleep(delay)
+
+    delays = backoff.delays()
+    while True:
+        attempts.count += 1
+        try:
+            ws = await opener()
+        except Exception as exc:
+            error = process_exception(exc)
+            if error is exc:
+                raise
+            if error is not None:
+                raise error from exc
+            delay = retry_after(exc)
+            await wait(
+                next(delays) if delay is None else delay, f"{type(exc).__name__}: {exc}"
+            )
+            continue
+        opened_at = clock()
+        try:
+            yield ws
+        finally:
+            await ws.close()
+        lived = clock() - opened_at
+        if lived >= backoff.reset_after:
+            delays = backoff.delays()
+        await wait(
+            next(delays),
+            f"connection closed after {lived:.1f} s (code {ws.close_code})",
+        )

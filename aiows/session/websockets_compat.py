@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import socket
 import sys
+import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from .. import __name__ as _package
 from ..connection.websocket import DEFAULT_CLOSE_TIMEOUT
@@ -39,6 +41,33 @@ USER_AGENT: Final = (
 _CONNECTION_KEYWORDS: Final = frozenset(
     {"host", "port", "ssl", "server_hostname", "local_addr", "family"}
 )
+
+
+def proxy_from_environment(uri: str) -> str | None:
+    """The proxy ``connect(proxy=True)`` uses for ``uri``, as websockets picks it.
+
+    ``no_proxy`` wins; then a proxy declared for ``ws``/``wss`` itself, then
+    the HTTPS proxy, then (for ``ws://`` only) the HTTP proxy.  SOCKS proxies
+    are not supported by aiohttp, so one that would be chosen is an error
+    rather than silently skipped.
+    """
+    url = URL(uri)
+    if urllib.request.proxy_bypass(f"{url.host}:{url.port}"):
+        return None
+    proxies = urllib.request.getproxies()
+    secure = url.scheme in ("wss", "https")
+    schemes = ["wss", "socks", "https"] if secure else ["ws", "socks", "https", "http"]
+    for scheme in schemes:
+        proxy = proxies.get(scheme)
+        if proxy is None:
+            continue
+        if scheme == "socks" or proxy.startswith("socks"):
+            raise ValueError(
+                f"the environment names a SOCKS proxy ({scheme}_proxy) for {url.host}; "
+                "aiows supports HTTP proxies only: pass proxy=None or proxy='http://...'"
+            )
+        return proxy
+    return None
 
 
 def _first(value: Any) -> Any:
@@ -105,7 +134,8 @@ def connect(
 
     Keywords have websockets' names and defaults.  ``compression`` is
     ``"deflate"`` or None.  ``proxy=True`` uses the environment's proxy
-    settings, a URL uses that proxy, None uses none.  ``host``/``port``
+    settings as websockets reads them (:func:`proxy_from_environment`), a
+    URL uses that proxy, None uses none.  ``host``/``port``
     change only the TCP destination; ``ssl``, ``server_hostname``,
     ``local_addr`` and ``family`` apply as in ``loop.create_connection``.
     ``session`` runs the connection on an existing session.
@@ -128,7 +158,7 @@ def connect(
         compress=15 if compression == "deflate" else 0,
         headers=headers,
         skip_auto_headers=skip,
-        proxy=proxy if isinstance(proxy, str) else None,
+        proxy=proxy_from_environment(uri) if proxy is True else proxy or None,
         open_timeout=open_timeout,
         heartbeat=ping_interval,
         ping_timeout=ping_timeout,
@@ -167,7 +197,7 @@ def connect(
             family=kwargs.get("family", 0),
         )
 
-    return _private(uri, options, logger, make_connector, trust_env=proxy is True)
+    return _private(uri, options, logger, make_connector)
 
 
 def unix_connect(
@@ -193,7 +223,6 @@ def unix_connect(
         options,
         kwargs.get("logger"),
         lambda: aiohttp.UnixConnector(path=path),
-        trust_env=False,
     )
 
 
@@ -202,11 +231,9 @@ def _private(
     options: ConnectOptions,
     logger: Any,
     make_connector: Callable[[], aiohttp.BaseConnector],
-    *,
-    trust_env: bool,
 ) -> WSConnectContext:
     async def opener() -> ClientWebSocketResponse:
-        http = aiohttp.ClientSession(connector=make_connector(), trust_env=trust_env)
+        http = aiohttp.ClientSession(connector=make_connector())
         try:
             ws = await _open(http, uri, options, logger)
         except BaseException:

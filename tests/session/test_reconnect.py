@@ -349,3 +349,29 @@ async def test_hundred_reconnects_leak_nothing(aiohttp_server) -> None:  # type:
     assert script.attempts == 100
     await asyncio.sleep(0)
     assert len(asyncio.all_tasks()) <= tasks_before
+
+
+async def test_break_closes_the_connection(aiohttp_server) -> None:  # type: ignore[no-untyped-def]
+    closed = asyncio.Event()
+    codes: list[int | None] = []
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for _msg in ws:
+            pass
+        codes.append(ws.close_code)
+        closed.set()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    server = await aiohttp_server(app)
+    async with aiows.ClientSession() as session:
+        async for ws in session.ws_connect(f"ws://127.0.0.1:{server.port}/ws"):
+            assert not ws.closed
+            break
+        # Dropping the iterator lets asyncio finalise it, closing ws.
+        await asyncio.wait_for(closed.wait(), 5)
+    assert codes == [1000]
+    assert ws.closed

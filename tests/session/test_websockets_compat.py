@@ -1,0 +1,297 @@
+"""``aiows.connect()`` and ``aiows.unix_connect()`` against the websockets server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import pytest
+from websockets.asyncio.server import ServerConnection, serve, unix_serve
+
+import aiows
+
+
+@dataclass
+class Seen:
+    """What the websockets server observed."""
+
+    headers: list[dict[str, str]] = field(default_factory=list)
+    closes: list[tuple[int | None, str | None]] = field(default_factory=list)
+
+
+def make_handler(seen: Seen):  # type: ignore[no-untyped-def]
+    async def handler(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        seen.headers.append(dict(ws.request.headers.raw_items()))
+        try:
+            async for message in ws:
+                if isinstance(message, str) and message.startswith("close:"):
+                    _, code, reason = message.split(":", 2)
+                    await ws.close(int(code), reason)
+                    return
+                await ws.send(message)
+        finally:
+            await ws.wait_closed()
+            rcvd = ws.protocol.close_rcvd
+            seen.closes.append((rcvd.code, rcvd.reason) if rcvd else (None, None))
+
+    return handler
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[str, Seen]]:
+    seen = Seen()
+    async with serve(make_handler(seen), "127.0.0.1", 0) as srv:
+        port = srv.sockets[0].getsockname()[1]
+        yield f"ws://127.0.0.1:{port}/path", seen
+
+
+async def test_defaults_match_websockets(server: tuple[str, Seen]) -> None:
+    uri, seen = server
+    async with aiows.connect(uri) as ws:
+        await ws.send("hi")
+        assert await ws.recv() == "hi"
+        # compression="deflate" by default; websockets answers with 12 bits.
+        assert ws.compress == 12
+        assert ws.request_headers["User-Agent"].startswith("Python/")
+        assert "aiows/" in ws.request_headers["User-Agent"]
+        assert ws.subprotocol is None
+    assert seen.headers[0]["Sec-WebSocket-Extensions"] == (
+        "permessage-deflate; client_max_window_bits"
+    )
+
+
+async def test_options_reach_the_server(server: tuple[str, Seen]) -> None:
+    uri, seen = server
+    async with aiows.connect(
+        uri,
+        origin="https://app.example",
+        compression=None,
+        additional_headers={"X-Token": "abc"},
+        user_agent_header=None,
+    ) as ws:
+        assert ws.compress == 0
+        await ws.send(b"\x00\x01")
+        assert await ws.recv() == b"\x00\x01"
+    headers = seen.headers[0]
+    assert headers["Origin"] == "https://app.example"
+    assert headers["X-Token"] == "abc"
+    assert "User-Agent" not in headers
+    assert "Sec-WebSocket-Extensions" not in headers
+
+
+async def test_iteration_yields_data_and_ends_on_normal_close(
+    server: tuple[str, Seen],
+) -> None:
+    uri, _ = server
+    async with aiows.connect(uri) as ws:
+        for message in ("a", b"b", "c"):
+            await ws.send(message)
+        await ws.send("close:1001:going")
+        received = [message async for message in ws]
+    assert received == ["a", b"b", "c"]
+    assert ws.close_code == 1001
+    assert ws.close_reason == "going"
+
+
+async def test_iteration_raises_on_error_close(server: tuple[str, Seen]) -> None:
+    uri, _ = server
+    async with aiows.connect(uri) as ws:
+        await ws.send("close:4001:bad")
+        with pytest.raises(aiows.ConnectionClosedError) as info:
+            async for _message in ws:
+                pytest.fail("no message expected")
+    assert info.value.code == 4001
+    assert info.value.reason == "bad"
+    assert info.value.rcvd == aiows.Close(4001, "bad")
+    assert info.value.sent == aiows.Close(4001, "")
+    assert info.value.rcvd_then_sent is True
+    # One except clause catches it in either style.
+    assert isinstance(info.value, aiohttp.ClientConnectionResetError)
+
+
+async def test_recv_after_close_raises_ok(server: tuple[str, Seen]) -> None:
+    uri, seen = server
+    ws = await aiows.connect(uri)
+    await ws.close(1000, "bye")
+    with pytest.raises(aiows.ConnectionClosedOK) as info:
+        await ws.recv()
+    assert info.value.sent == aiows.Close(1000, "bye")
+    with pytest.raises(aiows.ConnectionClosedOK):
+        await ws.send("late")
+    await ws.wait_closed()
+    assert seen.closes == [(1000, "bye")]
+
+
+async def test_host_and_port_change_only_the_destination(
+    server: tuple[str, Seen],
+) -> None:
+    uri, seen = server
+    port = int(uri.split(":")[2].split("/")[0])
+    async with aiows.connect(
+        f"ws://feed.example.invalid:{port}/x", host="127.0.0.1", port=port
+    ) as ws:
+        await ws.send("ping")
+        assert await ws.recv() == "ping"
+    assert seen.headers[0]["Host"] == f"feed.example.invalid:{port}"
+
+
+async def test_unsupported_keywords_are_named() -> None:
+    with pytest.raises(TypeError, match="create_connection"):
+        aiows.connect("ws://127.0.0.1/", create_connection=object)
+    with pytest.raises(ValueError, match="deflate"):
+        aiows.connect("ws://127.0.0.1/", compression="zstd")
+
+
+async def test_connect_on_a_shared_session(server: tuple[str, Seen]) -> None:
+    uri, seen = server
+    async with aiohttp.ClientSession(headers={"X-Session": "1"}) as http:
+        async with aiows.connect(uri, session=http) as ws:
+            await ws.send("x")
+            assert await ws.recv() == "x"
+        assert not http.closed
+    assert seen.headers[0]["X-Session"] == "1"
+    with pytest.raises(TypeError, match="session"):
+        aiows.connect(uri, session=http, host="127.0.0.1")
+
+
+async def test_reconnect_iterator_with_connect(server: tuple[str, Seen]) -> None:
+    uri, seen = server
+    connections = 0
+    policy = aiows.Backoff(sleep=lambda delay: asyncio.sleep(0))
+    async for ws in aiows.connect(uri, backoff=policy):
+        connections += 1
+        await ws.send("close:1000:again" if connections < 3 else "stay")
+        try:
+            async for message in ws:
+                assert message == "stay"
+                break
+        except aiows.ConnectionClosed:
+            pytest.fail("a normal close ends iteration quietly")
+        if connections == 3:
+            await ws.close()
+            break
+    assert connections == 3
+    assert len(seen.headers) == 3
+
+
+async def test_unix_connect(tmp_path: Path) -> None:
+    seen = Seen()
+    path = str(tmp_path / "ws.sock")
+    async with unix_serve(make_handler(seen), path):
+        async with aiows.unix_connect(path) as ws:
+            await ws.send("over unix")
+            assert await ws.recv() == "over unix"
+        async with aiows.unix_connect(path, "ws://service.local/feed") as ws:
+            await ws.send("named")
+            assert await ws.recv() == "named"
+    assert seen.headers[0]["Host"] == "localhost"
+    assert seen.headers[1]["Host"] == "service.local"
+
+
+async def test_sigterm_closes_cleanly_while_iterating(server: tuple[str, Seen]) -> None:
+    # The websockets FAQ's shutdown recipe, with aiows names.
+    uri, seen = server
+    received: list[str | bytes] = []
+    loop = asyncio.get_running_loop()
+    async with aiows.connect(uri) as websocket:
+        loop.add_signal_handler(signal.SIGTERM, loop.create_task, websocket.close())
+        try:
+            await websocket.send("before")
+            async for message in websocket:
+                received.append(message)
+                os.kill(os.getpid(), signal.SIGTERM)
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+    assert received == ["before"]
+    assert websocket.close_code == 1000
+    assert seen.closes == [(1000, "")]
+
+
+async def test_open_timeout_and_close_timeout_names() -> None:
+    eof = asyncio.Event()
+
+    async def silent(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            await reader.read()  # never answers; returns when the client gives up
+            eof.set()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(aiows.OpenTimeout) as info:
+            await aiows.connect(f"ws://127.0.0.1:{port}/", open_timeout=0.2)
+        assert isinstance(info.value, asyncio.TimeoutError)
+        # The client closed its socket: nothing is left half-open.
+        await asyncio.wait_for(eof.wait(), 5)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("env", "uri", "expected"),
+    [
+        (
+            {"https_proxy": "http://tls-proxy:3128"},
+            "wss://h.example/",
+            "http://tls-proxy:3128",
+        ),
+        ({"http_proxy": "http://plain:3128"}, "wss://h.example/", None),
+        ({"http_proxy": "http://plain:3128"}, "ws://h.example/", "http://plain:3128"),
+        (
+            {"http_proxy": "http://plain:3128", "https_proxy": "http://tls:3128"},
+            "ws://h.example/",
+            "http://tls:3128",
+        ),
+        (
+            {"ws_proxy": "http://ws-only:1", "https_proxy": "http://tls:3128"},
+            "ws://h/",
+            "http://ws-only:1",
+        ),
+        (
+            {"https_proxy": "http://tls:3128", "no_proxy": "h.example"},
+            "wss://h.example/",
+            None,
+        ),
+        ({}, "wss://h.example/", None),
+    ],
+)
+def test_proxy_from_environment(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], uri: str, expected: str | None
+) -> None:
+    from aiows.session.websockets_compat import proxy_from_environment
+
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "ws_proxy",
+        "wss_proxy",
+        "no_proxy",
+        "all_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert proxy_from_environment(uri) == expected
+
+
+def test_socks_proxy_from_environment_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aiows.session.websockets_compat import proxy_from_environment
+
+    monkeypatch.setenv("https_proxy", "socks5h://127.0.0.1:1080")
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(ValueError, match="SOCKS"):
+        proxy_from_environment("wss://h.example/")
