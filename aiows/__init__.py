@@ -14,7 +14,6 @@
 """
 
 from aiohttp import (
-    BasicAuth,
     ClientConnectionResetError,
     ClientError,
     ServerTimeoutError,
@@ -42,6 +41,7 @@ from .exceptions import (
     PongTimeout,
     ProtocolError,
 )
+from .session.auth import BasicAuth
 from .session.client import ClientSession, ws_connect
 from .session.connect import ClientWSTimeout, WSConnectContext
 from .session.reconnect import Backoff, process_exception

@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
-from aiohttp import BaseConnector
+from aiohttp import BaseConnector, hdrs
 from aiohttp.abc import AbstractCookieJar
 from multidict import CIMultiDict
 from yarl import URL
@@ -44,6 +44,16 @@ class ClientSession:
                 "pass an aiohttp.ClientSession to wrap or aiohttp's keyword "
                 "arguments to build one, not both"
             )
+        auth = kwargs.pop("auth", None)
+        if auth is not None:
+            # Sent as a default header: the same effect as aiohttp's auth=,
+            # which aiohttp 3.14 deprecates; aiohttp drops the header on a
+            # redirect to another origin either way.
+            headers = CIMultiDict(kwargs.pop("headers", None) or {})
+            if hdrs.AUTHORIZATION in headers:
+                raise ValueError("pass auth= or an Authorization header, not both")
+            headers[hdrs.AUTHORIZATION] = auth.encode()
+            kwargs["headers"] = headers
         # Whether close() also closes the aiohttp session.
         self._owner = session is None
         self._session = aiohttp.ClientSession(**kwargs) if session is None else session

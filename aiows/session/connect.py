@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any, Final
 
 import aiohttp
-from aiohttp import BasicAuth, ClientResponse, ClientSession, Fingerprint, hdrs
+from aiohttp import ClientResponse, ClientSession, Fingerprint, hdrs
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -33,6 +33,7 @@ from ..core import handshake
 from ..core.deflate import PerMessageDeflate
 from ..core.parser import DEFAULT_MAX_MSG_SIZE, FrameParser
 from ..core.writer import FrameWriter
+from .auth import Credentials
 from .reconnect import Backoff, ProcessException, Reconnector, process_exception
 from .response import ClientWebSocketResponse
 from .takeover import take_over, upgraded_transport
@@ -88,12 +89,12 @@ class ConnectOptions:
     autoclose: bool = True
     autoping: bool = True
     heartbeat: float | None = None
-    auth: BasicAuth | None = None
+    auth: Credentials | None = None
     origin: str | None = None
     params: Any = None
     headers: Any = None
     proxy: Any = None
-    proxy_auth: BasicAuth | None = None
+    proxy_auth: Credentials | None = None
     ssl: aiohttp.Fingerprint | bool | Any = True
     server_hostname: str | None = None
     proxy_headers: Any = None
