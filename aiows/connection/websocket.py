@@ -137,6 +137,7 @@ class WebSocketConnection:
         # being skipped.
         self._partial: list[Any] = []
         self._streaming = False
+        self._stream_id = 0
         self._discarding = False
         #: websockets-style iteration: ``async for`` yields str/bytes and
         #: raises ConnectionClosedError on an abnormal close.
@@ -258,9 +259,7 @@ class WebSocketConnection:
                 return first
             queue.appendleft(first)
         if self._streaming:
-            raise ConcurrencyError(
-                "recv_streaming() is reading a message; finish it first"
-            )
+            self._abandon_stream()
         if timeout is None:
             timeout = self._receive_timeout
         deadline = None if timeout is None else self._loop.time() + timeout
@@ -318,6 +317,24 @@ class WebSocketConnection:
             self._resume_reading()
         return item
 
+    def _abandon_stream(self) -> None:
+        """Let a new read take over from a recv_streaming() left mid-message.
+
+        Called only when the stream is not waiting (a waiting one makes the
+        new read raise ConcurrencyError instead): the consumer broke out of
+        its loop, so the rest of that message is skipped.
+        """
+        if self._waiter is not None:
+            raise ConcurrencyError("another task is already waiting for a message")
+        self._streaming = False
+        self._stream_id += 1
+        self._discarding = True
+
+    def _sync_reading(self) -> None:
+        """Make the transport's reading state match the queue's bound again."""
+        if self._reading_paused:
+            self._transport.pause_reading()
+
     def _resume_reading(self) -> None:
         self._reading_paused = False
         self._transport.resume_reading()
@@ -329,18 +346,25 @@ class WebSocketConnection:
         data is yielded as soon as it is complete (``str`` for text).  A
         message sent in one frame is yielded in one piece.  Raises
         :class:`ConnectionClosed` like :meth:`recv`.  Leaving the loop early
-        discards the rest of the message.
+        and reading again skips the rest of the message.
         """
-        if self._streaming or self._waiter is not None:
-            raise ConcurrencyError("another task is already reading messages")
+        if self._streaming:
+            self._abandon_stream()
+        if self._waiter is not None:
+            raise ConcurrencyError("another task is already waiting for a message")
+        self._stream_id += 1
+        stream_id = self._stream_id
         self._streaming = True
-        finished = False
         try:
             # Pieces a cancelled receive() had already taken come first.
             partial, self._partial = self._partial, []
             for piece in partial:
                 yield piece
             while True:
+                if self._stream_id != stream_id:
+                    raise ConcurrencyError(
+                        "another read took over; the rest of this message was skipped"
+                    )
                 item = await self._next_item(None)
                 if item is None:
                     raise self._closed_error()
@@ -350,21 +374,15 @@ class WebSocketConnection:
                         continue
                     yield item.data
                     if item.fin:
-                        finished = True
                         return
                 elif item.type is _TEXT or item.type is _BINARY:
-                    if partial:
-                        raise RuntimeError("whole message inside a fragmented one")
                     yield item.data
-                    finished = True
                     return
                 elif item.type is not _PING and item.type is not _PONG:
                     raise self._closed_error()
         finally:
-            self._streaming = False
-            if not finished and self._state is not State.CLOSED:
-                # The consumer left mid-message: drop the rest of it.
-                self._discarding = True
+            if self._stream_id == stream_id:
+                self._streaming = False
 
     async def receive_str(self, *, timeout: float | None = None) -> str:
         """The next message, which must be TEXT."""
@@ -611,6 +629,10 @@ class WebSocketConnection:
         if waiter is None:
             waiter = self._drain_waiter = self._loop.create_future()
         await asyncio.shield(waiter)
+        if self._state is State.CLOSED:
+            # Woken by connection_lost, not by the buffer draining: what was
+            # written may never have left.
+            raise self._closed_error()
 
     def _pause_writing(self) -> None:
         self._writing_paused = True
@@ -756,6 +778,7 @@ class WebSocketConnection:
                 self._max_queue is not None
                 and not self._reading_paused
                 and len(queue) >= self._max_queue
+                and self._close_sent is None
                 and self._state is not State.CLOSED
             ):
                 self._reading_paused = True

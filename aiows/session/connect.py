@@ -293,6 +293,9 @@ def _connect(
     ws.iterate_data = options.iterate_data
     protocol = WebSocketProtocol(ws)
     protocol.on_lost = take_over(response, protocol)
+    # aiohttp may resume reading after handing over the tail (3.14 does when
+    # it had paused for a large tail); the queue's bound is what counts.
+    ws._sync_reading()
     logger.debug(
         "connected to %s (subprotocol=%s, deflate=%s)",
         response.url,

@@ -74,7 +74,6 @@ def take_over(
     http_protocol.read_timeout = None  # internal 1
     http_protocol.set_parser(_TailReader(protocol.data_received), None)  # internal 2
     transport.set_protocol(protocol)
-    transport.resume_reading()  # in case aiohttp paused it while holding the tail
 
     def release(exc: BaseException | None) -> None:
         http_protocol.connection_lost(exc)  # internal 3

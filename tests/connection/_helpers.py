@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -47,3 +48,13 @@ async def receive_in_task(
     task = asyncio.ensure_future(receive())
     await bounded(entered.wait())
     return task
+
+
+async def hold(event: asyncio.Event, limit: float = 3.0) -> None:
+    """Wait for ``event`` in a server handler, but never longer than ``limit``.
+
+    A handler that stays silent on purpose uses this, so a client bug makes
+    the test fail when the server finally closes instead of hanging it.
+    """
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(event.wait(), limit)

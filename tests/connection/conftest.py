@@ -1,8 +1,8 @@
 """Fixtures of the connection tests.
 
-``raw_server`` wraps the shared fixture of the same name so that an
-assertion failing inside a server handler fails the test (asyncio would
-otherwise only log it).
+``wire_server`` is the shared ``raw_server`` with one addition: an assertion
+failing inside a server handler fails the test (asyncio would otherwise only
+log it).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ _EXPECTED = (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledErro
 
 
 @pytest.fixture
-async def raw_server(raw_server: StartServer) -> AsyncIterator[StartServer]:
+async def wire_server(raw_server: StartServer) -> AsyncIterator[StartServer]:
     errors: list[BaseException] = []
 
     async def start(handler: Any, **kwargs: Any) -> RawServer:

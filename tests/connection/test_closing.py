@@ -14,11 +14,11 @@ from ._helpers import (
     OP_BINARY,
     OP_CLOSE,
     OP_PING,
-    OP_PONG,
     OP_TEXT,
     StartServer,
     bounded,
     close_payload,
+    hold,
     receive_in_task,
 )
 
@@ -38,7 +38,7 @@ def assert_released(session: aiows.ClientSession) -> None:
 
 
 async def test_server_close_is_echoed_then_server_closes_tcp(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     echoed: asyncio.Future[tuple[int | None, bytes]] = (
         asyncio.get_running_loop().create_future()
@@ -49,7 +49,7 @@ async def test_server_close_is_echoed_then_server_closes_tcp(
         peer.send(server_frame(OP_CLOSE, close_payload(1001, b"going")))
         echoed.set_result(await peer.read_close())
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ClientSession() as session:
         ws = await session.ws_connect(server.url)
         assert await bounded(ws.receive_str()) == "last words"
@@ -72,7 +72,7 @@ async def test_server_close_is_echoed_then_server_closes_tcp(
 
 
 async def test_empty_close_is_answered_with_empty_close(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
@@ -83,7 +83,7 @@ async def test_empty_close_is_answered_with_empty_close(
         assert frame.masked
         reply.set_result(frame.payload)
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         msg = await bounded(ws.receive())
         assert msg.type == aiows.WSMsgType.CLOSE
@@ -93,7 +93,7 @@ async def test_empty_close_is_answered_with_empty_close(
         assert ws.close_code == 1005
 
 
-async def test_frames_after_close_are_ignored(raw_server: StartServer) -> None:
+async def test_frames_after_close_are_ignored(wire_server: StartServer) -> None:
     """Data and a ping after the server's close: not delivered, not answered."""
     leftover: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
@@ -110,7 +110,7 @@ async def test_frames_after_close_are_ignored(raw_server: StartServer) -> None:
         # Everything after the close reply, up to the client's FIN.
         leftover.set_result(await peer.expect_eof())
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         msg = await bounded(ws.receive())
         assert (msg.type, msg.data, msg.extra) == (aiows.WSMsgType.CLOSE, 1000, "bye")
@@ -119,12 +119,12 @@ async def test_frames_after_close_are_ignored(raw_server: StartServer) -> None:
         assert ws.close_code == 1000
 
 
-async def test_closed_connection_refuses_to_send(raw_server: StartServer) -> None:
+async def test_closed_connection_refuses_to_send(wire_server: StartServer) -> None:
     async def handler(peer: RawPeer) -> None:
         peer.send(server_frame(OP_CLOSE, close_payload(1000)))
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         assert (await bounded(ws.receive())).type == aiows.WSMsgType.CLOSE
         with pytest.raises(aiows.ConnectionClosed) as info:
@@ -152,7 +152,7 @@ async def test_closed_connection_refuses_to_send(raw_server: StartServer) -> Non
     ],
 )
 async def test_client_close_sends_code_and_reason(
-    raw_server: StartServer,
+    wire_server: StartServer,
     args: tuple[object, ...],
     kwargs: dict[str, object],
     code: int,
@@ -166,7 +166,7 @@ async def test_client_close_sends_code_and_reason(
         received.set_result(await peer.read_close())
         peer.send(server_frame(OP_CLOSE, close_payload(code)))
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ClientSession() as session:
         ws = await session.ws_connect(server.url)
         assert await bounded(ws.close(*args, **kwargs)) is True  # type: ignore[arg-type]
@@ -178,7 +178,7 @@ async def test_client_close_sends_code_and_reason(
         assert_released(session)
 
 
-async def test_close_is_idempotent(raw_server: StartServer) -> None:
+async def test_close_is_idempotent(wire_server: StartServer) -> None:
     frames: list[int] = []
 
     async def handler(peer: RawPeer) -> None:
@@ -189,7 +189,7 @@ async def test_close_is_idempotent(raw_server: StartServer) -> None:
         rest = await peer.expect_eof()
         frames.append(len(rest))
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     ws = await aiows.ws_connect(server.url)
     first = asyncio.ensure_future(ws.close())
     second = asyncio.ensure_future(ws.close(code=4000))
@@ -203,7 +203,7 @@ async def test_close_is_idempotent(raw_server: StartServer) -> None:
 
 
 async def test_client_waits_for_server_close_and_drains_input(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     """After its close the client keeps reading, discarding data, until EOF."""
 
@@ -214,11 +214,9 @@ async def test_client_waits_for_server_close_and_drains_input(
         await peer.writer.drain()
         peer.send(server_frame(OP_CLOSE, close_payload(1000, b"done")))
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ClientSession() as session:
-        ws = await session.ws_connect(
-            server.url, max_queue=2, timeout=short_close(5.0)
-        )
+        ws = await session.ws_connect(server.url, max_queue=2, timeout=short_close(5.0))
         start = time.monotonic()
         assert await bounded(ws.close()) is True
         # Closed by the server's close and FIN, long before ws_close.
@@ -232,7 +230,7 @@ async def test_client_waits_for_server_close_and_drains_input(
 
 
 async def test_close_aborts_when_server_never_answers(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     got_close = asyncio.Event()
     released = asyncio.Event()
@@ -240,9 +238,9 @@ async def test_close_aborts_when_server_never_answers(
     async def handler(peer: RawPeer) -> None:
         await peer.read_close()
         got_close.set()
-        await released.wait()  # neither a close frame nor FIN
+        await hold(released)  # neither a close frame nor FIN
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ClientSession() as session:
         ws = await session.ws_connect(server.url, timeout=short_close(0.5))
         start = time.monotonic()
@@ -258,16 +256,16 @@ async def test_close_aborts_when_server_never_answers(
 
 
 async def test_close_aborts_when_server_answers_but_keeps_tcp_open(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     released = asyncio.Event()
 
     async def handler(peer: RawPeer) -> None:
         code, _ = await peer.read_close()
         peer.send(server_frame(OP_CLOSE, close_payload(code or 1000)))
-        await released.wait()
+        await hold(released)
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     ws = await aiows.ws_connect(server.url, timeout=short_close(0.5))
     start = time.monotonic()
     assert await bounded(ws.close(4005)) is True
@@ -277,7 +275,7 @@ async def test_close_aborts_when_server_answers_but_keeps_tcp_open(
     released.set()
 
 
-async def test_client_never_sends_after_its_close(raw_server: StartServer) -> None:
+async def test_client_never_sends_after_its_close(wire_server: StartServer) -> None:
     """While closing, a ping from the server gets no pong; nothing follows."""
     after_close: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
@@ -292,7 +290,7 @@ async def test_client_never_sends_after_its_close(raw_server: StartServer) -> No
         peer.writer.write_eof()
         after_close.set_result(await peer.expect_eof())
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     ws = await aiows.ws_connect(server.url, heartbeat=0.05)
     assert await bounded(ws.close()) is True
     with pytest.raises(aiows.ConnectionClosed):
@@ -303,7 +301,7 @@ async def test_client_never_sends_after_its_close(raw_server: StartServer) -> No
     assert ws.close_code == 1000
 
 
-async def test_send_during_closing_raises(raw_server: StartServer) -> None:
+async def test_send_during_closing_raises(wire_server: StartServer) -> None:
     got_close = asyncio.Event()
     release = asyncio.Event()
     after: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
@@ -311,12 +309,12 @@ async def test_send_during_closing_raises(raw_server: StartServer) -> None:
     async def handler(peer: RawPeer) -> None:
         await peer.read_close()
         got_close.set()
-        await release.wait()
+        await hold(release)
         peer.send(server_frame(OP_CLOSE, close_payload(1000)))
         peer.writer.write_eof()
         after.set_result(await peer.expect_eof())
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     ws = await aiows.ws_connect(server.url)
     closing = asyncio.ensure_future(ws.close())
     await bounded(got_close.wait())
@@ -334,12 +332,12 @@ async def test_send_during_closing_raises(raw_server: StartServer) -> None:
 # -- other ways to end --------------------------------------------------------
 
 
-async def test_server_drops_tcp_without_close_frame(raw_server: StartServer) -> None:
+async def test_server_drops_tcp_without_close_frame(wire_server: StartServer) -> None:
     async def handler(peer: RawPeer) -> None:
         peer.send(server_frame(OP_TEXT, b"one"))
         # Return: the fixture closes the socket, no close frame.
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ClientSession() as session:
         ws = await session.ws_connect(server.url)
         assert await bounded(ws.receive_str()) == "one"
@@ -355,13 +353,13 @@ async def test_server_drops_tcp_without_close_frame(raw_server: StartServer) -> 
         assert_released(session)
 
 
-async def test_server_drop_wakes_pending_receive(raw_server: StartServer) -> None:
+async def test_server_drop_wakes_pending_receive(wire_server: StartServer) -> None:
     drop = asyncio.Event()
 
     async def handler(peer: RawPeer) -> None:
         await drop.wait()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ClientSession() as session:
         ws = await session.ws_connect(server.url)
         pending = await receive_in_task(ws)
@@ -373,11 +371,11 @@ async def test_server_drop_wakes_pending_receive(raw_server: StartServer) -> Non
         assert_released(session)
 
 
-async def test_server_reset_reports_1006(raw_server: StartServer) -> None:
+async def test_server_reset_reports_1006(wire_server: StartServer) -> None:
     async def handler(peer: RawPeer) -> None:
         peer.writer.transport.abort()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ClientSession() as session:
         ws = await session.ws_connect(server.url)
         assert (await bounded(ws.receive())).type == CLOSED
@@ -386,7 +384,7 @@ async def test_server_reset_reports_1006(raw_server: StartServer) -> None:
 
 
 async def test_session_close_closes_websockets_with_1001(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     received: asyncio.Future[tuple[int | None, bytes]] = (
         asyncio.get_running_loop().create_future()
@@ -397,7 +395,7 @@ async def test_session_close_closes_websockets_with_1001(
         received.set_result((code, reason))
         peer.send(server_frame(OP_CLOSE, close_payload(code or 1000)))
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     session = aiows.ClientSession()
     ws = await session.ws_connect(server.url)
     pending = await receive_in_task(ws)
@@ -411,7 +409,7 @@ async def test_session_close_closes_websockets_with_1001(
     assert session.connector is None or not session.connector._acquired
 
 
-async def test_cancelled_receive_loses_no_message(raw_server: StartServer) -> None:
+async def test_cancelled_receive_loses_no_message(wire_server: StartServer) -> None:
     go = asyncio.Event()
 
     async def handler(peer: RawPeer) -> None:
@@ -420,7 +418,7 @@ async def test_cancelled_receive_loses_no_message(raw_server: StartServer) -> No
         code, _ = await peer.read_close()
         peer.send(server_frame(OP_CLOSE, close_payload(code or 1000)))
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ClientSession() as session:
         ws = await session.ws_connect(server.url)
         pending = await receive_in_task(ws)
@@ -437,7 +435,7 @@ async def test_cancelled_receive_loses_no_message(raw_server: StartServer) -> No
 
 
 async def test_receive_cancelled_after_message_arrived(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     """Cancelled between the wake-up and resuming: the message stays queued."""
     go = asyncio.Event()
@@ -447,7 +445,7 @@ async def test_receive_cancelled_after_message_arrived(
         peer.send(server_frame(OP_TEXT, b"racing"))
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ClientSession() as session:
         ws = await session.ws_connect(server.url)
         pending = await receive_in_task(ws)
@@ -497,7 +495,7 @@ async def test_async_with_closes_with_1000(echo_url: str) -> None:
 
 
 async def test_pending_pings_fail_when_connection_ends(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     got_ping = asyncio.Event()
 
@@ -506,7 +504,7 @@ async def test_pending_pings_fail_when_connection_ends(
         got_ping.set()
         # Drop without pong or close.
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         waiter = await ws.ping(b"lost")
         await bounded(got_ping.wait())

@@ -19,6 +19,7 @@ from ._helpers import (
     StartServer,
     bounded,
     close_payload,
+    hold,
 )
 
 HEARTBEAT = 0.2
@@ -30,7 +31,7 @@ MARGIN = 0.15
 
 
 async def test_ping_answered_while_application_not_receiving(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     pong: asyncio.Future[tuple[int, bytes, bool]] = (
         asyncio.get_running_loop().create_future()
@@ -42,7 +43,7 @@ async def test_ping_answered_while_application_not_receiving(
         pong.set_result((frame.opcode, frame.payload, frame.masked))
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         # No receive() call at all: the pong must still come back.
         assert await bounded(pong) == (OP_PONG, b"are you there", True)
@@ -50,7 +51,7 @@ async def test_ping_answered_while_application_not_receiving(
         assert len(ws._queue) == 0  # autoping does not deliver the ping
 
 
-async def test_ten_pings_answered_in_order(raw_server: StartServer) -> None:
+async def test_ten_pings_answered_in_order(wire_server: StartServer) -> None:
     pongs: asyncio.Future[list[tuple[int, bytes]]] = (
         asyncio.get_running_loop().create_future()
     )
@@ -61,12 +62,12 @@ async def test_ten_pings_answered_in_order(raw_server: StartServer) -> None:
         pongs.set_result([(f.opcode, f.payload) for f in frames])
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url):
         assert await bounded(pongs) == [(OP_PONG, b"p%d" % i) for i in range(10)]
 
 
-async def test_ping_with_125_byte_payload(raw_server: StartServer) -> None:
+async def test_ping_with_125_byte_payload(wire_server: StartServer) -> None:
     payload = bytes(range(125))
     pong: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
@@ -77,12 +78,12 @@ async def test_ping_with_125_byte_payload(raw_server: StartServer) -> None:
         pong.set_result(frame.payload)
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url):
         assert await bounded(pong) == payload
 
 
-async def test_empty_ping_gets_empty_pong(raw_server: StartServer) -> None:
+async def test_empty_ping_gets_empty_pong(wire_server: StartServer) -> None:
     pong: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
 
     async def handler(peer: RawPeer) -> None:
@@ -91,13 +92,13 @@ async def test_empty_ping_gets_empty_pong(raw_server: StartServer) -> None:
         pong.set_result((frame.opcode, frame.payload))
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url):
         assert await bounded(pong) == (OP_PONG, b"")
 
 
 async def test_pings_between_messages_keep_message_order(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     async def handler(peer: RawPeer) -> None:
         peer.send(
@@ -111,13 +112,13 @@ async def test_pings_between_messages_keep_message_order(
         assert (frame.opcode, frame.payload) == (OP_PONG, b"1")
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         got = [await bounded(ws.receive_str()) for _ in range(3)]
         assert got == ["a", "b", "c"]
 
 
-async def test_autoclose_completes_handshake(raw_server: StartServer) -> None:
+async def test_autoclose_completes_handshake(wire_server: StartServer) -> None:
     reply: asyncio.Future[tuple[int | None, bytes]] = (
         asyncio.get_running_loop().create_future()
     )
@@ -126,7 +127,7 @@ async def test_autoclose_completes_handshake(raw_server: StartServer) -> None:
         peer.send(server_frame(OP_CLOSE, close_payload(4100, b"done")))
         reply.set_result(await peer.read_close())
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     ws = await aiows.ws_connect(server.url)
     # The reply goes out before the application reads anything.
     assert await bounded(reply) == (4100, b"")
@@ -138,7 +139,7 @@ async def test_autoclose_completes_handshake(raw_server: StartServer) -> None:
 
 
 async def test_no_autoping_no_autoclose_delivers_control_frames(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     client_closing = asyncio.Event()
     first_after: asyncio.Future[tuple[int, bytes]] = (
@@ -156,7 +157,7 @@ async def test_no_autoping_no_autoclose_delivers_control_frames(
         frame = await peer.read_frame()
         first_after.set_result((frame.opcode, frame.payload))
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     ws = await aiows.ws_connect(server.url, autoping=False, autoclose=False)
     ping = await bounded(ws.receive())
     assert (ping.type, ping.data) == (aiows.WSMsgType.PING, b"ping!")
@@ -176,7 +177,7 @@ async def test_no_autoping_no_autoclose_delivers_control_frames(
 
 
 async def test_no_autoping_application_answers_with_pong(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     answer: asyncio.Future[tuple[int, bytes]] = (
         asyncio.get_running_loop().create_future()
@@ -188,7 +189,7 @@ async def test_no_autoping_application_answers_with_pong(
         answer.set_result((frame.opcode, frame.payload))
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url, autoping=False) as ws:
         msg = await bounded(ws.receive())
         assert msg.type == aiows.WSMsgType.PING
@@ -200,7 +201,7 @@ async def test_no_autoping_application_answers_with_pong(
 
 
 async def test_ping_future_resolves_to_round_trip_time(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     seen: asyncio.Future[tuple[int, bytes, bool]] = (
         asyncio.get_running_loop().create_future()
@@ -212,7 +213,7 @@ async def test_ping_future_resolves_to_round_trip_time(
         peer.send(server_frame(OP_PONG, frame.payload))
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         assert ws.latency == 0.0
         rtt = await bounded(await ws.ping())
@@ -225,20 +226,20 @@ async def test_ping_future_resolves_to_round_trip_time(
         assert masked
 
 
-async def test_ping_with_explicit_payload(raw_server: StartServer) -> None:
+async def test_ping_with_explicit_payload(wire_server: StartServer) -> None:
     async def handler(peer: RawPeer) -> None:
         frame = await peer.read_frame()
         assert (frame.opcode, frame.payload) == (OP_PING, b"hello")
         peer.send(server_frame(OP_PONG, frame.payload))
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         waiter = await ws.ping("hello")
         assert await bounded(waiter) > 0
 
 
-async def test_pong_acknowledges_all_earlier_pings(raw_server: StartServer) -> None:
+async def test_pong_acknowledges_all_earlier_pings(wire_server: StartServer) -> None:
     async def handler(peer: RawPeer) -> None:
         payloads = [(await peer.read_frame()).payload for _ in range(3)]
         assert payloads == [b"one", b"two", b"three"]
@@ -246,7 +247,7 @@ async def test_pong_acknowledges_all_earlier_pings(raw_server: StartServer) -> N
         peer.send(server_frame(OP_TEXT, b"after"))
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         one = await ws.ping(b"one")
         two = await ws.ping(b"two")
@@ -260,7 +261,7 @@ async def test_pong_acknowledges_all_earlier_pings(raw_server: StartServer) -> N
         assert ws.latency == rtt_two
 
 
-async def test_unsolicited_pong_resolves_nothing(raw_server: StartServer) -> None:
+async def test_unsolicited_pong_resolves_nothing(wire_server: StartServer) -> None:
     async def handler(peer: RawPeer) -> None:
         await peer.read_frame()
         peer.send(server_frame(OP_PONG, b"stranger") + server_frame(OP_TEXT, b"x"))
@@ -268,7 +269,7 @@ async def test_unsolicited_pong_resolves_nothing(raw_server: StartServer) -> Non
         peer.send(server_frame(OP_PONG, frame.payload))
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         first = await ws.ping(b"mine")
         assert await bounded(ws.receive_str()) == "x"
@@ -279,7 +280,7 @@ async def test_unsolicited_pong_resolves_nothing(raw_server: StartServer) -> Non
         assert first.done()
 
 
-async def test_two_pings_with_same_payload_raise(raw_server: StartServer) -> None:
+async def test_two_pings_with_same_payload_raise(wire_server: StartServer) -> None:
     frames: asyncio.Future[list[tuple[int, bytes]]] = (
         asyncio.get_running_loop().create_future()
     )
@@ -289,7 +290,7 @@ async def test_two_pings_with_same_payload_raise(raw_server: StartServer) -> Non
         frames.set_result([(f.opcode, f.payload) for f in got])
         peer.send(server_frame(OP_CLOSE, close_payload(1000)))
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         await ws.ping(b"same")
         with pytest.raises(aiows.ConcurrencyError) as info:
@@ -297,16 +298,19 @@ async def test_two_pings_with_same_payload_raise(raw_server: StartServer) -> Non
         assert isinstance(info.value, RuntimeError)
         await ws.close()
     # The refused ping never reached the wire.
-    assert await bounded(frames) == [(OP_PING, b"same"), (OP_CLOSE, close_payload(1000))]
+    assert await bounded(frames) == [
+        (OP_PING, b"same"),
+        (OP_CLOSE, close_payload(1000)),
+    ]
 
 
 async def test_ping_payload_over_125_bytes_is_refused(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     async def handler(peer: RawPeer) -> None:
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         with pytest.raises(ValueError):
             await ws.ping(b"x" * 126)
@@ -323,7 +327,7 @@ async def test_ping_against_aiohttp_server(echo_url: str) -> None:
 
 
 async def test_heartbeat_sends_pings_and_answered_server_stays(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     pings: list[bytes] = []
 
@@ -337,7 +341,7 @@ async def test_heartbeat_sends_pings_and_answered_server_stays(
         peer.send(server_frame(OP_TEXT, b"still here"))
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     start = time.monotonic()
     async with aiows.ws_connect(server.url, heartbeat=HEARTBEAT) as ws:
         # Three heartbeat intervals pass inside this one receive().
@@ -349,30 +353,30 @@ async def test_heartbeat_sends_pings_and_answered_server_stays(
         assert ws.latency > 0
 
 
-async def test_latency_updated_by_keepalive_pong(raw_server: StartServer) -> None:
+async def test_latency_updated_by_keepalive_pong(wire_server: StartServer) -> None:
     async def handler(peer: RawPeer) -> None:
         frame = await peer.read_frame()
         assert frame.opcode == OP_PING
         peer.send(server_frame(OP_PONG, frame.payload) + server_frame(OP_TEXT, b"x"))
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url, heartbeat=HEARTBEAT) as ws:
         assert ws.latency == 0.0
         assert await bounded(ws.receive_str()) == "x"
         assert 0 < ws.latency < 1
 
 
-async def test_heartbeat_silent_server_is_dropped(raw_server: StartServer) -> None:
+async def test_heartbeat_silent_server_is_dropped(wire_server: StartServer) -> None:
     pings: list[bytes] = []
     release = asyncio.Event()
 
     async def handler(peer: RawPeer) -> None:
         frame = await peer.read_frame()
         pings.append(bytes([frame.opcode]) + frame.payload)
-        await release.wait()  # never answers
+        await hold(release)  # never answers
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ClientSession() as session:
         ws = await session.ws_connect(server.url, heartbeat=HEARTBEAT)
         start = time.monotonic()
@@ -393,7 +397,7 @@ async def test_heartbeat_silent_server_is_dropped(raw_server: StartServer) -> No
     release.set()
 
 
-async def test_heartbeat_any_frame_is_a_sign_of_life(raw_server: StartServer) -> None:
+async def test_heartbeat_any_frame_is_a_sign_of_life(wire_server: StartServer) -> None:
     """A server that answers pings with data, never with pongs, stays open."""
 
     async def handler(peer: RawPeer) -> None:
@@ -404,7 +408,7 @@ async def test_heartbeat_any_frame_is_a_sign_of_life(raw_server: StartServer) ->
         peer.send(server_frame(OP_TEXT, b"end"))
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url, heartbeat=HEARTBEAT) as ws:
         got = [await bounded(ws.receive(), 2) for _ in range(5)]
         assert [m.data for m in got] == [f"alive {i}" for i in range(4)] + ["end"]
@@ -413,7 +417,7 @@ async def test_heartbeat_any_frame_is_a_sign_of_life(raw_server: StartServer) ->
 
 
 async def test_heartbeat_not_sent_while_server_is_chatty(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     """Input more often than the interval: no ping is needed at all."""
 
@@ -426,7 +430,7 @@ async def test_heartbeat_not_sent_while_server_is_chatty(
         # The first frame the client sent is its close, not a ping.
         assert frame.opcode == OP_CLOSE
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url, heartbeat=HEARTBEAT) as ws:
         got = [await bounded(ws.receive_str(), 2) for _ in range(9)]
         assert got[-1] == "end"

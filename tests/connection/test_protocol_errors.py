@@ -24,6 +24,7 @@ from ._helpers import (
     StartServer,
     bounded,
     close_payload,
+    hold,
 )
 
 
@@ -82,7 +83,7 @@ INVALID_CLOSE_CODES = [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2999, 5000, 6
 
 
 async def expect_failure(
-    raw_server: StartServer,
+    wire_server: StartServer,
     bad: bytes,
     code: int,
     *,
@@ -98,7 +99,7 @@ async def expect_failure(
         peer.send(before + bad)
         sent_close.set_result(await peer.read_close())
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ClientSession() as session:
         ws = await session.ws_connect(server.url, **options)
         first = await bounded(ws.receive())
@@ -129,23 +130,23 @@ async def expect_failure(
 
 @pytest.mark.parametrize(("bad", "code"), VIOLATIONS.values(), ids=VIOLATIONS.keys())
 async def test_violation_fails_connection(
-    raw_server: StartServer, bad: bytes, code: int
+    wire_server: StartServer, bad: bytes, code: int
 ) -> None:
-    await expect_failure(raw_server, bad, code)
+    await expect_failure(wire_server, bad, code)
 
 
 @pytest.mark.parametrize("close_code", INVALID_CLOSE_CODES)
 async def test_close_frame_with_invalid_code(
-    raw_server: StartServer, close_code: int
+    wire_server: StartServer, close_code: int
 ) -> None:
     await expect_failure(
-        raw_server, server_frame(OP_CLOSE, close_payload(close_code, b"x")), 1002
+        wire_server, server_frame(OP_CLOSE, close_payload(close_code, b"x")), 1002
     )
 
 
 @pytest.mark.parametrize("close_code", [1000, 1003, 1007, 1014, 3000, 4999])
 async def test_close_frame_with_valid_code_is_echoed(
-    raw_server: StartServer, close_code: int
+    wire_server: StartServer, close_code: int
 ) -> None:
     echoed: asyncio.Future[tuple[int | None, bytes]] = (
         asyncio.get_running_loop().create_future()
@@ -155,7 +156,7 @@ async def test_close_frame_with_valid_code_is_echoed(
         peer.send(server_frame(OP_CLOSE, close_payload(close_code, b"why")))
         echoed.set_result(await peer.read_close())
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         msg = await bounded(ws.receive())
         assert msg.type == aiows.WSMsgType.CLOSE
@@ -166,7 +167,7 @@ async def test_close_frame_with_valid_code_is_echoed(
         assert ws.exception() is None
 
 
-async def test_error_in_same_segment_as_many_messages(raw_server: StartServer) -> None:
+async def test_error_in_same_segment_as_many_messages(wire_server: StartServer) -> None:
     before = b"".join(server_frame(OP_TEXT, f"m{i}".encode()) for i in range(5))
     sent_close: asyncio.Future[tuple[int | None, bytes]] = (
         asyncio.get_running_loop().create_future()
@@ -176,7 +177,7 @@ async def test_error_in_same_segment_as_many_messages(raw_server: StartServer) -
         peer.send(before + server_frame(0x3, b""))
         sent_close.set_result(await peer.read_close())
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url, max_queue=2) as ws:
         got = [await bounded(ws.receive()) for _ in range(6)]
         assert [m.data for m in got[:5]] == [f"m{i}" for i in range(5)]
@@ -185,7 +186,7 @@ async def test_error_in_same_segment_as_many_messages(raw_server: StartServer) -
 
 
 async def test_message_over_max_msg_size_decided_from_header(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     """Only the header of a 1 TiB frame is sent; the client must answer 1009."""
     sent_close: asyncio.Future[tuple[int | None, bytes]] = (
@@ -193,10 +194,12 @@ async def test_message_over_max_msg_size_decided_from_header(
     )
 
     async def handler(peer: RawPeer) -> None:
-        peer.send(BEFORE + bytes([0x80 | OP_BINARY, 127]) + (1 << 40).to_bytes(8, "big"))
+        peer.send(
+            BEFORE + bytes([0x80 | OP_BINARY, 127]) + (1 << 40).to_bytes(8, "big")
+        )
         sent_close.set_result(await peer.read_close())
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url, max_msg_size=1024) as ws:
         assert (await bounded(ws.receive())).data == "before"
         # The close comes back although not one payload byte was sent.
@@ -211,7 +214,7 @@ async def test_message_over_max_msg_size_decided_from_header(
         assert (await bounded(ws.receive())).type == aiows.WSMsgType.CLOSED
 
 
-async def test_fragmented_message_over_max_msg_size(raw_server: StartServer) -> None:
+async def test_fragmented_message_over_max_msg_size(wire_server: StartServer) -> None:
     """The second fragment's header pushes the total over the limit."""
     sent_close: asyncio.Future[tuple[int | None, bytes]] = (
         asyncio.get_running_loop().create_future()
@@ -222,7 +225,7 @@ async def test_fragmented_message_over_max_msg_size(raw_server: StartServer) -> 
         peer.send(bytes([OP_CONT | 0x80, 126]) + (600).to_bytes(2, "big"))
         sent_close.set_result(await peer.read_close())
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url, max_msg_size=1024) as ws:
         assert (await bounded(sent_close))[0] == 1009
         error = await bounded(ws.receive())
@@ -232,7 +235,7 @@ async def test_fragmented_message_over_max_msg_size(raw_server: StartServer) -> 
 
 @pytest.mark.parametrize("size", [1024, 1023])
 async def test_message_at_max_msg_size_is_accepted(
-    raw_server: StartServer, size: int
+    wire_server: StartServer, size: int
 ) -> None:
     async def handler(peer: RawPeer) -> None:
         peer.send(server_frame(OP_BINARY, b"z" * size))
@@ -240,14 +243,14 @@ async def test_message_at_max_msg_size_is_accepted(
         peer.send(server_frame(OP_CONT, b"y" * (size - size // 2)))
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url, max_msg_size=1024) as ws:
         assert await bounded(ws.receive_bytes()) == b"z" * size
         assert await bounded(ws.receive_bytes()) == b"y" * size
         assert not ws.closed
 
 
-async def test_invalid_utf8_first_fragment_fails_fast(raw_server: StartServer) -> None:
+async def test_invalid_utf8_first_fragment_fails_fast(wire_server: StartServer) -> None:
     """The 1007 close arrives before the rest of the message is sent."""
     got_close: asyncio.Future[tuple[int | None, bytes]] = (
         asyncio.get_running_loop().create_future()
@@ -260,7 +263,7 @@ async def test_invalid_utf8_first_fragment_fails_fast(raw_server: StartServer) -
         peer.send(server_frame(OP_CONT, b"rest") + server_frame(OP_TEXT, b"later"))
         await peer.writer.drain()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         assert (await bounded(got_close))[0] == 1007
         error = await bounded(ws.receive())
@@ -271,7 +274,7 @@ async def test_invalid_utf8_first_fragment_fails_fast(raw_server: StartServer) -
 
 
 async def test_invalid_utf8_start_of_long_frame_fails_fast(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     """A single frame announcing 100 kB whose first bytes are already invalid."""
     got_close: asyncio.Future[tuple[int | None, bytes]] = (
@@ -283,7 +286,7 @@ async def test_invalid_utf8_start_of_long_frame_fails_fast(
         peer.send(b"\xc0\xaf")  # an overlong encoding: never valid
         got_close.set_result(await peer.read_close())
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         assert (await bounded(got_close))[0] == 1007
         assert ws.close_code == 1007
@@ -291,7 +294,7 @@ async def test_invalid_utf8_start_of_long_frame_fails_fast(
 
 
 async def test_utf8_sequence_split_across_fragments_is_valid(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     text = "h\u00e9llo \u20ac \U0001f600".encode()
     cut = text.index(b"\xe2") + 1  # inside the euro sign
@@ -302,13 +305,13 @@ async def test_utf8_sequence_split_across_fragments_is_valid(
         peer.send(server_frame(OP_CONT, text[cut:]))
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         assert await bounded(ws.receive_str()) == text.decode()
 
 
 async def test_control_frames_inside_fragmented_message(
-    raw_server: StartServer,
+    wire_server: StartServer,
 ) -> None:
     """Pings may interleave with fragments (RFC 6455 §5.4): no error."""
     pong: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
@@ -323,7 +326,51 @@ async def test_control_frames_inside_fragmented_message(
         pong.set_result(frame.payload if frame.opcode == OP_PONG else b"?")
         await peer.read_close()
 
-    server = await raw_server(handler)
+    server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         assert await bounded(ws.receive_str()) == "abcd"
         assert await bounded(pong) == b"mid"
+
+
+async def test_server_close_after_failure_keeps_failure_code(
+    wire_server: StartServer,
+) -> None:
+    async def handler(peer: RawPeer) -> None:
+        peer.send(server_frame(OP_CONT, b"orphan"))
+        code, _ = await peer.read_close()
+        assert code == 1002
+        peer.send(server_frame(OP_CLOSE, close_payload(1000, b"fine by me")))
+
+    server = await wire_server(handler)
+    async with aiows.ws_connect(server.url) as ws:
+        assert (await bounded(ws.receive())).type == aiows.WSMsgType.ERROR
+        assert (await bounded(ws.receive())).type == aiows.WSMsgType.CLOSED
+        assert ws.close_code == 1002
+        assert isinstance(ws.exception(), aiows.ProtocolError)
+
+
+async def test_failure_with_silent_server_aborts_after_ws_close(
+    wire_server: StartServer,
+) -> None:
+    got_close = asyncio.Event()
+    release = asyncio.Event()
+
+    async def handler(peer: RawPeer) -> None:
+        peer.send(server_frame(0x4, b""))
+        assert (await peer.read_close())[0] == 1002
+        got_close.set()
+        await hold(release)  # no close frame, no FIN
+
+    server = await wire_server(handler)
+    timeout = aiows.ClientWSTimeout(ws_receive=None, ws_close=0.3)
+    async with aiows.ClientSession() as session:
+        ws = await session.ws_connect(server.url, timeout=timeout)
+        assert (await bounded(ws.receive())).type == aiows.WSMsgType.ERROR
+        await bounded(got_close.wait())
+        start = asyncio.get_running_loop().time()
+        assert (await bounded(ws.receive(), 2)).type == aiows.WSMsgType.CLOSED
+        assert asyncio.get_running_loop().time() - start < 0.3 + 0.3
+        assert ws.close_code == 1002
+        assert session.connector is not None
+        assert not session.connector._acquired
+    release.set()
