@@ -36,7 +36,7 @@ from ..core.writer import FrameWriter
 from .auth import Credentials
 from .reconnect import Backoff, ProcessException, Reconnector, process_exception
 from .response import ClientWebSocketResponse
-from .takeover import take_over, upgraded_transport
+from .takeover import discard, take_over, upgraded_transport
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout as _timeout
@@ -244,10 +244,10 @@ async def _open(
             offered_server_max_window_bits=offered_bits,
         )
     except core_errors.HandshakeError as exc:
-        response.close()
+        discard(response)
         raise _handshake_error(exc, response) from None
     except BaseException:
-        response.close()
+        discard(response)
         raise
 
     try:

@@ -18,6 +18,15 @@ the suite on both ends of that range.
    connector waits for that on ``ClientSession.close()``.  So aiows passes
    the event on.
 
+4. ``ClientResponse._protocol`` (attribute): when the server refuses the
+   upgrade, or answers 101 without ``Upgrade``/``Connection``, aiohttp sees
+   an ordinary response without a body and returns the socket to its
+   keep-alive pool before aiows gets the response.  After a 101 the server
+   no longer speaks HTTP on it, so reusing it would break the next request;
+   aiows closes it through this attribute.  (A request that took the
+   socket from the pool in the meantime, possible only while a trace
+   callback of the failed handshake is suspended, sees it closed.)
+
 Everything else is public: ``ClientResponse.connection``, the
 ``Connection.protocol`` and ``.transport`` properties,
 ``asyncio.Transport.set_protocol`` and ``ClientResponse.close()``, which
@@ -80,3 +89,11 @@ def take_over(
         response.close()
 
     return release
+
+
+def discard(response: ClientResponse) -> None:
+    """Release a failed handshake's connection and close its socket."""
+    protocol: Any = getattr(response, "_protocol", None)  # internal 4
+    response.close()
+    if protocol is not None:
+        protocol.close()
