@@ -26,8 +26,9 @@ with 1001.
 In a pipe, when standard input is not a terminal, ``aiows`` sends each line
 of its input (commands work too) and writes each message it receives to
 standard output: only the data, one message per line, BINARY messages in
-hexadecimal.  At the end of its input it waits ``--wait`` seconds (1.0 by
-default) for replies, then closes with 1000::
+hexadecimal (a TEXT message containing newlines is written as it is).  At
+the end of its input it waits ``--wait`` seconds (1.0 by default) for
+replies, then closes with 1000::
 
     echo hello | aiows ws://127.0.0.1:8080/ws
 
@@ -209,9 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aiows",
         description=(
-            "Interactive WebSocket client. Lines typed are sent as text "
-            "messages; messages received are printed. Without a URL (or with "
-            "--demo) it talks to an embedded echo server."
+            "Interactive WebSocket client: lines typed are sent as text\n"
+            "messages, messages received are printed. In a pipe it sends its\n"
+            "input lines and writes the data received. Without a URL (or with\n"
+            "--demo) it talks to an echo server of its own."
         ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -420,7 +422,7 @@ class InputReader:
         console: Console,
         *,
         interactive: bool,
-        fd: int = 0,
+        fd: int | None = 0,
     ) -> None:
         self._loop = loop
         self._console = console
@@ -476,6 +478,8 @@ class InputReader:
     def _pipe_lines(self) -> Iterator[str]:
         # os.read, not sys.stdin: a daemon thread blocked inside a buffered
         # stream can abort the interpreter at shutdown.
+        if self._fd is None:  # no standard input at all
+            return
         pending = b""
         while True:
             try:
@@ -886,7 +890,10 @@ async def run(args: argparse.Namespace) -> int:
                 console.note("type a message and press Enter; /help for commands")
             session = Session(ws, console, interactive=interactive, wait=args.wait)
             reader = InputReader(
-                asyncio.get_running_loop(), console, interactive=interactive
+                asyncio.get_running_loop(),
+                console,
+                interactive=interactive,
+                fd=None if sys.stdin is None else 0,
             )
             reader.start()
             return await session.run(reader, demo=demo)

@@ -218,8 +218,15 @@ async def _open(
             raise ValueError("pass auth= or an Authorization header, not both")
         headers[hdrs.AUTHORIZATION] = options.auth.encode()
     proxy_headers: CIMultiDict[str] = CIMultiDict(options.proxy_headers or {})
-    if options.proxy_auth is not None:
-        proxy_headers[hdrs.PROXY_AUTHORIZATION] = options.proxy_auth.encode()
+    if options.proxy_auth is not None and options.proxy is not None:
+        credentials = options.proxy_auth.encode()
+        if url.scheme in ("wss", "https"):
+            # Sent on the CONNECT that opens the tunnel, never to the server.
+            proxy_headers[hdrs.PROXY_AUTHORIZATION] = credentials
+        else:
+            # A cleartext request goes to the proxy whole; the proxy reads
+            # the credentials from it and strips them (RFC 9110 §11.7.1).
+            headers[hdrs.PROXY_AUTHORIZATION] = credentials
 
     response = await session.request(
         options.method,

@@ -11,10 +11,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
+import aiohttp.http_parser
 import pytest
 
 import aiows
-from tests.conftest import RawPeer, RawServer, accept_for, server_frame, upgrade_response
+from tests.conftest import (
+    RawPeer,
+    RawServer,
+    accept_for,
+    server_frame,
+    upgrade_response,
+)
 
 RawServerFactory = Callable[..., Awaitable[RawServer]]
 
@@ -51,8 +58,10 @@ FAILURES: dict[str, Failure] = {
     "status-403-body-pending": Failure(
         # Content-Length promises more than arrives: the body is unfinished
         # when the handshake fails.
-        lambda key: b"HTTP/1.1 403 Forbidden\r\nX-Why: no entry\r\n"
-        b"Content-Length: 100\r\n\r\ngo away",
+        lambda key: (
+            b"HTTP/1.1 403 Forbidden\r\nX-Why: no entry\r\n"
+            b"Content-Length: 100\r\n\r\ngo away"
+        ),
         aiows.InvalidStatus,
         403,
         ("X-Why", "no entry"),
@@ -187,23 +196,8 @@ FAILURES: dict[str, Failure] = {
 }
 
 
-# A non-101 answer whose body has fully arrived: aiohttp has already put the
-# connection back in the keep-alive pool when aiows sees the status, so
-# ``response.close()`` does nothing and the socket stays open.
-POOLED_AFTER_FAILURE = pytest.mark.xfail(
-    strict=True,
-    reason="bug: a non-101 answer with a complete body leaves the socket open "
-    "in the connector's keep-alive pool instead of closing it",
-)
-
-
 def failure_params() -> list[object]:
-    params: list[object] = []
-    for name, case in FAILURES.items():
-        complete_body = case.error is aiows.InvalidStatus and "pending" not in name
-        marks = [POOLED_AFTER_FAILURE] if complete_body else []
-        params.append(pytest.param(case, id=name, marks=marks))
-    return params
+    return [pytest.param(case, id=name) for name, case in FAILURES.items()]
 
 
 @pytest.mark.parametrize("case", failure_params())
@@ -231,8 +225,15 @@ async def test_handshake_failure_raises_and_releases(
         # itself, before the session closes.
         assert session.connector is not None
         assert not session.connector._acquired
-        assert not session.connector._conns  # not kept alive in the pool
+        # The socket is closed by the failure itself, before the session
+        # closes, even where aiohttp had already put it in its keep-alive
+        # pool (a 101 without Upgrade is no longer HTTP on that socket).
         assert await asyncio.wait_for(eof, 5) == b""
+        assert all(
+            not protocol.is_connected()
+            for entries in session.connector._conns.values()
+            for protocol, _ in entries
+        )
         assert len(server.peers) == 1
 
 
@@ -289,11 +290,13 @@ async def test_one_shot_exposes_handshake(raw_server: RawServerFactory) -> None:
     async def handler(peer: RawPeer) -> None:
         close.set_result(await peer.read_close())
         peer.send(server_frame(0x8, (1000).to_bytes(2, "big")))
-        await peer.expect_eof()
+        peer.close()  # the server closes TCP first (RFC 6455 section 7.1.1)
 
     server = await raw_server(
         handler,
-        response=lambda key: upgrade_response(key, extra_headers="X-Served-By: raw\r\n"),
+        response=lambda key: upgrade_response(
+            key, extra_headers="X-Served-By: raw\r\n"
+        ),
     )
     connector = aiows.TCPConnector()
     async with aiows.ws_connect(
