@@ -1,4 +1,4 @@
-"""The architecture rule, checked: imports point down only (session -> connection -> core)."""
+"""The architecture rule: imports point down only (session -> connection -> core)."""
 
 from __future__ import annotations
 
