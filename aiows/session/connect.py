@@ -15,7 +15,7 @@ import sys
 import warnings
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Final
 
@@ -36,7 +36,7 @@ from ..core.writer import FrameWriter
 from .auth import Credentials
 from .reconnect import Backoff, ProcessException, Reconnector, process_exception
 from .response import ClientWebSocketResponse
-from .takeover import discard, take_over, upgraded_transport
+from .takeover import discard, record_history, take_over, upgraded_transport
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout as _timeout
@@ -228,19 +228,8 @@ async def _open(
             # the credentials from it and strips them (RFC 9110 §11.7.1).
             headers[hdrs.PROXY_AUTHORIZATION] = credentials
 
-    response = await session.request(
-        options.method,
-        url,
-        params=options.params,
-        headers=headers,
-        read_until_eof=False,
-        proxy=options.proxy,
-        proxy_headers=proxy_headers or None,
-        ssl=options.ssl,
-        server_hostname=options.server_hostname,
-        allow_redirects=options.allow_redirects,
-        max_redirects=options.max_redirects,
-        skip_auto_headers=options.skip_auto_headers,
+    response = await _request_following_redirects(
+        session, url, options, headers, proxy_headers
     )
     try:
         result = handshake.check_response(
@@ -262,6 +251,90 @@ async def _open(
     except BaseException:
         response.close()
         raise
+
+
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+_SECURE: Final = frozenset({"wss", "https"})
+# Headers that carry credentials for one origin only (RFC 9110 §15.4).
+_ORIGIN_BOUND: Final = (hdrs.AUTHORIZATION, hdrs.COOKIE)
+
+
+async def _request_following_redirects(
+    session: ClientSession,
+    url: URL,
+    options: ConnectOptions,
+    headers: CIMultiDict[str],
+    proxy_headers: CIMultiDict[str],
+) -> ClientResponse:
+    """Send the upgrade, following redirects the way a WebSocket client must.
+
+    aiows follows redirects itself rather than letting aiohttp do it, so it
+    can refuse one from ``wss://`` to ``ws://`` before anything is sent in
+    clear text, and drop explicit ``Authorization`` and ``Cookie`` headers
+    when the redirect leaves the origin (the session's cookie jar still
+    applies per request).
+    """
+    history: list[ClientResponse] = []
+    for _ in range(options.max_redirects + 1):
+        response = await session.request(
+            options.method,
+            url,
+            params=options.params,
+            headers=headers,
+            read_until_eof=False,
+            proxy=options.proxy,
+            proxy_headers=proxy_headers or None,
+            ssl=options.ssl,
+            server_hostname=options.server_hostname,
+            allow_redirects=False,
+            skip_auto_headers=options.skip_auto_headers,
+        )
+        location = response.headers.get(hdrs.LOCATION)
+        if (
+            not options.allow_redirects
+            or response.status not in _REDIRECTS
+            or location is None
+        ):
+            record_history(response, history)
+            return response
+        discard(response)
+        history.append(response)
+        target = url.join(URL(location))
+        if target.scheme in ("http", "https"):
+            # A WebSocket server may redirect to its http(s) equivalent.
+            target = target.with_scheme("ws" if target.scheme == "http" else "wss")
+        if url.scheme in _SECURE and target.scheme not in _SECURE:
+            raise exceptions.InvalidHandshake(
+                response.request_info,
+                tuple(history),
+                status=response.status,
+                message=f"refusing to follow a redirect from {url.scheme}:// to "
+                f"{target.scheme}:// ({target.with_query(None)}): the upgrade "
+                "and its credentials would travel in clear text",
+                headers=response.headers,
+            )
+        if target.scheme not in ("ws", "wss") or not target.host:
+            raise exceptions.InvalidHandshake(
+                response.request_info,
+                tuple(history),
+                status=response.status,
+                message=f"redirect to {location!r}, which is not a WebSocket URI",
+                headers=response.headers,
+            )
+        if target.origin() != url.origin():
+            for name in _ORIGIN_BOUND:
+                headers.popall(name, None)
+        if options.params is not None:
+            # Query parameters belong to the first URL only, as in aiohttp.
+            options = replace(options, params=None)
+        url = target
+    raise exceptions.InvalidHandshake(
+        response.request_info,
+        tuple(history),
+        status=response.status,
+        message=f"more than {options.max_redirects} redirects",
+        headers=response.headers,
+    )
 
 
 def _connect(

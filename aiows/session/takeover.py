@@ -27,6 +27,11 @@ the suite on both ends of that range.
    socket from the pool in the meantime, possible only while a trace
    callback of the failed handshake is suspended, sees it closed.)
 
+5. ``ClientResponse._history`` (attribute): aiows follows redirects itself
+   (to refuse ``wss://`` to ``ws://`` before anything is sent in clear
+   text), so it records the redirect responses there, where aiohttp users
+   read them as ``response.history``.
+
 Everything else is public: ``ClientResponse.connection``, the
 ``Connection.protocol`` and ``.transport`` properties,
 ``asyncio.Transport.set_protocol`` and ``ClientResponse.close()``, which
@@ -97,3 +102,9 @@ def discard(response: ClientResponse) -> None:
     response.close()
     if protocol is not None:
         protocol.close()
+
+
+def record_history(response: ClientResponse, history: list[ClientResponse]) -> None:
+    """Make ``response.history`` list the redirects aiows followed."""
+    if history:
+        response._history = tuple(history)  # internal 5
