@@ -66,13 +66,24 @@ async def test_wss_to_ws_redirect_is_refused(aiohttp_server, tls: TLS) -> None: 
 
 
 async def test_https_location_is_read_as_wss(aiohttp_server, tls: TLS) -> None:  # type: ignore[no-untyped-def]
-    secure: TestServer = await aiohttp_server(redirecting_app("/ws"), ssl=tls.server)
-    start = f"https://127.0.0.1:{secure.port}/start".replace("https", "wss")
-    async with aiows.ClientSession() as session:
-        async with session.ws_connect(start, ssl=tls.client) as ws:
-            assert (await ws.receive_json())["x"] is None
-            assert ws.response.url.scheme in ("wss", "https")
-            assert [r.status for r in ws.response.history] == [302]
+    app = web.Application()
+    app.router.add_get("/ws", ws_echo)
+    secure: TestServer = await aiohttp_server(app, ssl=tls.server)
+
+    async def to_https(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"https://127.0.0.1:{secure.port}/ws")
+
+    entry = web.Application()
+    entry.router.add_get("/start", to_https)
+    first: TestServer = await aiohttp_server(entry, ssl=tls.server)
+    async with (
+        aiows.ClientSession() as session,
+        session.ws_connect(f"wss://127.0.0.1:{first.port}/start", ssl=tls.client) as ws,
+    ):
+        assert (await ws.receive_json())["x"] is None
+        assert ws.response.url.scheme == "wss"
+        assert ws.response.url.port == secure.port
+        assert [r.status for r in ws.response.history] == [302]
 
 
 async def test_credentials_are_not_sent_to_another_origin(aiohttp_server) -> None:  # type: ignore[no-untyped-def]
