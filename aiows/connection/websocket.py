@@ -229,8 +229,6 @@ class WebSocketConnection:
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         """Transport information, as ``asyncio.BaseTransport.get_extra_info``."""
-        if self._transport is None:
-            return default
         return self._transport.get_extra_info(name, default)
 
     def exception(self) -> BaseException | None:

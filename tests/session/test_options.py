@@ -1,0 +1,144 @@
+"""ws_connect options: aiohttp's deprecated spellings, validation, pass-through."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+import pytest
+
+import aiows
+
+
+async def test_float_timeout_is_deprecated_but_honoured(echo_url: str) -> None:
+    with pytest.warns(DeprecationWarning, match="ClientWSTimeout"):
+        ws = await aiows.ws_connect(echo_url, timeout=3.5)
+    assert ws._close_timeout == 3.5
+    await ws.close()
+
+
+async def test_receive_timeout_sets_ws_receive(echo_url: str) -> None:
+    async with aiows.ws_connect(echo_url, receive_timeout=0.05) as ws:
+        with pytest.raises(asyncio.TimeoutError):
+            await ws.receive()
+        assert not ws.closed  # a receive timeout leaves the connection open
+        await ws.send_str("still here")
+        assert await ws.receive_str() == "still here"
+
+
+@pytest.mark.parametrize(
+    "url", ["not a uri", "ftp://example.com/", "ws:///no-host", "http://[::1"]
+)
+async def test_invalid_uri(url: str) -> None:
+    with pytest.raises(aiows.InvalidURI) as info:
+        await aiows.ws_connect(url)
+    assert isinstance(info.value, aiohttp.InvalidURL)
+    assert isinstance(info.value, ValueError)
+
+
+async def test_no_open_timeout(echo_url: str) -> None:
+    async with aiows.ws_connect(echo_url, open_timeout=None) as ws:
+        await ws.send_str("x")
+        assert await ws.receive_str() == "x"
+
+
+async def test_auth_and_authorization_header_conflict(echo_url: str) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        await aiows.ws_connect(
+            echo_url, auth=aiows.BasicAuth("u", "p"), headers={"Authorization": "x"}
+        )
+    with pytest.raises(ValueError, match="not both"):
+        aiows.ClientSession(
+            auth=aiows.BasicAuth("u", "p"), headers={"Authorization": "x"}
+        )
+
+
+def test_basic_auth_refuses_a_colon_in_the_login() -> None:
+    with pytest.raises(ValueError, match="RFC 7617"):
+        aiows.BasicAuth("a:b", "p").encode()
+    assert aiows.BasicAuth("u").encode() == "Basic dTo="
+
+
+def test_unknown_keyword_is_named() -> None:
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*colour"):
+        aiows.ws_connect("ws://127.0.0.1/", colour="blue")
+
+
+async def test_wrapping_and_kwargs_are_exclusive() -> None:
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(TypeError, match="not both"):
+            aiows.ClientSession(http, headers={"a": "b"})
+        session = aiows.ClientSession(http)
+        assert session.aiohttp_session is http
+        await session.close()
+        assert not http.closed
+
+
+async def test_head_and_options_are_forwarded(aiohttp_server) -> None:  # type: ignore[no-untyped-def]
+    from aiohttp import web
+
+    seen: list[str] = []
+
+    async def any_method(request: web.Request) -> web.Response:
+        seen.append(request.method)
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_route("*", "/r", any_method)
+    server = await aiohttp_server(app)
+    url = f"http://127.0.0.1:{server.port}/r"
+    async with aiows.ClientSession() as session:
+        async with session.head(url) as r:
+            assert r.status == 200
+        async with session.options(url) as r:
+            assert r.status == 200
+        async with session.request("PUT", url) as r:
+            assert r.status == 200
+    assert seen == ["HEAD", "OPTIONS", "PUT"]
+
+
+async def test_query_params_apply_to_the_first_url_only(aiohttp_server) -> None:  # type: ignore[no-untyped-def]
+    from aiohttp import web
+
+    queries: list[str] = []
+
+    async def start(request: web.Request) -> web.Response:
+        queries.append(request.query_string)
+        raise web.HTTPFound("/ws")
+
+    async def ws_handler(request: web.Request) -> web.WebSocketResponse:
+        queries.append(request.query_string)
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.receive()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/start", start)
+    app.router.add_get("/ws", ws_handler)
+    server = await aiohttp_server(app)
+    async with aiows.ws_connect(
+        f"ws://127.0.0.1:{server.port}/start", params={"token": "abc"}
+    ) as ws:
+        assert ws.response.status == 101
+    assert queries == ["token=abc", ""]
+
+
+async def test_connect_logger_and_unix_connect_arguments(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from websockets.asyncio.server import unix_serve
+
+    async def echo(ws):  # type: ignore[no-untyped-def]
+        async for message in ws:
+            await ws.send(message)
+
+    path = str(tmp_path / "s.sock")
+    custom = logging.getLogger("my.app.ws")
+    async with unix_serve(echo, path), aiows.unix_connect(path, logger=custom) as ws:
+        assert ws.logger is custom
+        await ws.send("u")
+        assert await ws.recv() == "u"
+    with pytest.raises(TypeError, match="socket path"):
+        aiows.unix_connect()
+    with pytest.raises(TypeError, match="host"):
+        aiows.unix_connect(path, host="127.0.0.1")
