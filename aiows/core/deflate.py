@@ -121,6 +121,17 @@ def _accept_params(
             client_bits = _window_bits(name, value)
         else:
             raise NegotiationError(f"permessage-deflate parameter {name!r} is unknown")
+    if (
+        offered_server_max_window_bits < MAX_WINDOW_BITS
+        and "server_max_window_bits" not in seen
+    ):
+        # RFC 7692 §7.1.2.1: a server accepts that offer only by answering
+        # with server_max_window_bits; leaving it out means a 15-bit window,
+        # larger than the client allowed.
+        raise NegotiationError(
+            f"client offered server_max_window_bits={offered_server_max_window_bits} "
+            "but the server's answer leaves it out"
+        )
     return DeflateParams(server_nct, client_nct, server_bits, client_bits)
 
 

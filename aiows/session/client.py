@@ -17,6 +17,7 @@ from aiohttp.abc import AbstractCookieJar
 from multidict import CIMultiDict
 from yarl import URL
 
+from .connect import ORIGIN_BOUND as _ORIGIN_BOUND
 from .connect import WSConnectContext, make_options, open_websocket
 from .response import ClientWebSocketResponse
 
@@ -44,16 +45,22 @@ class ClientSession:
                 "pass an aiohttp.ClientSession to wrap or aiohttp's keyword "
                 "arguments to build one, not both"
             )
-        auth = kwargs.pop("auth", None)
-        if auth is not None:
-            # Sent as a default header: the same effect as aiohttp's auth=,
-            # which aiohttp 3.14 deprecates; aiohttp drops the header on a
-            # redirect to another origin either way.
-            headers = CIMultiDict(kwargs.pop("headers", None) or {})
-            if hdrs.AUTHORIZATION in headers:
-                raise ValueError("pass auth= or an Authorization header, not both")
-            headers[hdrs.AUTHORIZATION] = auth.encode()
-            kwargs["headers"] = headers
+        # Credentials given for the whole session are kept out of aiohttp's
+        # default headers and added to each request here instead, so a
+        # redirect to another origin drops them (aiohttp re-applies its
+        # session defaults to every request, whatever the origin).
+        self._credentials: CIMultiDict[str] = CIMultiDict()
+        if session is None:
+            defaults: CIMultiDict[str] = CIMultiDict(kwargs.pop("headers", None) or {})
+            for name in _ORIGIN_BOUND:
+                for value in defaults.popall(name, []):
+                    self._credentials.add(name, value)
+            auth = kwargs.pop("auth", None)
+            if auth is not None:
+                if hdrs.AUTHORIZATION in self._credentials:
+                    raise ValueError("pass auth= or an Authorization header, not both")
+                self._credentials[hdrs.AUTHORIZATION] = auth.encode()
+            kwargs["headers"] = defaults
         # Whether close() also closes the aiohttp session.
         self._owner = session is None
         self._session = aiohttp.ClientSession(**kwargs) if session is None else session
@@ -77,7 +84,12 @@ class ClientSession:
 
     @property
     def headers(self) -> CIMultiDict[str]:
-        """Default headers sent with every request, upgrades included."""
+        """Default headers sent with every request, upgrades included.
+
+        ``Authorization`` and ``Cookie`` given to the constructor are not
+        here: aiows adds them to each request itself, so that they never
+        follow a redirect to another origin.
+        """
         return self._session.headers
 
     @property
@@ -85,37 +97,52 @@ class ClientSession:
         """Whether the session is closed."""
         return self._session.closed
 
+    def _with_credentials(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``kwargs`` with the session's credentials added as request headers."""
+        if not self._credentials:
+            return kwargs
+        headers: CIMultiDict[str] = CIMultiDict(self._credentials)
+        if kwargs.get("auth") is not None:
+            headers.popall(hdrs.AUTHORIZATION, None)
+        given = kwargs.get("headers")
+        if given:
+            given = CIMultiDict(given)
+            for name in given:
+                headers.popall(name, None)
+            headers.extend(given)
+        return {**kwargs, "headers": headers}
+
     def request(self, method: str, url: str | URL, **kwargs: Any) -> Any:
-        """``aiohttp.ClientSession.request``, unchanged."""
-        return self._session.request(method, url, **kwargs)
+        """``aiohttp.ClientSession.request``, with the session's credentials."""
+        return self._session.request(method, url, **self._with_credentials(kwargs))
 
     def get(self, url: str | URL, **kwargs: Any) -> Any:
-        """``aiohttp.ClientSession.get``, unchanged."""
-        return self._session.get(url, **kwargs)
+        """``aiohttp.ClientSession.get``, with the session's credentials."""
+        return self.request(hdrs.METH_GET, url, **kwargs)
 
     def post(self, url: str | URL, **kwargs: Any) -> Any:
-        """``aiohttp.ClientSession.post``, unchanged."""
-        return self._session.post(url, **kwargs)
+        """``aiohttp.ClientSession.post``, with the session's credentials."""
+        return self.request(hdrs.METH_POST, url, **kwargs)
 
     def put(self, url: str | URL, **kwargs: Any) -> Any:
-        """``aiohttp.ClientSession.put``, unchanged."""
-        return self._session.put(url, **kwargs)
+        """``aiohttp.ClientSession.put``, with the session's credentials."""
+        return self.request(hdrs.METH_PUT, url, **kwargs)
 
     def patch(self, url: str | URL, **kwargs: Any) -> Any:
-        """``aiohttp.ClientSession.patch``, unchanged."""
-        return self._session.patch(url, **kwargs)
+        """``aiohttp.ClientSession.patch``, with the session's credentials."""
+        return self.request(hdrs.METH_PATCH, url, **kwargs)
 
     def delete(self, url: str | URL, **kwargs: Any) -> Any:
-        """``aiohttp.ClientSession.delete``, unchanged."""
-        return self._session.delete(url, **kwargs)
+        """``aiohttp.ClientSession.delete``, with the session's credentials."""
+        return self.request(hdrs.METH_DELETE, url, **kwargs)
 
     def head(self, url: str | URL, **kwargs: Any) -> Any:
-        """``aiohttp.ClientSession.head``, unchanged."""
-        return self._session.head(url, **kwargs)
+        """``aiohttp.ClientSession.head``, with the session's credentials."""
+        return self.request(hdrs.METH_HEAD, url, **kwargs)
 
     def options(self, url: str | URL, **kwargs: Any) -> Any:
-        """``aiohttp.ClientSession.options``, unchanged."""
-        return self._session.options(url, **kwargs)
+        """``aiohttp.ClientSession.options``, with the session's credentials."""
+        return self.request(hdrs.METH_OPTIONS, url, **kwargs)
 
     def ws_connect(self, url: str | URL, **kwargs: Any) -> WSConnectContext:
         """Open a WebSocket through this session.
@@ -130,6 +157,7 @@ class ClientSession:
         reading pauses), ``ping_timeout`` and ``write_limit``.
         """
         options = make_options(kwargs)
+        options.session_headers = self._credentials
 
         async def opener() -> ClientWebSocketResponse:
             ws = await open_websocket(self._session, url, options)

@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import aiohttp
 from aiohttp import ClientResponse, ClientSession, Fingerprint, hdrs
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from .. import exceptions
@@ -112,6 +112,8 @@ class ConnectOptions:
     backoff: Backoff = field(default_factory=Backoff)
     process_exception: ProcessException | None = None
     iterate_data: bool = False
+    # Credentials an aiows.ClientSession adds to each of its requests.
+    session_headers: CIMultiDict[str] | None = None
 
 
 def _ws_timeout(options: ConnectOptions) -> Any:
@@ -145,12 +147,47 @@ def _check_url(url: str | URL) -> URL:
     return parsed
 
 
+# Headers whose values are credentials; never shown in errors or logs.
+_SECRET_HEADERS: Final = (hdrs.AUTHORIZATION, hdrs.PROXY_AUTHORIZATION, hdrs.COOKIE)
+
+
+def redacted(info: aiohttp.RequestInfo) -> aiohttp.RequestInfo:
+    """``info`` without credentials: secret headers masked, no URL userinfo.
+
+    Exceptions carry the request's ``RequestInfo`` and show it in their
+    ``repr()``, which ends up in logs and tracebacks.
+    """
+    headers: CIMultiDict[str] = CIMultiDict(info.headers)
+    for name in _SECRET_HEADERS:
+        if name in headers:
+            headers[name] = "<redacted>"
+    return aiohttp.RequestInfo(
+        url=info.url.with_user(None),
+        method=info.method,
+        headers=CIMultiDictProxy(headers),
+        real_url=info.real_url.with_user(None),
+    )
+
+
+def _without_credentials(
+    exc: aiohttp.ClientResponseError,
+) -> aiohttp.ClientResponseError:
+    """A copy of aiohttp's ``exc`` (e.g. a proxy's 407) safe to show."""
+    return type(exc)(
+        redacted(exc.request_info),
+        exc.history,
+        status=exc.status,
+        message=exc.message,
+        headers=exc.headers,
+    )
+
+
 def _handshake_error(
     exc: core_errors.HandshakeError, response: ClientResponse
 ) -> exceptions.InvalidHandshake:
     cls = _HANDSHAKE_ERRORS.get(type(exc), exceptions.InvalidHandshake)
     error = cls(
-        response.request_info,
+        redacted(response.request_info),
         response.history,
         status=response.status,
         message=str(exc),
@@ -198,7 +235,14 @@ async def _open(
         extra_headers = extra_headers()
         if inspect.isawaitable(extra_headers):
             extra_headers = await extra_headers
-    headers: CIMultiDict[str] = CIMultiDict(extra_headers or {})
+    headers: CIMultiDict[str] = CIMultiDict(options.session_headers or {})
+    if extra_headers or options.auth is not None:
+        given: CIMultiDict[str] = CIMultiDict(extra_headers or {})
+        if options.auth is not None:
+            headers.popall(hdrs.AUTHORIZATION, None)
+        for name in given:
+            headers.popall(name, None)
+        headers.extend(given)
     key = handshake.generate_key()
     offered_bits = options.compress or None
     extensions = (
@@ -255,8 +299,8 @@ async def _open(
 
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _SECURE: Final = frozenset({"wss", "https"})
-# Headers that carry credentials for one origin only (RFC 9110 §15.4).
-_ORIGIN_BOUND: Final = (hdrs.AUTHORIZATION, hdrs.COOKIE)
+#: Headers that carry credentials for one origin only (RFC 9110 §15.4).
+ORIGIN_BOUND: Final = (hdrs.AUTHORIZATION, hdrs.COOKIE)
 
 
 async def _request_following_redirects(
@@ -276,19 +320,27 @@ async def _request_following_redirects(
     """
     history: list[ClientResponse] = []
     for _ in range(options.max_redirects + 1):
-        response = await session.request(
-            options.method,
-            url,
-            params=options.params,
-            headers=headers,
-            read_until_eof=False,
-            proxy=options.proxy,
-            proxy_headers=proxy_headers or None,
-            ssl=options.ssl,
-            server_hostname=options.server_hostname,
-            allow_redirects=False,
-            skip_auto_headers=options.skip_auto_headers,
-        )
+        failure: aiohttp.ClientResponseError | None = None
+        try:
+            response = await session.request(
+                options.method,
+                url,
+                params=options.params,
+                headers=headers,
+                read_until_eof=False,
+                proxy=options.proxy,
+                proxy_headers=proxy_headers or None,
+                ssl=options.ssl,
+                server_hostname=options.server_hostname,
+                allow_redirects=False,
+                skip_auto_headers=options.skip_auto_headers,
+            )
+        except aiohttp.ClientResponseError as exc:
+            # Raised below, outside this block, so the original (whose
+            # request_info may hold proxy credentials) is not its context.
+            failure = _without_credentials(exc)
+        if failure is not None:
+            raise failure
         location = response.headers.get(hdrs.LOCATION)
         if (
             not options.allow_redirects
@@ -305,7 +357,7 @@ async def _request_following_redirects(
             target = target.with_scheme("ws" if target.scheme == "http" else "wss")
         if url.scheme in _SECURE and target.scheme not in _SECURE:
             raise exceptions.InvalidHandshake(
-                response.request_info,
+                redacted(response.request_info),
                 tuple(history),
                 status=response.status,
                 message=f"refusing to follow a redirect from {url.scheme}:// to "
@@ -315,21 +367,36 @@ async def _request_following_redirects(
             )
         if target.scheme not in ("ws", "wss") or not target.host:
             raise exceptions.InvalidHandshake(
-                response.request_info,
+                redacted(response.request_info),
                 tuple(history),
                 status=response.status,
                 message=f"redirect to {location!r}, which is not a WebSocket URI",
                 headers=response.headers,
             )
         if target.origin() != url.origin():
-            for name in _ORIGIN_BOUND:
+            for name in ORIGIN_BOUND:
                 headers.popall(name, None)
+            if session.auth is not None or any(
+                name in session.headers for name in ORIGIN_BOUND
+            ):
+                # aiohttp adds its session's defaults to every request, and
+                # aiows cannot take them back for this one.
+                raise exceptions.InvalidHandshake(
+                    redacted(response.request_info),
+                    tuple(history),
+                    status=response.status,
+                    message=f"refusing to follow a redirect to another origin "
+                    f"({target.origin()}): the aiohttp session's default "
+                    "credentials (auth= or an Authorization or Cookie header) "
+                    "would go with it",
+                    headers=response.headers,
+                )
         if options.params is not None:
             # Query parameters belong to the first URL only, as in aiohttp.
             options = replace(options, params=None)
         url = target
     raise exceptions.InvalidHandshake(
-        response.request_info,
+        redacted(response.request_info),
         tuple(history),
         status=response.status,
         message=f"more than {options.max_redirects} redirects",

@@ -1,0 +1,5 @@
+"""Benchmark harness comparing aiows with aiohttp, websockets and picows.
+
+Not part of the installed package.  Run ``python -m benchmarks --help``;
+see ``benchmarks/README.md`` for what is measured and how.
+"""

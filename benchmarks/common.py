@@ -1,0 +1,115 @@
+"""Definitions shared by the orchestrator, the echo server and the clients.
+
+Nothing here measures anything: it names the clients and scenarios, and
+holds the small OS helpers (CPU pinning, file-descriptor limit, resident
+set size) that the processes use.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+from dataclasses import dataclass
+
+#: The client libraries compared, aiows first (the ratios are aiows/peer).
+CLIENTS: tuple[str, ...] = ("aiows", "aiohttp", "websockets", "picows")
+#: The peers aiows is compared against.
+PEERS: tuple[str, ...] = CLIENTS[1:]
+#: Event loops every throughput scenario runs on.
+LOOPS: tuple[str, ...] = ("asyncio", "uvloop")
+#: Clients that can negotiate permessage-deflate.
+COMPRESSING_CLIENTS: tuple[str, ...] = ("aiows", "aiohttp", "websockets")
+
+#: Largest message a client accepts (the 1 MiB scenario must fit).
+MAX_MESSAGE = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One throughput workload: what is sent, how, and how many times.
+
+    ``kind`` is ``"pingpong"`` (send one message, wait for its echo, repeat)
+    or ``"pipelined"`` (keep ``window`` messages in flight: send ``window``,
+    then send one more for every echo received until ``count`` were sent).
+    ``count`` is the number of timed messages at ``--scale 1``; about 1 s of
+    work for the slowest client on an idle machine.
+    """
+
+    name: str
+    kind: str
+    size: int
+    count: int
+    window: int = 1
+    tls: bool = False
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("pingpong 256 B", "pingpong", 256, 20_000),
+    Scenario("pingpong 8 KiB", "pingpong", 8 * 1024, 15_000),
+    Scenario("pingpong 100 KB", "pingpong", 100_000, 3_000),
+    Scenario("pipelined 64 B", "pipelined", 64, 100_000, window=100),
+    Scenario("pipelined 4 KiB", "pipelined", 4 * 1024, 50_000, window=100),
+    Scenario("echo 1 MiB", "pingpong", 1024 * 1024, 300),
+    Scenario("TLS pingpong 8 KiB", "pingpong", 8 * 1024, 10_000, tls=True),
+)
+
+SCENARIOS_BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}
+
+
+def case_id(scenario: str, loop: str) -> str:
+    """The label of a scenario run on a loop, e.g. ``pingpong 256 B / uvloop``."""
+    return f"{scenario} / {loop}"
+
+
+def pin_to_cpu(cpu: int) -> bool:
+    """Pin this process to ``cpu``; False where the OS or machine can't."""
+    if cpu < 0 or not hasattr(os, "sched_setaffinity"):
+        return False
+    try:
+        if cpu not in os.sched_getaffinity(0):
+            return False
+        os.sched_setaffinity(0, {cpu})
+    except OSError:
+        return False
+    return True
+
+
+def can_pin(cpus: tuple[int, ...]) -> bool:
+    """Whether all of ``cpus`` are available to this process for pinning."""
+    if not hasattr(os, "sched_getaffinity"):
+        return False
+    available = os.sched_getaffinity(0)
+    return all(cpu in available for cpu in cpus)
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft open-files limit to the hard one; return the new limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss_bytes() -> int:
+    """The current resident set size of this process, in bytes.
+
+    Read from ``/proc/self/statm`` (the current value, Linux); elsewhere
+    falls back to ``ru_maxrss``, the peak, which for a growing heap is
+    close enough.
+    """
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE_SIZE
+    except OSError:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # ru_maxrss is in KiB on Linux and BSD, in bytes on macOS.
+        return peak if os.uname().sysname == "Darwin" else peak * 1024

@@ -1,0 +1,190 @@
+"""Turn the raw per-process records into medians, tables and a chart.
+
+Each client process reports one record per job (see
+:mod:`benchmarks.client`).  Here the records of the same client, case and
+metric are reduced to their median over the rounds, and laid out as
+Markdown tables with one column per client and one ratio column per peer:
+``aiows/peer`` is aiows' value divided by the peer's, so below 1 means aiows
+uses less CPU (or memory) and above 1 means it moves more messages per
+second.  The chart (matplotlib, Agg backend, log scale) shows CPU µs per
+message per scenario and client.
+"""
+
+from __future__ import annotations
+
+import statistics
+import textwrap
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import CLIENTS, PEERS, case_id
+
+Summary = dict[str, dict[str, dict[str, float]]]
+
+
+def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Summary]:
+    """Medians over rounds: ``{table: {case: {client: value}}}``.
+
+    Tables: ``cpu_us_per_msg``, ``msgs_per_s``, ``kib_per_conn``,
+    ``handshakes_per_s``, ``cpu_us_per_handshake``.
+    """
+    samples: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for r in records:
+        if not r.get("ok"):
+            continue
+        client = r["client"]
+        if r["task"] == "throughput":
+            case = case_id(r["scenario"], r["loop"])
+            for metric in ("cpu_us_per_msg", "msgs_per_s"):
+                samples[metric, case, client].append(r[metric])
+        elif r["task"] == "memory":
+            case = "compression on" if r["compress"] else "compression off"
+            samples["kib_per_conn", case, client].append(r["kib_per_conn"])
+        elif r["task"] == "handshake":
+            case = f"open + close / {r['loop']}"
+            for metric in ("handshakes_per_s", "cpu_us_per_handshake"):
+                samples[metric, case, client].append(r[metric])
+    out: dict[str, Summary] = defaultdict(lambda: defaultdict(dict))
+    for (metric, case, client), values in samples.items():
+        out[metric][case][client] = {
+            "median": statistics.median(values),
+            "min": min(values),
+            "max": max(values),
+            "n": len(values),
+        }
+    return {m: {c: dict(v) for c, v in cases.items()} for m, cases in out.items()}
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value >= 1000:
+        return f"{value:,.0f}"
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def markdown_table(
+    summary: Summary, first_column: str, cases: Sequence[str] | None = None
+) -> str:
+    """One row per case: medians per client, then aiows/peer ratios."""
+    header = [first_column, *CLIENTS, *(f"aiows/{p}" for p in PEERS)]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+    ]
+    for case in cases if cases is not None else list(summary):
+        row = summary.get(case, {})
+        medians = {c: row[c]["median"] for c in CLIENTS if c in row}
+        cells = [case, *(_fmt(medians.get(c)) for c in CLIENTS)]
+        ours = medians.get("aiows")
+        for peer in PEERS:
+            theirs = medians.get(peer)
+            cells.append(f"{ours / theirs:.2f}" if ours is not None and theirs else "—")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown_report(
+    summaries: dict[str, Summary],
+    meta: dict[str, Any],
+    case_order: Sequence[str],
+    failures: Sequence[str],
+) -> str:
+    """The whole results document."""
+    rounds = meta["rounds"]
+    parts = [
+        "# aiows benchmark results",
+        "",
+        f"- date: {meta['date']}",
+        f"- python: {meta['python']} on {meta['platform']}",
+        f"- cpu: {meta['cpu']}",
+        "- versions: "
+        + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v),
+        f"- pinned: server on CPU 0, clients on CPU 1: {meta['pinned']}",
+        f"- load average at start / end: {meta['load_start']} / {meta['load_end']}",
+        f"- rounds: {rounds}; each value is the median over rounds, each round a "
+        "fresh client process per client and case, clients taking turns",
+        f"- mode: {meta['mode']}",
+        "",
+        "Ratios are aiows' value divided by the peer's.",
+        "",
+        "## Client CPU time per message (µs, lower is better)",
+        "",
+        markdown_table(summaries.get("cpu_us_per_msg", {}), "scenario", case_order),
+        "",
+        "## Messages per second, wall clock (higher is better)",
+        "",
+        markdown_table(summaries.get("msgs_per_s", {}), "scenario", case_order),
+    ]
+    if "kib_per_conn" in summaries:
+        parts += [
+            "",
+            f"## Memory per idle open connection (KiB of RSS, "
+            f"{meta['connections']} connections, lower is better)",
+            "",
+            "picows does not support compression.",
+            "",
+            markdown_table(
+                summaries["kib_per_conn"],
+                "connections",
+                ["compression off", "compression on"],
+            ),
+        ]
+    if "handshakes_per_s" in summaries:
+        parts += [
+            "",
+            f"## Handshakes: {meta['handshakes']} sequential open + close cycles",
+            "",
+            "aiows and aiohttp share one session (pooled connector).",
+            "",
+            "Cycles per second (higher is better):",
+            "",
+            markdown_table(summaries["handshakes_per_s"], "cycle"),
+            "",
+            "Client CPU µs per cycle (lower is better):",
+            "",
+            markdown_table(summaries["cpu_us_per_handshake"], "cycle"),
+        ]
+    if failures:
+        parts += ["", "## Failures", "", *(f"- {f}" for f in failures)]
+    return "\n".join(parts) + "\n"
+
+
+def write_chart(
+    summary: Summary, case_order: Sequence[str], path: Path, title: str
+) -> bool:
+    """Grouped bars of CPU µs/message; False if matplotlib isn't installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+
+    cases = [c for c in case_order if c in summary]
+    width = 0.8 / len(CLIENTS)
+    fig, ax = plt.subplots(figsize=(max(8.0, 1.0 * len(cases) + 2), 5.5))
+    for i, client in enumerate(CLIENTS):
+        xs = [k + (i - (len(CLIENTS) - 1) / 2) * width for k in range(len(cases))]
+        ys = [summary[c].get(client, {}).get("median", 0.0) for c in cases]
+        ax.bar(xs, ys, width, label=client)
+    ax.set_yscale("log")
+    ax.set_ylabel("client CPU µs per message (log scale, lower is better)")
+    ax.set_xticks(range(len(cases)))
+    ax.set_xticklabels(
+        [textwrap.fill(c.replace(" / ", " on "), 14) for c in cases], fontsize=8
+    )
+    ax.set_title(title)
+    ax.grid(axis="y", which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
