@@ -59,7 +59,10 @@ class MaskKeySource:
     RFC 6455 §5.3 wants keys an attacker cannot predict.  ``os.urandom`` is
     such a source, but one system call per frame costs more than building
     the frame; drawing 4 KiB at a time and slicing it keeps every key
-    cryptographically random at a thousandth of the calls.
+    cryptographically random at a thousandth of the calls.  One source
+    serves the whole process (:data:`KEYS`): keys need to be unpredictable,
+    not private to a connection, and a pool per connection would cost each
+    idle connection 4 KiB.
     """
 
     # 1024 keys per refill.
@@ -78,3 +81,7 @@ class MaskKeySource:
             offset = 0
         self._offset = offset + 4
         return self._pool[offset : offset + 4]
+
+
+#: The process-wide source every :class:`~aiows.core.writer.FrameWriter` uses.
+KEYS = MaskKeySource()

@@ -13,7 +13,7 @@ from typing import Final
 
 from .deflate import PerMessageDeflate
 from .frames import FIN, MAX_CONTROL_PAYLOAD, RSV1, Opcode, build_close_payload
-from .mask import MaskKeySource, mask_frame
+from .mask import KEYS, mask_frame
 
 # Header layouts: 7-bit, 16-bit and 64-bit payload lengths, mask bit set.
 _HEADER_7: Final = struct.Struct("!BB").pack
@@ -36,8 +36,6 @@ class FrameWriter:
     def __init__(self, deflate: PerMessageDeflate | None = None) -> None:
         #: The permessage-deflate state, when the extension was negotiated.
         self.deflate = deflate
-        # Source of the 4-byte mask keys.
-        self._keys = MaskKeySource()
 
     def frame(
         self, opcode: int, payload: Payload, *, fin: bool = True, rsv1: bool = False
@@ -51,7 +49,7 @@ class FrameWriter:
             header = _HEADER_16(b0, _MASKED_16, length)
         else:
             header = _HEADER_64(b0, _MASKED_64, length)
-        return mask_frame(header, self._keys.next_key(), payload)
+        return mask_frame(header, KEYS.next_key(), payload)
 
     def message(self, opcode: int, payload: Payload, *, compress: bool = True) -> bytes:
         """A whole data message in one frame, compressed if negotiated.

@@ -217,6 +217,8 @@ async def test_mask_keys_come_from_os_urandom(
     monkeypatch.setattr(
         aiows.core.mask, "os", SimpleNamespace(urandom=urandom, environ=real.environ)
     )
+    # The pool is shared by the whole process: start this test on a fresh one.
+    monkeypatch.setattr(aiows.core.mask.KEYS, "_offset", aiows.core.mask.KEYS.REFILL)
     per_connection: list[list[bytes]] = []
 
     async def handler(peer: RawPeer) -> None:
@@ -244,7 +246,8 @@ async def test_mask_keys_come_from_os_urandom(
         assert found >= 0, key
         offsets.append(found)
         start = found + 4
-    assert len(drawn) >= 2 * 2  # two connections, each over one refill
+    refill = aiows.core.mask.MaskKeySource.REFILL
+    assert len(drawn) == -(-len(all_keys) * 4 // refill)  # one draw per 1024 keys
     assert all(len(chunk) == aiows.core.mask.MaskKeySource.REFILL for chunk in drawn)
     # Keys differ across frames and across connections.
     assert len(set(all_keys)) == len(all_keys)
