@@ -1,5 +1,7 @@
 /* Compiled hot paths of the aiows protocol core.
  *
+ * scan_messages() turns a run of plain data frames into messages (see below).
+ *
  * mask_frame(prefix, key, data) -> prefix + key + (data XOR key), built in one
  * allocation so a client frame is written with a single buffer and no extra
  * copy.  apply_mask(key, data) -> data XOR key.  Both XOR eight bytes at a time;
@@ -108,7 +110,177 @@ apply_mask(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+/* The message type and the TEXT/BINARY members, set once by init_scanner(). */
+static PyTypeObject *message_type = NULL;
+static PyObject *text_type = NULL;
+static PyObject *binary_type = NULL;
+
+static PyObject *
+init_scanner(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyType_Check(args[0]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "init_scanner(message_type, text, binary)");
+        return NULL;
+    }
+    Py_INCREF(args[0]);
+    Py_INCREF(args[1]);
+    Py_INCREF(args[2]);
+    Py_XSETREF(message_type, (PyTypeObject *)args[0]);
+    Py_XSETREF(text_type, args[1]);
+    Py_XSETREF(binary_type, args[2]);
+    Py_RETURN_NONE;
+}
+
+/* A message tuple built without calling the class: the NamedTuple's __new__
+ * is Python code and would cost more than parsing the frame. */
+static PyObject *
+new_message(PyObject *type, PyObject *data)
+{
+    PyObject *msg = message_type->tp_alloc(message_type, 3);
+    if (msg == NULL) {
+        Py_DECREF(data);
+        return NULL;
+    }
+    Py_INCREF(type);
+    PyTuple_SET_ITEM(msg, 0, type);
+    PyTuple_SET_ITEM(msg, 1, data);
+    Py_INCREF(Py_None);
+    PyTuple_SET_ITEM(msg, 2, Py_None);
+    return msg;
+}
+
+/* scan_messages(data, pos, max_size, decode_text, out) -> new pos
+ *
+ * Appends a message to `out` for each frame from `pos` on that is a whole,
+ * unfragmented, uncompressed, unmasked TEXT or BINARY frame within
+ * max_size (0: no limit) whose text is valid UTF-8, and returns the position
+ * of the first frame that is anything else.  That frame is left to the
+ * Python parser, which applies every rule and raises every error, so this
+ * function never fails on bad input: it only stops early. */
+static PyObject *
+scan_messages(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer view;
+    Py_ssize_t pos, end;
+    unsigned long long max_size;
+    int decode_text;
+    PyObject *out;
+    const unsigned char *buf;
+
+    if (message_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "init_scanner() was not called");
+        return NULL;
+    }
+    if (nargs != 5 || !PyList_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "scan_messages(data, pos, max_size, decode_text, out)");
+        return NULL;
+    }
+    pos = PyLong_AsSsize_t(args[1]);
+    if (pos == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    max_size = PyLong_AsUnsignedLongLong(args[2]);
+    if (max_size == (unsigned long long)-1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    decode_text = PyObject_IsTrue(args[3]);
+    if (decode_text < 0) {
+        return NULL;
+    }
+    out = args[4];
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    buf = (const unsigned char *)view.buf;
+    end = view.len;
+
+    while (end - pos >= 2) {
+        unsigned char b0 = buf[pos], b1 = buf[pos + 1];
+        unsigned long long length = b1 & 0x7F;
+        Py_ssize_t header = 2;
+        PyObject *data, *msg, *type;
+        const char *payload;
+
+        /* FIN set, RSV clear, TEXT or BINARY, not masked. */
+        if ((b0 != 0x81 && b0 != 0x82) || (b1 & 0x80)) {
+            break;
+        }
+        if (length == 126) {
+            if (end - pos < 4) {
+                break;
+            }
+            length = ((unsigned long long)buf[pos + 2] << 8) | buf[pos + 3];
+            header = 4;
+        }
+        else if (length == 127) {
+            int i;
+            if (end - pos < 10) {
+                break;
+            }
+            length = 0;
+            for (i = 2; i < 10; i++) {
+                length = (length << 8) | buf[pos + i];
+            }
+            if (length >> 63) {
+                break;
+            }
+            header = 10;
+        }
+        if ((max_size && length > max_size) ||
+            length > (unsigned long long)(end - pos - header)) {
+            break;
+        }
+        payload = (const char *)buf + pos + header;
+        if (b0 == 0x81) {
+            PyObject *text = PyUnicode_DecodeUTF8(payload, (Py_ssize_t)length, NULL);
+            if (text == NULL) {
+                /* Invalid UTF-8: the Python parser reports it. */
+                PyErr_Clear();
+                break;
+            }
+            if (decode_text) {
+                data = text;
+            }
+            else {
+                Py_DECREF(text);
+                data = PyBytes_FromStringAndSize(payload, (Py_ssize_t)length);
+            }
+            type = text_type;
+        }
+        else {
+            data = PyBytes_FromStringAndSize(payload, (Py_ssize_t)length);
+            type = binary_type;
+        }
+        if (data == NULL) {
+            goto error;
+        }
+        msg = new_message(type, data);
+        if (msg == NULL) {
+            goto error;
+        }
+        if (PyList_Append(out, msg) < 0) {
+            Py_DECREF(msg);
+            goto error;
+        }
+        Py_DECREF(msg);
+        pos += header + (Py_ssize_t)length;
+    }
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(pos);
+
+error:
+    PyBuffer_Release(&view);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"init_scanner", (PyCFunction)(void (*)(void))init_scanner, METH_FASTCALL,
+     "init_scanner(message_type, text, binary)"},
+    {"scan_messages", (PyCFunction)(void (*)(void))scan_messages, METH_FASTCALL,
+     "scan_messages(data, pos, max_size, decode_text, out) -> new pos"},
     {"mask_frame", (PyCFunction)(void (*)(void))mask_frame, METH_FASTCALL,
      "mask_frame(prefix, key, data) -> prefix + key + masked data"},
     {"apply_mask", (PyCFunction)(void (*)(void))apply_mask, METH_FASTCALL,

@@ -12,6 +12,8 @@ import os
 from collections.abc import Callable
 from typing import Final
 
+from .speedups import compiled
+
 
 def py_apply_mask(key: bytes, data: bytes | bytearray | memoryview) -> bytes:
     """``data`` XOR the 4-byte ``key`` repeated (pure Python)."""
@@ -37,19 +39,14 @@ def py_mask_frame(
 apply_mask: Callable[[bytes, bytes | bytearray | memoryview], bytes]
 mask_frame: Callable[[bytes, bytes, bytes | bytearray | memoryview], bytes]
 
-try:
-    if os.environ.get("AIOWS_NO_EXTENSIONS"):
-        raise ImportError("AIOWS_NO_EXTENSIONS is set")
-    from ._speedups import apply_mask as _c_apply_mask
-    from ._speedups import mask_frame as _c_mask_frame
-except ImportError:
+if compiled is None:
     apply_mask = py_apply_mask
     mask_frame = py_mask_frame
     #: Whether the compiled masking is in use.
     COMPILED = False
 else:
-    apply_mask = _c_apply_mask
-    mask_frame = _c_mask_frame
+    apply_mask = compiled.apply_mask
+    mask_frame = compiled.mask_frame
     COMPILED = True
 
 

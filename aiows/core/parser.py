@@ -35,6 +35,7 @@ from .frames import (
     is_valid_close_code,
 )
 from .messages import Fragment, WSMessage, WSMsgType
+from .speedups import compiled
 
 DEFAULT_MAX_MSG_SIZE: Final = 4 * 1024 * 1024
 
@@ -54,6 +55,14 @@ _RSV23: Final = 0x30
 _MAX_LENGTH_64: Final = (1 << 63) - 1
 
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
+
+# The compiled scanner turns runs of plain data frames into messages; it
+# stops at anything else, which the Python loop below handles.
+if compiled is not None:
+    compiled.init_scanner(WSMessage, WSMsgType.TEXT, WSMsgType.BINARY)
+    _scan_messages = compiled.scan_messages
+else:
+    _scan_messages = None
 
 
 def parse_close_payload(payload: bytes | bytearray | memoryview) -> tuple[int, str]:
@@ -185,7 +194,12 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         end = len(data)
         pos = 0
         max_size = self._max_size
+        scan = _scan_messages
         while end - pos >= 2:
+            if scan is not None and self._msg_opcode is None:
+                pos = scan(data, pos, max_size or 0, self._decode_text, out)
+                if end - pos < 2:
+                    break
             b0 = data[pos]
             b1 = data[pos + 1]
             fin = b0 & FIN

@@ -708,3 +708,18 @@ def test_bfinal_message_alone_is_accepted() -> None:
     pmd = PerMessageDeflate(DeflateParams())
     assert pmd.decompress(bfinal_message(b"Hello"), True, None) == b"Hello"
     assert bfinal_message(b"Hello") == bytes.fromhex("f348cdc9c90700")
+
+
+@pytest.mark.parametrize("offered", [9, 12, 14])
+def test_answer_must_name_the_server_window_it_was_offered(offered: int) -> None:
+    # RFC 7692 §7.1.2.1: leaving server_max_window_bits out means 15 bits,
+    # more than the client allowed.
+    with pytest.raises(NegotiationError, match="leaves it out"):
+        negotiate(["permessage-deflate"], offered)
+    params = negotiate(
+        [f"permessage-deflate; server_max_window_bits={offered}"], offered
+    )
+    assert params is not None
+    assert params.server_max_window_bits == offered
+    # With 15 offered (the default), leaving it out is fine.
+    assert negotiate(["permessage-deflate"], 15) == DeflateParams()

@@ -9,7 +9,8 @@ from types import ModuleType
 
 import pytest
 
-from aiows.core import mask
+from aiows.core import mask, speedups
+from aiows.core import parser as parser_module
 from aiows.core.mask import (
     MaskKeySource,
     apply_mask,
@@ -145,31 +146,54 @@ def test_module_uses_compiled_when_available() -> None:
         assert mask.mask_frame is _speedups.mask_frame
 
 
-def load_mask_module(name: str) -> ModuleType:
-    """Execute mask.py afresh as a separate module, leaving aiows.core.mask alone."""
-    spec = importlib.util.spec_from_file_location(f"aiows.core.{name}", mask.__file__)
+def load_fresh(path: str, name: str) -> ModuleType:
+    """Execute a core module's file afresh as a separate module."""
+    spec = importlib.util.spec_from_file_location(f"aiows.core.{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_no_extensions_env_forces_pure_python(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_extensions_env_leaves_compiled_unset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("AIOWS_NO_EXTENSIONS", "1")
-    fresh = load_mask_module("_mask_no_ext")
+    fresh = load_fresh(speedups.__file__, "_speedups_no_ext")
+    assert fresh.compiled is None
+
+
+@needs_speedups
+def test_without_env_the_extension_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIOWS_NO_EXTENSIONS", raising=False)
+    fresh = load_fresh(speedups.__file__, "_speedups_env")
+    assert fresh.compiled is _speedups
+
+
+def test_pure_python_when_not_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(speedups, "compiled", None)
+    fresh = load_fresh(mask.__file__, "_mask_no_ext")
     assert fresh.COMPILED is False
     assert fresh.apply_mask is fresh.py_apply_mask
     assert fresh.mask_frame is fresh.py_mask_frame
     assert fresh.apply_mask(b"abcd", b"abcdabc") == b"\0" * 7
+    parser = load_fresh(parser_module.__file__, "_parser_no_ext")
+    assert parser._scan_messages is None
+    frames = b"\x82\x01x\x81\x02hi"
+    assert [m.data for m in parser.FrameParser().feed(frames)] == [b"x", "hi"]
+    raw = parser.FrameParser(decode_text=False).feed(frames)
+    assert [m.data for m in raw] == [b"x", b"hi"]
 
 
 @needs_speedups
-def test_fresh_load_without_env_is_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AIOWS_NO_EXTENSIONS", raising=False)
-    fresh = load_mask_module("_mask_compiled")
+def test_compiled_when_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(speedups, "compiled", _speedups)
+    fresh = load_fresh(mask.__file__, "_mask_compiled")
     assert fresh.COMPILED is True
     assert _speedups is not None
     assert fresh.apply_mask is _speedups.apply_mask
+    parser = load_fresh(parser_module.__file__, "_parser_compiled")
+    assert parser._scan_messages is _speedups.scan_messages
 
 
 def test_key_source_gives_four_byte_keys_from_urandom(

@@ -65,7 +65,9 @@ def test_frame_flags() -> None:
 def test_mask_keys_come_from_key_source(monkeypatch: pytest.MonkeyPatch) -> None:
     pool = bytes(range(256)) * 16
     monkeypatch.setattr(mask.os, "urandom", lambda n: pool[:n])
-    # The key pool is shared by the process; empty it so the next key is drawn.
+    # The key pool is shared by the process; empty it so the next key is
+    # drawn, and have the real pool restored afterwards.
+    monkeypatch.setattr(mask.KEYS, "_pool", mask.KEYS._pool)
     monkeypatch.setattr(mask.KEYS, "_offset", mask.KEYS.REFILL)
     writer = FrameWriter()
     first = writer.frame(Opcode.TEXT, b"abcd")
