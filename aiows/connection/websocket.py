@@ -49,6 +49,8 @@ DEFAULT_MAX_QUEUE: Final = 16
 DEFAULT_CLOSE_TIMEOUT: Final = 10.0
 
 _TEXT: Final = WSMsgType.TEXT
+_TEXT_OP: Final = int(Opcode.TEXT)
+_BINARY_OP: Final = int(Opcode.BINARY)
 _BINARY: Final = WSMsgType.BINARY
 _PING: Final = WSMsgType.PING
 _PONG: Final = WSMsgType.PONG
@@ -441,7 +443,15 @@ class WebSocketConnection:
         """Send a TEXT message."""
         if not isinstance(data, str):
             raise TypeError(f"send_str() takes str, not {type(data).__name__}")
-        await self._send_message(Opcode.TEXT, data.encode("utf-8"), compress)
+        if self._state is State.OPEN and self._fragmenting is None:
+            # Fast path: nothing to wait for before writing.
+            self._write(
+                self._writer.message(_TEXT_OP, data.encode(), compress=compress != 0)
+            )
+            if self._writing_paused:
+                await self._drain_if_paused()
+            return
+        await self._send_message(_TEXT_OP, data.encode(), compress)
 
     async def send_bytes(
         self, data: bytes | bytearray | memoryview, compress: int | None = None
@@ -452,7 +462,13 @@ class WebSocketConnection:
                 f"send_bytes() takes bytes, bytearray or memoryview, "
                 f"not {type(data).__name__}"
             )
-        await self._send_message(Opcode.BINARY, data, compress)
+        if self._state is State.OPEN and self._fragmenting is None:
+            # Fast path: nothing to wait for before writing.
+            self._write(self._writer.message(_BINARY_OP, data, compress=compress != 0))
+            if self._writing_paused:
+                await self._drain_if_paused()
+            return
+        await self._send_message(_BINARY_OP, data, compress)
 
     async def send_json(
         self,

@@ -83,6 +83,65 @@ done_key:
     return result;
 }
 
+/* build_frame(b0, key, data) -> a whole masked client frame: the header
+ * (first byte b0, mask bit, 7/16/64-bit length), the key, the masked data. */
+static PyObject *
+build_frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer key, data;
+    PyObject *result = NULL;
+    unsigned char *out;
+    long b0;
+    Py_ssize_t header;
+
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "build_frame(b0, key, data)");
+        return NULL;
+    }
+    b0 = PyLong_AsLong(args[0]);
+    if (b0 == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (b0 < 0 || b0 > 255) {
+        PyErr_SetString(PyExc_ValueError, "b0 must be a byte");
+        return NULL;
+    }
+    if (get_key(args[1], &key) < 0) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[2], &data, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&key);
+        return NULL;
+    }
+    header = data.len < 126 ? 2 : (data.len < 65536 ? 4 : 10);
+    result = PyBytes_FromStringAndSize(NULL, header + 4 + data.len);
+    if (result != NULL) {
+        unsigned long long n = (unsigned long long)data.len;
+        out = (unsigned char *)PyBytes_AS_STRING(result);
+        out[0] = (unsigned char)b0;
+        if (header == 2) {
+            out[1] = (unsigned char)(0x80 | n);
+        }
+        else if (header == 4) {
+            out[1] = 0x80 | 126;
+            out[2] = (unsigned char)(n >> 8);
+            out[3] = (unsigned char)n;
+        }
+        else {
+            int i;
+            out[1] = 0x80 | 127;
+            for (i = 0; i < 8; i++) {
+                out[2 + i] = (unsigned char)(n >> (56 - 8 * i));
+            }
+        }
+        memcpy(out + header, key.buf, 4);
+        xor_into(out + header + 4, data.buf, data.len, key.buf);
+    }
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&key);
+    return result;
+}
+
 static PyObject *
 apply_mask(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -277,6 +336,8 @@ error:
 }
 
 static PyMethodDef methods[] = {
+    {"build_frame", (PyCFunction)(void (*)(void))build_frame, METH_FASTCALL,
+     "build_frame(b0, key, data) -> a whole masked frame"},
     {"init_scanner", (PyCFunction)(void (*)(void))init_scanner, METH_FASTCALL,
      "init_scanner(message_type, text, binary)"},
     {"scan_messages", (PyCFunction)(void (*)(void))scan_messages, METH_FASTCALL,

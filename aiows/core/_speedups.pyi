@@ -8,3 +8,6 @@ def init_scanner(message_type: type, text: object, binary: object, /) -> None: .
 def scan_messages(
     data: bytes, pos: int, max_size: int, decode_text: bool, out: list[object], /
 ) -> int: ...
+def build_frame(
+    b0: int, key: bytes, data: bytes | bytearray | memoryview, /
+) -> bytes: ...

@@ -9,6 +9,7 @@ bytes.  Set ``AIOWS_NO_EXTENSIONS=1`` to force the fallback.
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Callable
 from typing import Final
 
@@ -36,17 +37,37 @@ def py_mask_frame(
     return prefix + key + py_apply_mask(key, data)
 
 
+_HEADER_7: Final = struct.Struct("!BB").pack
+_HEADER_16: Final = struct.Struct("!BBH").pack
+_HEADER_64: Final = struct.Struct("!BBQ").pack
+
+
+def py_build_frame(b0: int, key: bytes, data: bytes | bytearray | memoryview) -> bytes:
+    """A whole masked client frame with first byte ``b0`` (pure Python)."""
+    length = len(data)
+    if length < 126:
+        header = _HEADER_7(b0, 0x80 | length)
+    elif length < 0x10000:
+        header = _HEADER_16(b0, 0x80 | 126, length)
+    else:
+        header = _HEADER_64(b0, 0x80 | 127, length)
+    return header + key + py_apply_mask(key, data)
+
+
 apply_mask: Callable[[bytes, bytes | bytearray | memoryview], bytes]
 mask_frame: Callable[[bytes, bytes, bytes | bytearray | memoryview], bytes]
+build_frame: Callable[[int, bytes, bytes | bytearray | memoryview], bytes]
 
 if compiled is None:
     apply_mask = py_apply_mask
     mask_frame = py_mask_frame
+    build_frame = py_build_frame
     #: Whether the compiled masking is in use.
     COMPILED = False
 else:
     apply_mask = compiled.apply_mask
     mask_frame = compiled.mask_frame
+    build_frame = compiled.build_frame
     COMPILED = True
 
 

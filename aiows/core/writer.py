@@ -8,19 +8,9 @@ compressed fragment by fragment, RSV1 on its first frame only (RFC 7692 §6).
 
 from __future__ import annotations
 
-import struct
-from typing import Final
-
 from .deflate import PerMessageDeflate
 from .frames import FIN, MAX_CONTROL_PAYLOAD, RSV1, Opcode, build_close_payload
-from .mask import KEYS, mask_frame
-
-# Header layouts: 7-bit, 16-bit and 64-bit payload lengths, mask bit set.
-_HEADER_7: Final = struct.Struct("!BB").pack
-_HEADER_16: Final = struct.Struct("!BBH").pack
-_HEADER_64: Final = struct.Struct("!BBQ").pack
-_MASKED_16: Final = 0x80 | 126
-_MASKED_64: Final = 0x80 | 127
+from .mask import KEYS, build_frame
 
 Payload = bytes | bytearray | memoryview
 
@@ -42,14 +32,7 @@ class FrameWriter:
     ) -> bytes:
         """One masked frame carrying ``payload`` as it is."""
         b0 = opcode | (FIN if fin else 0) | (RSV1 if rsv1 else 0)
-        length = len(payload)
-        if length < 126:
-            header = _HEADER_7(b0, 0x80 | length)
-        elif length < 0x10000:
-            header = _HEADER_16(b0, _MASKED_16, length)
-        else:
-            header = _HEADER_64(b0, _MASKED_64, length)
-        return mask_frame(header, KEYS.next_key(), payload)
+        return build_frame(b0, KEYS.next_key(), payload)
 
     def message(self, opcode: int, payload: Payload, *, compress: bool = True) -> bytes:
         """A whole data message in one frame, compressed if negotiated.
@@ -58,8 +41,10 @@ class FrameWriter:
         permessage-deflate is on, which RFC 7692 §6 allows.
         """
         if self.deflate is not None and compress:
-            return self.frame(opcode, self.deflate.compress(payload), rsv1=True)
-        return self.frame(opcode, payload)
+            return build_frame(
+                opcode | FIN | RSV1, KEYS.next_key(), self.deflate.compress(payload)
+            )
+        return build_frame(opcode | FIN, KEYS.next_key(), payload)
 
     def fragment(
         self, opcode: int, payload: Payload, *, first: bool, fin: bool
