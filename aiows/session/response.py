@@ -21,6 +21,8 @@ class ClientWebSocketResponse(WebSocketConnection):
     :attr:`request_headers` and :attr:`response_headers`.
     """
 
+    __slots__ = ("_after_close", "_after_close_task", "_response")
+
     def __init__(self, *args: Any, response: ClientResponse, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The 101 response; its connection is released when the socket closes.
