@@ -175,7 +175,10 @@ class PerMessageDeflate:
         params: DeflateParams,
         *,
         level: int = zlib.Z_DEFAULT_COMPRESSION,
-        mem_level: int = 8,
+        # zlib's default is 8; 5 shrinks the compressor's hash tables from
+        # 128 KiB to 16 KiB.  Measured: 117 -> 62 KiB of RSS per connection
+        # once both directions have carried a message (docs/compression.rst).
+        mem_level: int = 5,
     ) -> None:
         #: The negotiated settings; fixed for the life of the connection.
         self.params = params
