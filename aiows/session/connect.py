@@ -321,10 +321,16 @@ async def _request_following_redirects(
     history: list[ClientResponse] = []
     for _ in range(options.max_redirects + 1):
         failure: aiohttp.ClientResponseError | None = None
+        request_url = url
+        if options.proxy is not None and url.scheme == "ws":
+            # Through a forward proxy the request line carries the whole URL,
+            # and proxies expect an http:// one there (RFC 9112 §3.2.2);
+            # aiohttp would send ws://, which they refuse.
+            request_url = url.with_scheme("http")
         try:
             response = await session.request(
                 options.method,
-                url,
+                request_url,
                 params=options.params,
                 headers=headers,
                 read_until_eof=False,
