@@ -226,20 +226,20 @@ class PerMessageDeflate:
         ``limit`` is how many bytes the message may still grow by (None for
         no limit).  Raises :class:`MessageTooBig` as soon as the output would pass
         it, having inflated at most ``limit + 1`` bytes.
+
+        A message may end its deflate stream with a final (BFINAL=1) block
+        (RFC 7692 §7.2.3.4).  Compressed data after such a block is a new
+        stream and is inflated as one, so the result does not depend on how
+        the bytes were split into frames or reads.
         """
-        decompressor = self._decompressor
-        if decompressor is None:
-            decompressor = self._decompressor = zlib.decompressobj(
-                -self._decompress_bits
-            )
-        # zlib's max_length: 0 is "no limit"; one byte past the limit is
-        # enough to know the message is too big.
-        max_length = 0 if limit is None else limit + 1
         try:
-            out = decompressor.decompress(data, max_length)
+            out = self._inflate(data, limit)
             if fin and (limit is None or len(out) <= limit):
-                tail_length = 0 if limit is None else max_length - len(out)
-                out += decompressor.decompress(TRAILER, tail_length)
+                decompressor = self._decompressor
+                if decompressor is not None and not decompressor.eof:
+                    out += self._inflate(
+                        TRAILER, None if limit is None else limit - len(out)
+                    )
         except zlib.error as exc:
             self._decompressor = None
             raise ProtocolError(f"invalid compressed data: {exc}") from None
@@ -248,9 +248,33 @@ class PerMessageDeflate:
             raise MessageTooBig(
                 f"compressed message inflates past the limit of {limit} bytes"
             )
-        if decompressor.eof or (fin and self.params.server_no_context_takeover):
-            # A message may end with a final (BFINAL=1) block (RFC 7692
-            # §7.2.3.4); that ends the deflate stream, so what follows needs
-            # a new inflater.
+        if fin and self.params.server_no_context_takeover:
+            self._decompressor = None
+        return out
+
+    def _inflate(
+        self, data: bytes | bytearray | memoryview, limit: int | None
+    ) -> bytes:
+        """Inflate ``data``, starting new streams after final blocks.
+
+        Stops once more than ``limit`` bytes came out; the caller decides.
+        """
+        out = b""
+        while data:
+            decompressor = self._decompressor
+            if decompressor is None:
+                decompressor = self._decompressor = zlib.decompressobj(
+                    -self._decompress_bits
+                )
+            # zlib's max_length: 0 is "no limit"; one byte past the limit is
+            # enough to know the message is too big.
+            max_length = 0 if limit is None else limit + 1 - len(out)
+            out += decompressor.decompress(data, max_length)
+            if limit is not None and len(out) > limit:
+                break
+            if not decompressor.eof:
+                break
+            # The stream ended with a final block; what follows starts anew.
+            data = decompressor.unused_data
             self._decompressor = None
         return out

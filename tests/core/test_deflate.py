@@ -723,3 +723,33 @@ def test_answer_must_name_the_server_window_it_was_offered(offered: int) -> None
     assert params.server_max_window_bits == offered
     # With 15 offered (the default), leaving it out is fine.
     assert negotiate(["permessage-deflate"], 15) == DeflateParams()
+
+
+def _finished_stream(data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-15)
+    return compressor.compress(data) + compressor.flush()  # ends with BFINAL=1
+
+
+def test_data_after_a_final_block_is_a_new_stream() -> None:
+    payload = _finished_stream(b"first ") + _finished_stream(b"second")
+    whole = PerMessageDeflate(DeflateParams())
+    assert whole.decompress(payload, True, None) == b"first second"
+    # The same bytes one at a time give the same message.
+    split = PerMessageDeflate(DeflateParams())
+    out = b"".join(
+        split.decompress(payload[i : i + 1], i == len(payload) - 1, None)
+        for i in range(len(payload))
+    )
+    assert out == b"first second"
+    # The next message starts afresh.
+    assert whole.decompress(_finished_stream(b"next"), True, None) == b"next"
+
+
+def test_limit_counts_every_stream_of_a_message() -> None:
+    payload = _finished_stream(b"a" * 600) + _finished_stream(b"b" * 600)
+    pmd = PerMessageDeflate(DeflateParams())
+    with pytest.raises(MessageTooBig):
+        pmd.decompress(payload, True, 1000)
+    assert PerMessageDeflate(DeflateParams()).decompress(payload, True, 1200) == (
+        b"a" * 600 + b"b" * 600
+    )

@@ -242,3 +242,22 @@ def test_pure_path_refuses_bad_key_like_compiled(key: bytes) -> None:
 
     with pytest.raises(ValueError, match="4 bytes"):
         py_apply_mask(key, b"data")
+
+
+@pytest.mark.parametrize("n", [0, 1, 125, 126, 65535, 65536, 70000])
+def test_build_frame_layout_pure_and_compiled(n: int) -> None:
+    key = b"\x01\x02\x03\x04"
+    data = os.urandom(n)
+    frame = mask.py_build_frame(0x82, key, data)
+    if n < 126:
+        assert frame[:2] == bytes([0x82, 0x80 | n])
+        rest = frame[2:]
+    elif n < 65536:
+        assert frame[:4] == bytes([0x82, 0x80 | 126]) + n.to_bytes(2, "big")
+        rest = frame[4:]
+    else:
+        assert frame[:10] == bytes([0x82, 0x80 | 127]) + n.to_bytes(8, "big")
+        rest = frame[10:]
+    assert rest[:4] == key
+    assert xor_mask(key, rest[4:]) == data
+    assert mask.build_frame(0x82, key, data) == frame
