@@ -142,3 +142,45 @@ async def test_connect_logger_and_unix_connect_arguments(tmp_path) -> None:  # t
         aiows.unix_connect()
     with pytest.raises(TypeError, match="host"):
         aiows.unix_connect(path, host="127.0.0.1")
+
+
+async def test_session_credentials_on_rest_calls(aiohttp_server) -> None:  # type: ignore[no-untyped-def]
+    from aiohttp import web
+
+    seen: list[dict[str, str | None]] = []
+
+    async def record(request: web.Request) -> web.Response:
+        seen.append(
+            {
+                "authorization": request.headers.get("Authorization"),
+                "cookie": request.headers.get("Cookie"),
+                "x": request.headers.get("X-Default"),
+            }
+        )
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/r", record)
+    server = await aiohttp_server(app)
+    url = f"http://127.0.0.1:{server.port}/r"
+    session = aiows.ClientSession(
+        auth=aiows.BasicAuth("user", "pw"),
+        headers={"Cookie": "sid=1", "X-Default": "d"},
+    )
+    async with session:
+        # Credentials are not aiohttp session defaults (so redirects can drop
+        # them), yet every request carries them.
+        assert "Authorization" not in session.headers
+        assert "Cookie" not in session.headers
+        assert session.headers["X-Default"] == "d"
+        async with session.get(url) as r:
+            assert r.status == 200
+        async with session.get(url, headers={"Cookie": "sid=2"}) as r:
+            assert r.status == 200
+        async with session.get(url, auth=aiohttp.BasicAuth("other", "x")) as r:
+            assert r.status == 200
+    basic = aiows.BasicAuth("user", "pw").encode()
+    assert seen[0] == {"authorization": basic, "cookie": "sid=1", "x": "d"}
+    assert seen[1] == {"authorization": basic, "cookie": "sid=2", "x": "d"}
+    assert seen[2]["authorization"] == aiows.BasicAuth("other", "x").encode()
+    assert seen[2]["cookie"] == "sid=1"
