@@ -8,6 +8,7 @@ one connector pool, cookie jar, default headers and trace configs.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -18,7 +19,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from .connect import ORIGIN_BOUND as _ORIGIN_BOUND
-from .connect import WSConnectContext, make_options, open_websocket
+from .connect import ConnectOptions, WSConnectContext, make_options, open_websocket
 from .response import ClientWebSocketResponse
 
 
@@ -199,10 +200,20 @@ def ws_connect(url: str | URL, **kwargs: Any) -> WSConnectContext:
             await ws.send_str("hi")
     """
     connector = kwargs.pop("connector", None)
-    options = make_options(kwargs)
+    return on_private_session(
+        url, make_options(kwargs), lambda: aiohttp.ClientSession(connector=connector)
+    )
+
+
+def on_private_session(
+    url: str | URL,
+    options: ConnectOptions,
+    make_session: Callable[[], aiohttp.ClientSession],
+) -> WSConnectContext:
+    """Connections that each run on a new session, closed with the connection."""
 
     async def opener() -> ClientWebSocketResponse:
-        session = aiohttp.ClientSession(connector=connector)
+        session = make_session()
         try:
             ws = await open_websocket(session, url, options)
         except BaseException:

@@ -114,6 +114,8 @@ class ConnectOptions:
     iterate_data: bool = False
     # Credentials an aiows.ClientSession adds to each of its requests.
     session_headers: CIMultiDict[str] | None = None
+    # Where the connection logs (websockets' logger= option).
+    logger: logging.Logger | logging.LoggerAdapter[Any] | None = None
 
 
 def _ws_timeout(options: ConnectOptions) -> Any:
@@ -362,22 +364,18 @@ async def _request_following_redirects(
             # A WebSocket server may redirect to its http(s) equivalent.
             target = target.with_scheme("ws" if target.scheme == "http" else "wss")
         if url.scheme in _SECURE and target.scheme not in _SECURE:
-            raise exceptions.InvalidHandshake(
-                redacted(response.request_info),
-                tuple(history),
-                status=response.status,
-                message=f"refusing to follow a redirect from {url.scheme}:// to "
+            raise _refusal(
+                response,
+                history,
+                f"refusing to follow a redirect from {url.scheme}:// to "
                 f"{target.scheme}:// ({target.with_query(None)}): the upgrade "
                 "and its credentials would travel in clear text",
-                headers=response.headers,
             )
         if target.scheme not in ("ws", "wss") or not target.host:
-            raise exceptions.InvalidHandshake(
-                redacted(response.request_info),
-                tuple(history),
-                status=response.status,
-                message=f"redirect to {location!r}, which is not a WebSocket URI",
-                headers=response.headers,
+            raise _refusal(
+                response,
+                history,
+                f"redirect to {location!r}, which is not a WebSocket URI",
             )
         if target.origin() != url.origin():
             for name in ORIGIN_BOUND:
@@ -387,25 +385,30 @@ async def _request_following_redirects(
             ):
                 # aiohttp adds its session's defaults to every request, and
                 # aiows cannot take them back for this one.
-                raise exceptions.InvalidHandshake(
-                    redacted(response.request_info),
-                    tuple(history),
-                    status=response.status,
-                    message=f"refusing to follow a redirect to another origin "
+                raise _refusal(
+                    response,
+                    history,
+                    f"refusing to follow a redirect to another origin "
                     f"({target.origin()}): the aiohttp session's default "
                     "credentials (auth= or an Authorization or Cookie header) "
                     "would go with it",
-                    headers=response.headers,
                 )
         if options.params is not None:
             # Query parameters belong to the first URL only, as in aiohttp.
             options = replace(options, params=None)
         url = target
-    raise exceptions.InvalidHandshake(
+    raise _refusal(response, history, f"more than {options.max_redirects} redirects")
+
+
+def _refusal(
+    response: ClientResponse, history: list[ClientResponse], message: str
+) -> exceptions.InvalidHandshake:
+    """The error for a redirect aiows will not follow."""
+    return exceptions.InvalidHandshake(
         redacted(response.request_info),
         tuple(history),
         status=response.status,
-        message=f"more than {options.max_redirects} redirects",
+        message=message,
         headers=response.headers,
     )
 
@@ -444,6 +447,8 @@ def _connect(
         max_queue=options.max_queue,
     )
     ws.iterate_data = options.iterate_data
+    if options.logger is not None:
+        ws.logger = options.logger
     protocol = WebSocketProtocol(ws)
     protocol.on_lost = take_over(response, protocol)
     # aiohttp may resume reading after handing over the tail (3.14 does when

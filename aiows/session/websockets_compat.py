@@ -13,7 +13,7 @@ import logging
 import socket
 import sys
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 import aiohttp
@@ -22,7 +22,7 @@ from yarl import URL
 
 from .. import __name__ as _package
 from ..connection.websocket import DEFAULT_CLOSE_TIMEOUT
-from .client import ClientSession
+from .client import ClientSession, on_private_session
 from .connect import (
     ClientWSTimeout,
     ConnectOptions,
@@ -171,6 +171,7 @@ def connect(
         process_exception=process_exception,
         iterate_data=True,
         backoff=backoff or Backoff(),
+        logger=logger,
     )
     if session is not None:
         if {"host", "port", "local_addr", "family"} & set(kwargs):
@@ -183,7 +184,7 @@ def connect(
         )
 
         async def shared() -> ClientWebSocketResponse:
-            return await _open(http, uri, options, logger)
+            return await open_websocket(http, uri, options)
 
         return WSConnectContext(shared, uri, options)
 
@@ -197,7 +198,9 @@ def connect(
             family=kwargs.get("family", 0),
         )
 
-    return _private(uri, options, logger, make_connector)
+    return on_private_session(
+        uri, options, lambda: aiohttp.ClientSession(connector=make_connector())
+    )
 
 
 def unix_connect(
@@ -215,40 +218,9 @@ def unix_connect(
     unknown = set(kwargs) & {"host", "port", "local_addr", "family"}
     if unknown:
         raise TypeError(f"unix_connect() does not take {', '.join(sorted(unknown))}")
-    context = connect(uri, session=None, **kwargs)
-    options = context._options
-
-    return _private(
+    options = connect(uri, **kwargs)._options
+    return on_private_session(
         uri,
         options,
-        kwargs.get("logger"),
-        lambda: aiohttp.UnixConnector(path=path),
+        lambda: aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=path)),
     )
-
-
-def _private(
-    uri: str,
-    options: ConnectOptions,
-    logger: Any,
-    make_connector: Callable[[], aiohttp.BaseConnector],
-) -> WSConnectContext:
-    async def opener() -> ClientWebSocketResponse:
-        http = aiohttp.ClientSession(connector=make_connector())
-        try:
-            ws = await _open(http, uri, options, logger)
-        except BaseException:
-            await http.close()
-            raise
-        ws._after_close = http.close
-        return ws
-
-    return WSConnectContext(opener, uri, options)
-
-
-async def _open(
-    http: aiohttp.ClientSession, uri: str, options: ConnectOptions, logger: Any
-) -> ClientWebSocketResponse:
-    ws = await open_websocket(http, uri, options)
-    if logger is not None:
-        ws.logger = logger
-    return ws
