@@ -206,24 +206,22 @@ async def open_websocket(
     parsed = _check_url(url)
     if options.open_timeout is None:
         return await _open(session, parsed, options)
+    expired = exceptions.OpenTimeout(
+        f"opening handshake with {parsed.host} did not finish within "
+        f"{options.open_timeout} s"
+    )
     if _timeout is not None:
         try:
             async with _timeout(options.open_timeout):
                 return await _open(session, parsed, options)
         except TimeoutError:
-            raise exceptions.OpenTimeout(
-                f"opening handshake with {parsed.host} did not finish within "
-                f"{options.open_timeout} s"
-            ) from None
+            raise expired from None
     try:  # pragma: no cover - Python 3.10
         return await asyncio.wait_for(
             _open(session, parsed, options), options.open_timeout
         )
     except asyncio.TimeoutError:  # pragma: no cover - Python 3.10
-        raise exceptions.OpenTimeout(
-            f"opening handshake with {parsed.host} did not finish within "
-            f"{options.open_timeout} s"
-        ) from None
+        raise expired from None
 
 
 async def _open(
