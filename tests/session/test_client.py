@@ -399,6 +399,12 @@ async def test_ws_through_http_proxy_sends_absolute_form(
     )
 
 
+@pytest.mark.skipif(
+    tuple(int(part) for part in aiohttp.__version__.split(".")[:2]) < (3, 11),
+    reason="aiohttp 3.10 does not keep a proxied connection alive, so the "
+    "upgrade opens a fresh one, on which proxy.py 2.4.10 does not relay the "
+    "client's frames; the request form is checked by the scripted-proxy test",
+)
 async def test_ws_url_through_real_http_proxy_after_rest(
     aiohttp_server: ServerFactory, http_proxy: HttpProxy
 ) -> None:
