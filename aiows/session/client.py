@@ -155,7 +155,12 @@ class ClientSession:
         ``server_hostname``, ``compress``, ``max_msg_size``,
         ``decode_text``, ...), plus ``open_timeout`` (10 s: bounds TCP,
         proxy, TLS and the upgrade), ``max_queue`` (16 unread messages before
-        reading pauses), ``ping_timeout`` and ``write_limit``.
+        reading pauses), ``ping_timeout``, ``write_limit``,
+        ``allow_redirects`` and ``max_redirects`` (10), and for
+        ``async for ws in session.ws_connect(...)`` the reconnect policy:
+        ``backoff`` (:class:`aiows.Backoff`) and ``process_exception``.
+        ``headers`` may be a function or coroutine function returning the
+        headers, called for every attempt.
         """
         options = make_options(kwargs)
         options.session_headers = self._credentials
