@@ -2,9 +2,9 @@
  *
  * scan_messages() turns a run of plain data frames into messages (see below).
  *
- * mask_frame(prefix, key, data) -> prefix + key + (data XOR key), built in one
- * allocation so a client frame is written with a single buffer and no extra
- * copy.  apply_mask(key, data) -> data XOR key.  Both XOR eight bytes at a time;
+ * build_frame(b0, key, data) -> a whole masked client frame (header, key,
+ * data XOR key), built in one allocation so a frame is written with a single
+ * buffer and no extra copy.  apply_mask(key, data) -> data XOR key.  Both XOR eight bytes at a time;
  * compilers vectorise the loop further where the CPU allows (SSE2/AVX2 at -O3).
  *
  * The pure-Python equivalents live in mask.py and are tested against these.
@@ -46,41 +46,6 @@ get_key(PyObject *obj, Py_buffer *key)
         return -1;
     }
     return 0;
-}
-
-static PyObject *
-mask_frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    Py_buffer prefix, key, data;
-    PyObject *result = NULL;
-    unsigned char *out;
-
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "mask_frame(prefix, key, data)");
-        return NULL;
-    }
-    if (PyObject_GetBuffer(args[0], &prefix, PyBUF_SIMPLE) < 0) {
-        return NULL;
-    }
-    if (get_key(args[1], &key) < 0) {
-        PyBuffer_Release(&prefix);
-        return NULL;
-    }
-    if (PyObject_GetBuffer(args[2], &data, PyBUF_SIMPLE) < 0) {
-        goto done_key;
-    }
-    result = PyBytes_FromStringAndSize(NULL, prefix.len + 4 + data.len);
-    if (result != NULL) {
-        out = (unsigned char *)PyBytes_AS_STRING(result);
-        memcpy(out, prefix.buf, prefix.len);
-        memcpy(out + prefix.len, key.buf, 4);
-        xor_into(out + prefix.len + 4, data.buf, data.len, key.buf);
-    }
-    PyBuffer_Release(&data);
-done_key:
-    PyBuffer_Release(&key);
-    PyBuffer_Release(&prefix);
-    return result;
 }
 
 /* build_frame(b0, key, data) -> a whole masked client frame: the header
@@ -342,8 +307,6 @@ static PyMethodDef methods[] = {
      "init_scanner(message_type, text, binary)"},
     {"scan_messages", (PyCFunction)(void (*)(void))scan_messages, METH_FASTCALL,
      "scan_messages(data, pos, max_size, decode_text, out) -> new pos"},
-    {"mask_frame", (PyCFunction)(void (*)(void))mask_frame, METH_FASTCALL,
-     "mask_frame(prefix, key, data) -> prefix + key + masked data"},
     {"apply_mask", (PyCFunction)(void (*)(void))apply_mask, METH_FASTCALL,
      "apply_mask(key, data) -> data XOR key"},
     {NULL, NULL, 0, NULL},

@@ -1,9 +1,6 @@
 # Type stub for the compiled masking module, _speedups.c.
 
 def apply_mask(key: bytes, data: bytes | bytearray | memoryview, /) -> bytes: ...
-def mask_frame(
-    prefix: bytes, key: bytes, data: bytes | bytearray | memoryview, /
-) -> bytes: ...
 def init_scanner(message_type: type, text: object, binary: object, /) -> None: ...
 def scan_messages(
     data: bytes, pos: int, max_size: int, decode_text: bool, out: list[object], /

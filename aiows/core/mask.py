@@ -30,13 +30,6 @@ def py_apply_mask(key: bytes, data: bytes | bytearray | memoryview) -> bytes:
     ).to_bytes(n, "little")
 
 
-def py_mask_frame(
-    prefix: bytes, key: bytes, data: bytes | bytearray | memoryview
-) -> bytes:
-    """``prefix + key + masked data``: one whole client frame (pure Python)."""
-    return prefix + key + py_apply_mask(key, data)
-
-
 _HEADER_7: Final = struct.Struct("!BB").pack
 _HEADER_16: Final = struct.Struct("!BBH").pack
 _HEADER_64: Final = struct.Struct("!BBQ").pack
@@ -55,18 +48,15 @@ def py_build_frame(b0: int, key: bytes, data: bytes | bytearray | memoryview) ->
 
 
 apply_mask: Callable[[bytes, bytes | bytearray | memoryview], bytes]
-mask_frame: Callable[[bytes, bytes, bytes | bytearray | memoryview], bytes]
 build_frame: Callable[[int, bytes, bytes | bytearray | memoryview], bytes]
 
 if compiled is None:
     apply_mask = py_apply_mask
-    mask_frame = py_mask_frame
     build_frame = py_build_frame
     #: Whether the compiled masking is in use.
     COMPILED = False
 else:
     apply_mask = compiled.apply_mask
-    mask_frame = compiled.mask_frame
     build_frame = compiled.build_frame
     COMPILED = True
 

@@ -14,9 +14,9 @@ from aiows.core import parser as parser_module
 from aiows.core.mask import (
     MaskKeySource,
     apply_mask,
-    mask_frame,
+    build_frame,
     py_apply_mask,
-    py_mask_frame,
+    py_build_frame,
 )
 
 from .helpers import xor_mask
@@ -83,8 +83,8 @@ def test_accepts_bytes_like(kind: Callable[[bytes], bytes]) -> None:
         result = func(b"k3y!", kind(data))
         assert type(result) is bytes
         assert result == expected
-    framed = [py_mask_frame(b"\x82\xa5", b"k3y!", kind(data))]
-    framed.append(mask_frame(b"\x82\xa5", b"k3y!", kind(data)))
+    framed = [py_build_frame(0x82, b"k3y!", kind(data))]
+    framed.append(build_frame(0x82, b"k3y!", kind(data)))
     assert framed == [b"\x82\xa5k3y!" + expected] * 2
 
 
@@ -96,20 +96,24 @@ def test_memoryview_slice() -> None:
 
 
 @pytest.mark.parametrize("n", [0, 1, 5, 8, 125, 126, 65536])
-def test_mask_frame_layout(n: int) -> None:
+def test_build_frame_masks_after_header_and_key(n: int) -> None:
     data = payload(n)
-    prefix = b"\x81\xfe\x00\x7e"
     key = b"\x10\x20\x30\x40"
-    expected = prefix + key + xor_mask(key, data)
-    assert py_mask_frame(prefix, key, data) == expected
-    assert mask_frame(prefix, key, data) == expected
+    expected_tail = key + xor_mask(key, data)
+    frames = [py_build_frame(0x81, key, data), build_frame(0x81, key, data)]
     if _speedups is not None:
-        assert _speedups.mask_frame(prefix, key, data) == expected
+        frames.append(_speedups.build_frame(0x81, key, data))
+    for frame in frames:
+        assert frame[0] == 0x81
+        assert frame.endswith(expected_tail)
+        assert len(frame) == len(expected_tail) + (
+            2 if n < 126 else 4 if n < 65536 else 10
+        )
 
 
-def test_mask_frame_empty_prefix() -> None:
-    assert mask_frame(b"", b"abcd", b"") == b"abcd"
-    assert py_mask_frame(b"", b"abcd", b"\0\0") == b"abcdab"
+def test_build_frame_empty_payload() -> None:
+    assert build_frame(0x8A, b"abcd", b"") == b"\x8a\x80abcd"
+    assert py_build_frame(0x82, b"abcd", b"\0\0") == b"\x82\x82abcdab"
 
 
 @needs_speedups
@@ -118,7 +122,7 @@ def test_compiled_rejects_bad_key() -> None:
     with pytest.raises(ValueError, match="mask key must be 4 bytes"):
         _speedups.apply_mask(b"abc", b"data")
     with pytest.raises(ValueError, match="mask key must be 4 bytes"):
-        _speedups.mask_frame(b"\x82\x84", b"abcde", b"data")
+        _speedups.build_frame(0x82, b"abcde", b"data")
 
 
 @needs_speedups
@@ -126,14 +130,16 @@ def test_compiled_argument_errors() -> None:
     assert _speedups is not None
     with pytest.raises(TypeError, match=r"apply_mask\(key, data\)"):
         _speedups.apply_mask(b"abcd")
-    with pytest.raises(TypeError, match=r"mask_frame\(prefix, key, data\)"):
-        _speedups.mask_frame(b"", b"abcd")
+    with pytest.raises(TypeError, match=r"build_frame\(b0, key, data\)"):
+        _speedups.build_frame(0x82, b"abcd")
     with pytest.raises(TypeError):
         _speedups.apply_mask(b"abcd", "text")
     with pytest.raises(TypeError):
-        _speedups.mask_frame("x", b"abcd", b"")
+        _speedups.build_frame("x", b"abcd", b"")
     with pytest.raises(TypeError):
-        _speedups.mask_frame(b"", b"abcd", 5)
+        _speedups.build_frame(0x82, b"abcd", 5)
+    with pytest.raises(ValueError, match="b0 must be a byte"):
+        _speedups.build_frame(256, b"abcd", b"")
 
 
 def test_module_uses_compiled_when_available() -> None:
@@ -143,7 +149,7 @@ def test_module_uses_compiled_when_available() -> None:
     else:
         assert mask.COMPILED is True
         assert mask.apply_mask is _speedups.apply_mask
-        assert mask.mask_frame is _speedups.mask_frame
+        assert mask.build_frame is _speedups.build_frame
 
 
 def load_fresh(path: str, name: str) -> ModuleType:
@@ -175,7 +181,7 @@ def test_pure_python_when_not_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
     fresh = load_fresh(mask.__file__, "_mask_no_ext")
     assert fresh.COMPILED is False
     assert fresh.apply_mask is fresh.py_apply_mask
-    assert fresh.mask_frame is fresh.py_mask_frame
+    assert fresh.build_frame is fresh.py_build_frame
     assert fresh.apply_mask(b"abcd", b"abcdabc") == b"\0" * 7
     parser = load_fresh(parser_module.__file__, "_parser_no_ext")
     assert parser._scan_messages is None
