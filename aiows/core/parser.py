@@ -27,10 +27,14 @@ from .frames import (
     FIN,
     LENGTH_16,
     LENGTH_64,
+    LENGTH_MASK,
     MASK_BIT,
     MAX_CONTROL_PAYLOAD,
     NO_STATUS_RECEIVED,
+    OPCODE_MASK,
     RSV1,
+    RSV2,
+    RSV3,
     Opcode,
     is_valid_close_code,
 )
@@ -50,7 +54,6 @@ _CLOSE: Final = Opcode.CLOSE.value
 _PING: Final = Opcode.PING.value
 _PONG: Final = Opcode.PONG.value
 _KNOWN_OPCODES: Final = frozenset(op.value for op in Opcode)
-_RSV23: Final = 0x30
 # RFC 6455 §5.2: the most significant bit of a 64-bit length must be 0.
 _MAX_LENGTH_64: Final = (1 << 63) - 1
 
@@ -204,9 +207,9 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
             b1 = data[pos + 1]
             fin = b0 & FIN
             rsv1 = b0 & RSV1
-            opcode = b0 & 0x0F
-            length = b1 & 0x7F
-            if b0 & _RSV23 or (rsv1 and not self._rsv1_allowed(opcode)):
+            opcode = b0 & OPCODE_MASK
+            length = b1 & LENGTH_MASK
+            if b0 & (RSV2 | RSV3) or (rsv1 and not self._rsv1_allowed(opcode)):
                 self._bad_rsv(b0, opcode)
             if b1 & MASK_BIT:
                 raise ProtocolError("server sent a masked frame (RFC 6455 §5.1)")
@@ -307,7 +310,7 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         return self._deflate is not None and opcode in (_TEXT, _BINARY)
 
     def _bad_rsv(self, b0: int, opcode: int) -> None:
-        if b0 & _RSV23:
+        if b0 & (RSV2 | RSV3):
             raise ProtocolError("RSV2 or RSV3 set; no extension defines them")
         if self._deflate is None:
             raise ProtocolError("RSV1 set but no extension was negotiated")
