@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from ..core.errors import MessageTooBig
 from ..core.frames import (
-    MAX_CONTROL_PAYLOAD,
+    MAX_CLOSE_REASON,
     NO_STATUS_RECEIVED,
     Close,
     Opcode,
@@ -817,7 +817,10 @@ class WebSocketConnection:
         self._close_code = code
         self._queue.append(WSMessage(WSMsgType.ERROR, exc, None))
         self._wake_reader()
-        self._send_close(code, reason[: MAX_CONTROL_PAYLOAD - 2])
+        # A close reason holds 123 bytes; cut by bytes, not characters, and
+        # never inside a character.
+        raw = reason.encode()[:MAX_CLOSE_REASON]
+        self._send_close(code, raw.decode(errors="ignore"))
 
     def _closed_error(self) -> ConnectionClosed:
         rcvd = self._close_rcvd

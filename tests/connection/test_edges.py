@@ -155,3 +155,21 @@ async def test_connection_closed_without_frames_describes_itself() -> None:
     assert aiows.Close(1000) != "x"
     assert len({aiows.Close(1000), aiows.Close(1000)}) == 1
     assert repr(aiows.Close(4000, "r")) == "Close(4000, 'r')"
+
+
+async def test_failure_reason_is_cut_to_123_bytes_on_a_character_boundary(
+    raw_server: RawServerFactory,
+) -> None:
+    closes: list[tuple[int | None, bytes]] = []
+
+    async def handler(peer: RawPeer) -> None:
+        closes.append(await peer.read_close())
+
+    server = await raw_server(handler)
+    ws = await aiows.ws_connect(server.url, timeout=aiows.ClientWSTimeout(ws_close=0.5))
+    ws._fail(1011, "é" * 100, RuntimeError("internal"))  # 200 bytes of UTF-8
+    await ws.wait_closed()
+    ((code, reason),) = closes
+    assert code == 1011
+    assert len(reason) == 122  # 61 whole characters; half of one is dropped
+    assert reason.decode("utf-8") == "é" * 61
