@@ -19,7 +19,13 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from .connect import ORIGIN_BOUND as _ORIGIN_BOUND
-from .connect import ConnectOptions, WSConnectContext, make_options, open_websocket
+from .connect import (
+    ConnectOptions,
+    WSConnectContext,
+    make_options,
+    open_websocket,
+    with_credentials,
+)
 from .response import ClientWebSocketResponse
 
 
@@ -102,15 +108,11 @@ class ClientSession:
         """``kwargs`` with the session's credentials added as request headers."""
         if not self._credentials:
             return kwargs
-        headers: CIMultiDict[str] = CIMultiDict(self._credentials)
-        if kwargs.get("auth") is not None:
-            headers.popall(hdrs.AUTHORIZATION, None)
-        given = kwargs.get("headers")
-        if given:
-            given = CIMultiDict(given)
-            for name in given:
-                headers.popall(name, None)
-            headers.extend(given)
+        headers = with_credentials(
+            self._credentials,
+            kwargs.get("headers"),
+            auth_given=kwargs.get("auth") is not None,
+        )
         return {**kwargs, "headers": headers}
 
     def request(self, method: str, url: str | URL, **kwargs: Any) -> Any:

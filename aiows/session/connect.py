@@ -184,6 +184,24 @@ def _without_credentials(
     )
 
 
+def with_credentials(
+    credentials: CIMultiDict[str] | None, given: Any, *, auth_given: bool
+) -> CIMultiDict[str]:
+    """Request headers: a session's credentials, overridden by the call's.
+
+    A header the call gives replaces the session's of that name, and an
+    ``auth=`` given to the call replaces the session's ``Authorization``.
+    """
+    headers: CIMultiDict[str] = CIMultiDict(credentials or {})
+    if auth_given:
+        headers.popall(hdrs.AUTHORIZATION, None)
+    given = CIMultiDict(given or {})
+    for name in given:
+        headers.popall(name, None)
+    headers.extend(given)
+    return headers
+
+
 def _handshake_error(
     exc: core_errors.HandshakeError, response: ClientResponse
 ) -> exceptions.InvalidHandshake:
@@ -235,14 +253,9 @@ async def _open(
         extra_headers = extra_headers()
         if inspect.isawaitable(extra_headers):
             extra_headers = await extra_headers
-    headers: CIMultiDict[str] = CIMultiDict(options.session_headers or {})
-    if extra_headers or options.auth is not None:
-        given: CIMultiDict[str] = CIMultiDict(extra_headers or {})
-        if options.auth is not None:
-            headers.popall(hdrs.AUTHORIZATION, None)
-        for name in given:
-            headers.popall(name, None)
-        headers.extend(given)
+    headers = with_credentials(
+        options.session_headers, extra_headers, auth_given=options.auth is not None
+    )
     key = handshake.generate_key()
     offered_bits = options.compress or None
     extensions = (
