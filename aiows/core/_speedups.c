@@ -134,35 +134,12 @@ apply_mask(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
-/* The message type and the TEXT/BINARY members, set once by init_scanner(). */
-static PyTypeObject *message_type = NULL;
-static PyObject *text_type = NULL;
-static PyObject *binary_type = NULL;
-
-static PyObject *
-init_scanner(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 3 || !PyType_Check(args[0]) ||
-        !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type)) {
-        PyErr_SetString(PyExc_TypeError,
-                        "init_scanner(message_type, text, binary)");
-        return NULL;
-    }
-    Py_INCREF(args[0]);
-    Py_INCREF(args[1]);
-    Py_INCREF(args[2]);
-    Py_XSETREF(message_type, (PyTypeObject *)args[0]);
-    Py_XSETREF(text_type, args[1]);
-    Py_XSETREF(binary_type, args[2]);
-    Py_RETURN_NONE;
-}
-
 /* A message tuple built without calling the class: the NamedTuple's __new__
  * is Python code and would cost more than parsing the frame. */
 static PyObject *
-new_message(PyObject *type, PyObject *data)
+new_message(PyTypeObject *cls, PyObject *type, PyObject *data, PyObject *extra)
 {
-    PyObject *msg = message_type->tp_alloc(message_type, 3);
+    PyObject *msg = cls->tp_alloc(cls, 3);
     if (msg == NULL) {
         Py_DECREF(data);
         return NULL;
@@ -170,12 +147,16 @@ new_message(PyObject *type, PyObject *data)
     Py_INCREF(type);
     PyTuple_SET_ITEM(msg, 0, type);
     PyTuple_SET_ITEM(msg, 1, data);
-    Py_INCREF(Py_None);
-    PyTuple_SET_ITEM(msg, 2, Py_None);
+    Py_INCREF(extra);
+    PyTuple_SET_ITEM(msg, 2, extra);
     return msg;
 }
 
-/* scan_messages(data, pos, max_size, decode_text, out) -> new pos
+/* scan_messages(data, pos, max_size, decode_text, out, spec) -> new pos
+ *
+ * `spec` is (text_class, binary_class, TEXT, BINARY, extra): the tuple
+ * classes of TEXT and BINARY messages, the members that go in their `type`
+ * field, and what goes in their `extra` field.
  *
  * Appends a message to `out` for each frame from `pos` on that is a whole,
  * unfragmented, uncompressed, unmasked TEXT or BINARY frame within
@@ -190,18 +171,27 @@ scan_messages(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t pos, end;
     unsigned long long max_size;
     int decode_text;
-    PyObject *out;
+    PyObject *out, *spec, *extra;
+    PyTypeObject *text_class, *binary_class;
     const unsigned char *buf;
 
-    if (message_type == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "init_scanner() was not called");
-        return NULL;
-    }
-    if (nargs != 5 || !PyList_Check(args[4])) {
+    if (nargs != 6 || !PyList_Check(args[4]) || !PyTuple_Check(args[5]) ||
+        PyTuple_GET_SIZE(args[5]) != 5 ||
+        !PyType_Check(PyTuple_GET_ITEM(args[5], 0)) ||
+        !PyType_IsSubtype((PyTypeObject *)PyTuple_GET_ITEM(args[5], 0),
+                          &PyTuple_Type) ||
+        !PyType_Check(PyTuple_GET_ITEM(args[5], 1)) ||
+        !PyType_IsSubtype((PyTypeObject *)PyTuple_GET_ITEM(args[5], 1),
+                          &PyTuple_Type)) {
         PyErr_SetString(PyExc_TypeError,
-                        "scan_messages(data, pos, max_size, decode_text, out)");
+                        "scan_messages(data, pos, max_size, decode_text, out, "
+                        "(text_class, binary_class, TEXT, BINARY, extra))");
         return NULL;
     }
+    spec = args[5];
+    text_class = (PyTypeObject *)PyTuple_GET_ITEM(spec, 0);
+    binary_class = (PyTypeObject *)PyTuple_GET_ITEM(spec, 1);
+    extra = PyTuple_GET_ITEM(spec, 4);
     pos = PyLong_AsSsize_t(args[1]);
     if (pos == -1 && PyErr_Occurred()) {
         return NULL;
@@ -226,6 +216,7 @@ scan_messages(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         unsigned long long length = b1 & 0x7F;
         Py_ssize_t header = 2;
         PyObject *data, *msg, *type;
+        PyTypeObject *cls;
         const char *payload;
 
         /* FIN set, RSV clear, TEXT or BINARY, not masked. */
@@ -272,16 +263,18 @@ scan_messages(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                 Py_DECREF(text);
                 data = PyBytes_FromStringAndSize(payload, (Py_ssize_t)length);
             }
-            type = text_type;
+            type = PyTuple_GET_ITEM(spec, 2);
+            cls = text_class;
         }
         else {
             data = PyBytes_FromStringAndSize(payload, (Py_ssize_t)length);
-            type = binary_type;
+            type = PyTuple_GET_ITEM(spec, 3);
+            cls = binary_class;
         }
         if (data == NULL) {
             goto error;
         }
-        msg = new_message(type, data);
+        msg = new_message(cls, type, data, extra);
         if (msg == NULL) {
             goto error;
         }
@@ -303,10 +296,8 @@ error:
 static PyMethodDef methods[] = {
     {"build_frame", (PyCFunction)(void (*)(void))build_frame, METH_FASTCALL,
      "build_frame(b0, key, data) -> a whole masked frame"},
-    {"init_scanner", (PyCFunction)(void (*)(void))init_scanner, METH_FASTCALL,
-     "init_scanner(message_type, text, binary)"},
     {"scan_messages", (PyCFunction)(void (*)(void))scan_messages, METH_FASTCALL,
-     "scan_messages(data, pos, max_size, decode_text, out) -> new pos"},
+     "scan_messages(data, pos, max_size, decode_text, out, spec) -> new pos"},
     {"apply_mask", (PyCFunction)(void (*)(void))apply_mask, METH_FASTCALL,
      "apply_mask(key, data) -> data XOR key"},
     {NULL, NULL, 0, NULL},

@@ -1,9 +1,14 @@
 # Type stub for the compiled masking module, _speedups.c.
 
 def apply_mask(key: bytes, data: bytes | bytearray | memoryview, /) -> bytes: ...
-def init_scanner(message_type: type, text: object, binary: object, /) -> None: ...
 def scan_messages(
-    data: bytes, pos: int, max_size: int, decode_text: bool, out: list[object], /
+    data: bytes,
+    pos: int,
+    max_size: int,
+    decode_text: bool,
+    out: list[object],
+    spec: tuple[type, type, object, object, object],
+    /,
 ) -> int: ...
 def build_frame(
     b0: int, key: bytes, data: bytes | bytearray | memoryview, /

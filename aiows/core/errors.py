@@ -39,6 +39,22 @@ class MessageTooBig(ProtocolError):
     code = WSCloseCode.MESSAGE_TOO_BIG
 
 
+class InvalidState(Exception):
+    """An event the protocol's state table does not allow in its state.
+
+    ``state`` is the state's name and ``event`` what was attempted.
+    """
+
+    def __init__(self, state: str, event: str) -> None:
+        self.state = state
+        self.event = event
+        super().__init__(f"cannot {event} in state {state}")
+
+
+class TooManyPings(RuntimeError):
+    """Too many pings are waiting for their pong; wait for one first."""
+
+
 class HandshakeError(Exception):
     """The server's answer to the opening handshake is not acceptable."""
 

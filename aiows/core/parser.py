@@ -19,7 +19,8 @@ Two paths share the rules:
 from __future__ import annotations
 
 import codecs
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 from .deflate import PerMessageDeflate
 from .errors import InvalidUTF8, MessageTooBig, ProtocolError
@@ -38,14 +39,21 @@ from .frames import (
     Opcode,
     is_valid_close_code,
 )
-from .messages import Fragment, WSMessage, WSMsgType
+from .messages import CORE_KINDS, Fragment, MessageKinds, make_message
 from .speedups import compiled
 
 DEFAULT_MAX_MSG_SIZE: Final = 4 * 1024 * 1024
 
-#: What :meth:`FrameParser.feed` returns: whole messages, and with
-#: ``fragments=True`` the frames of fragmented messages.
-Event = WSMessage | Fragment
+#: What :meth:`FrameParser.feed` returns: whole messages (``(type, data,
+#: extra)`` tuples of the classes in the parser's :class:`MessageKinds`), and
+#: with ``fragments=True`` the pieces of fragmented messages.  It is ``Any``
+#: because the classes are chosen at run time, by the face in use.
+Event = Any
+
+#: Called with each ping, pong and close message instead of appending it to
+#: the output, and with the output list, so a protocol can answer control
+#: frames as they are parsed and choose which ones the application sees.
+ControlHandler = Callable[[Event, list[Event]], None]
 
 _CONT: Final = Opcode.CONTINUATION.value
 _TEXT: Final = Opcode.TEXT.value
@@ -61,11 +69,7 @@ _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 
 # The compiled scanner turns runs of plain data frames into messages; it
 # stops at anything else, which the Python loop below handles.
-if compiled is not None:
-    compiled.init_scanner(WSMessage, WSMsgType.TEXT, WSMsgType.BINARY)
-    _scan_messages = compiled.scan_messages
-else:
-    _scan_messages = None
+_scan_messages = None if compiled is None else compiled.scan_messages
 
 
 def parse_close_payload(payload: bytes | bytearray | memoryview) -> tuple[int, str]:
@@ -105,7 +109,7 @@ def _check_pending_utf8(decoder: codecs.IncrementalDecoder) -> None:
 
 
 class FrameParser:
-    """Turns the server's byte stream into :class:`WSMessage` tuples.
+    """Turns the server's byte stream into message tuples.
 
     >>> parser = FrameParser()
     >>> parser.feed(b"\\x81\\x02hi\\x89\\x00")
@@ -115,10 +119,16 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
     After a protocol violation :meth:`feed` returns what came before it and
     sets :attr:`exc`; after a close frame it ignores the rest of the stream.
 
-    With ``fragments=True`` a message sent in several frames comes out as
-    one :class:`~aiows.core.messages.Fragment` per frame, the last with
-    ``fin`` set, so it can be streamed without being held whole.  Messages
-    sent in one frame still come out whole.
+    With ``fragments=True`` a message sent in several frames comes out in
+    :class:`~aiows.core.messages.Fragment` pieces, the last with ``fin``
+    set, so it can be streamed without being held whole.  Each call to
+    :meth:`feed` gives at most one piece per message, holding the frames it
+    completed, so a message of many tiny frames costs a few pieces, not one
+    per frame.  Messages sent in one frame still come out whole.
+
+    ``kinds`` chooses the message classes and type members (the core's own
+    by default); ``on_control`` takes each ping, pong and close message in
+    place of the output list (see :data:`ControlHandler`).
     """
 
     def __init__(
@@ -128,16 +138,35 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         decode_text: bool = True,
         deflate: PerMessageDeflate | None = None,
         fragments: bool = False,
+        kinds: MessageKinds = CORE_KINDS,
+        on_control: ControlHandler | None = None,
     ) -> None:
+        if max_msg_size < 0:
+            raise ValueError(
+                f"max_msg_size must be 0 (no limit) or a positive number of bytes, "
+                f"not {max_msg_size}"
+            )
         # Largest message accepted, in bytes; None means no limit.
         self._max_size = max_msg_size or None
         # Whether TEXT data is handed out as str (True) or as UTF-8 bytes.
         self._decode_text = decode_text
         # The permessage-deflate state, when the extension was negotiated.
         self._deflate = deflate
-        # Whether a fragmented message comes out frame by frame (as
-        # Fragment events) instead of whole.
+        # Whether a fragmented message comes out in pieces (as Fragment
+        # events) instead of whole.
         self._fragments = fragments
+        # The classes and type members messages are built from; the compiled
+        # scanner takes the data-message ones as one tuple.
+        self._kinds = kinds
+        self._scan_spec = (
+            kinds.text,
+            kinds.binary,
+            kinds.types.TEXT,
+            kinds.types.BINARY,
+            kinds.extra,
+        )
+        # Where ping, pong and close messages go instead of the output.
+        self._on_control = on_control
         # Bytes of an incomplete frame header (or control frame) kept for the
         # next chunk.
         self._buffer = b""
@@ -152,7 +181,12 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         # (uncompressed), its pieces, and the UTF-8 decoder for text.
         self._msg_opcode: int | None = None
         self._msg_compressed = False
+        # Whether a piece of the message was already handed out (streaming),
+        # so the rest must come as Fragment events too.
         self._msg_fragmented = False
+        # Whether this feed() completed frames of the message that are not
+        # handed out yet (streaming).
+        self._msg_unsent = False
         self._msg_size = 0
         self._msg_text: list[str] = []
         self._msg_bytes: list[bytes | memoryview] = []
@@ -175,6 +209,11 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
             self._buffer = b""
             self._msg_text = []
             self._msg_bytes = []
+            return out
+        if self._msg_unsent:
+            # The frames of a fragmented message this chunk completed go out
+            # as one piece.
+            self._emit_fragment(False, out)
         return out
 
     # -- the byte stream -------------------------------------------------
@@ -200,7 +239,9 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         scan = _scan_messages
         while end - pos >= 2:
             if scan is not None and self._msg_opcode is None:
-                pos = scan(data, pos, max_size or 0, self._decode_text, out)
+                pos = scan(
+                    data, pos, max_size or 0, self._decode_text, out, self._scan_spec
+                )
                 if end - pos < 2:
                     break
             b0 = data[pos]
@@ -275,6 +316,7 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
                 # Fast path: a whole unfragmented, uncompressed message.
                 pos = start + length
                 payload = data[start:pos]
+                kinds = self._kinds
                 if opcode == _TEXT:
                     try:
                         text = payload.decode("utf-8")
@@ -282,12 +324,20 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
                         raise InvalidUTF8(
                             f"text message is not valid UTF-8: {exc.reason}"
                         ) from None
-                    if self._decode_text:
-                        out.append(WSMessage(WSMsgType.TEXT, text, None))
-                    else:
-                        out.append(WSMessage(WSMsgType.TEXT, payload, None))
+                    out.append(
+                        make_message(
+                            kinds.text,
+                            kinds.types.TEXT,
+                            text if self._decode_text else payload,
+                            kinds.extra,
+                        )
+                    )
                 else:
-                    out.append(WSMessage(WSMsgType.BINARY, payload, None))
+                    out.append(
+                        make_message(
+                            kinds.binary, kinds.types.BINARY, payload, kinds.extra
+                        )
+                    )
                 continue
 
             if opcode != _CONT:
@@ -321,17 +371,23 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
     # -- control frames --------------------------------------------------
 
     def _control(self, opcode: int, payload: bytes, out: list[Event]) -> None:
+        kinds = self._kinds
         if opcode == _PING:
-            out.append(WSMessage(WSMsgType.PING, payload, None))
+            msg = make_message(kinds.control, kinds.types.PING, payload, kinds.extra)
         elif opcode == _PONG:
-            out.append(WSMessage(WSMsgType.PONG, payload, None))
+            msg = make_message(kinds.control, kinds.types.PONG, payload, kinds.extra)
         else:
             code, reason = parse_close_payload(payload)
-            out.append(WSMessage(WSMsgType.CLOSE, code, reason))
+            msg = make_message(kinds.control, kinds.types.CLOSE, code, reason)
             self.closed = True
             self._buffer = b""
+            self._msg_unsent = False
             self._msg_text = []
             self._msg_bytes = []
+        if self._on_control is None:
+            out.append(msg)
+        else:
+            self._on_control(msg, out)
 
     # -- data frames -----------------------------------------------------
 
@@ -364,17 +420,20 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
                 raise InvalidUTF8(
                     f"text message is not valid UTF-8: {exc.reason}"
                 ) from None
-            if self._decode_text:
+            if not self._decode_text:
+                if piece:
+                    self._msg_bytes.append(piece)
+            elif text:
                 self._msg_text.append(text)
-            elif piece:
-                self._msg_bytes.append(piece)
         elif piece:
             # b"".join copies each piece once, memoryviews included.
             self._msg_bytes.append(piece)
         if final and not self._msg_fragmented:
             self._emit_message(out)
-        elif frame_end and self._fragments:
-            self._emit_fragment(final, out)
+        elif final:
+            self._emit_fragment(True, out)
+        elif frame_end and self._fragments and (self._msg_text or self._msg_bytes):
+            self._msg_unsent = True
 
     def _joined(self) -> str | bytes:
         if self._msg_opcode == _TEXT and self._decode_text:
@@ -382,26 +441,32 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         return b"".join(self._msg_bytes)
 
     def _emit_message(self, out: list[Event]) -> None:
-        msg_type = WSMsgType.TEXT if self._msg_opcode == _TEXT else WSMsgType.BINARY
-        out.append(WSMessage(msg_type, self._joined(), None))
+        kinds = self._kinds
+        if self._msg_opcode == _TEXT:
+            cls, kind = kinds.text, kinds.types.TEXT
+        else:
+            cls, kind = kinds.binary, kinds.types.BINARY
+        out.append(make_message(cls, kind, self._joined(), kinds.extra))
+        self._end_message()
+
+    def _emit_fragment(self, fin: bool, out: list[Event]) -> None:
+        types = self._kinds.types
+        kind = types.TEXT if self._msg_opcode == _TEXT else types.BINARY
+        out.append(Fragment(kind, self._joined(), fin))
+        self._msg_text = []
+        self._msg_bytes = []
+        self._msg_unsent = False
+        if fin:
+            self._end_message()
+        else:
+            self._msg_fragmented = True
+
+    def _end_message(self) -> None:
         self._msg_opcode = None
         self._msg_compressed = False
         self._msg_fragmented = False
+        self._msg_unsent = False
         self._msg_size = 0
         self._msg_text = []
         self._msg_bytes = []
         self._msg_decoder = None
-
-    def _emit_fragment(self, fin: bool, out: list[Event]) -> None:
-        msg_type = WSMsgType.TEXT if self._msg_opcode == _TEXT else WSMsgType.BINARY
-        out.append(Fragment(msg_type, self._joined(), fin))
-        self._msg_text = []
-        self._msg_bytes = []
-        if fin:
-            self._msg_opcode = None
-            self._msg_compressed = False
-            self._msg_fragmented = False
-            self._msg_size = 0
-            self._msg_decoder = None
-        else:
-            self._msg_fragmented = True

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from aiows.core.messages import Fragment, WSMessage, WSMsgType
 
 
 @dataclass
@@ -57,3 +60,29 @@ def decode_client_frames(data: bytes) -> list[ClientFrame]:
         )
         pos = start + length
     return frames
+
+
+def reassembled(events: list[Any]) -> list[Any]:
+    """Parser events with each message's Fragment pieces joined into one message.
+
+    How a fragmented message is cut into pieces depends on how the stream was
+    chunked; what the pieces add up to does not.  A joined message takes the
+    place of its last piece, and a message that never finished (the stream
+    ended, or a close came first) is left out, as a reader would lose it.
+    """
+    out: list[Any] = []
+    pending: list[Fragment] = []
+    for event in events:
+        if type(event) is Fragment:
+            pending.append(event)
+            if event.fin:
+                assert {p.type for p in pending} == {event.type}
+                empty = "" if isinstance(event.data, str) else b""
+                data = empty.join(p.data for p in pending)  # type: ignore[attr-defined]
+                out.append(WSMessage(event.type, data, None))
+                pending = []
+            continue
+        if event.type is WSMsgType.CLOSE:
+            pending = []
+        out.append(event)
+    return out

@@ -774,49 +774,80 @@ def test_fragment_mode_single_frame_messages_stay_whole() -> None:
     ]
 
 
-def test_fragment_mode_text() -> None:
+def test_fragment_mode_message_within_one_chunk_comes_out_whole() -> None:
     stream = server_frame(TEXT, b"Hel", fin=False)
     stream += server_frame(PING, b"p")
     stream += server_frame(0, b"", fin=False)
     stream += server_frame(0, b"lo")
     stream += server_frame(TEXT, b"whole")
     out = FrameParser(fragments=True).feed(stream)
-    assert out == [
-        frag(WSMsgType.TEXT, "Hel", False),
-        ping(b"p"),
-        frag(WSMsgType.TEXT, "", False),
-        frag(WSMsgType.TEXT, "lo", True),
-        text("whole"),
+    assert out == [ping(b"p"), text("Hello"), text("whole")]
+    assert all(type(event) is WSMessage for event in out)
+
+
+def test_fragment_mode_one_piece_per_chunk() -> None:
+    frames = [
+        server_frame(TEXT, b"Hel", fin=False),
+        server_frame(PING, b"p"),
+        server_frame(0, b"", fin=False),
+        server_frame(0, b"l", fin=False) + server_frame(0, b"l", fin=False),
+        server_frame(0, b"o"),
     ]
-    assert [type(event) for event in out] == [
-        Fragment,
-        WSMessage,
-        Fragment,
-        Fragment,
-        WSMessage,
+    parser = FrameParser(fragments=True)
+    assert [parser.feed(frame) for frame in frames] == [
+        [frag(WSMsgType.TEXT, "Hel", False)],
+        [ping(b"p")],
+        [],  # an empty fragment is not worth an event
+        [frag(WSMsgType.TEXT, "ll", False)],
+        [frag(WSMsgType.TEXT, "o", True)],
     ]
 
 
-def test_fragment_mode_binary_one_event_per_frame() -> None:
+def test_fragment_mode_binary_however_chunked() -> None:
     stream = server_frame(BINARY, b"ab", fin=False) + server_frame(0, b"cd")
-    # However the frames are chunked, each frame comes out once, whole.
     for i in range(len(stream) + 1):
         parser = FrameParser(fragments=True)
-        assert feed_chunks(parser, [stream[:i], stream[i:]]) == [
-            frag(WSMsgType.BINARY, b"ab", False),
-            frag(WSMsgType.BINARY, b"cd", True),
-        ]
+        out = feed_chunks(parser, [stream[:i], stream[i:]])
+        assert b"".join(event.data for event in out) == b"abcd"
+        assert 1 <= len(out) <= 2
+        if len(out) == 1:
+            assert type(out[0]) is WSMessage
+        else:
+            # What arrived of the message by the end of the first chunk.
+            assert [type(event) for event in out] == [Fragment, Fragment]
+            assert [event.fin for event in out] == [False, True]
+
+
+def test_fragment_mode_many_tiny_fragments_cost_one_event_per_chunk() -> None:
+    count = 20_000
+    stream = server_frame(BINARY, b"0", fin=False)
+    stream += b"".join(
+        server_frame(0, b"%d" % (i % 10), fin=False) for i in range(1, count)
+    )
+    stream += server_frame(0, b"")
+    chunk = 4096
+    parser = FrameParser(fragments=True)
+    out = feed_chunks(
+        parser, [stream[i : i + chunk] for i in range(0, len(stream), chunk)]
+    )
+    assert len(out) <= len(stream) // chunk + 1
+    assert b"".join(event.data for event in out) == b"".join(
+        b"%d" % (i % 10) for i in range(count)
+    )
+    assert out[-1].fin is True and all(not event.fin for event in out[:-1])
 
 
 def test_fragment_mode_utf8_split_across_frames() -> None:
     euro = "€".encode()
-    stream = server_frame(TEXT, b"a" + euro[:2], fin=False)
-    stream += server_frame(0, euro[2:] + b"b")
-    assert FrameParser(fragments=True).feed(stream) == [
+    first = server_frame(TEXT, b"a" + euro[:2], fin=False)
+    last = server_frame(0, euro[2:] + b"b")
+    parser = FrameParser(fragments=True)
+    assert feed_chunks(parser, [first, last]) == [
         frag(WSMsgType.TEXT, "a", False),
         frag(WSMsgType.TEXT, "€b", True),
     ]
-    assert FrameParser(fragments=True, decode_text=False).feed(stream) == [
+    parser = FrameParser(fragments=True, decode_text=False)
+    assert feed_chunks(parser, [first, last]) == [
         frag(WSMsgType.TEXT, b"a" + euro[:2], False),
         frag(WSMsgType.TEXT, euro[2:] + b"b", True),
     ]
@@ -829,17 +860,21 @@ def test_fragment_mode_invalid_utf8() -> None:
     ]
     assert parser.feed(server_frame(0, b"\xff")) == []
     assert parser.exc is not None and parser.exc.code == 1007
+    # A message that fails within the chunk hands out nothing of itself.
     parser = FrameParser(fragments=True)
     stream = server_frame(TEXT, b"ok\xe2", fin=False) + server_frame(0, b"")
-    assert parser.feed(stream) == [frag(WSMsgType.TEXT, "ok", False)]
+    assert parser.feed(stream) == []
     assert parser.exc is not None and parser.exc.code == 1007
 
 
 def test_fragment_mode_state_resets_between_messages() -> None:
-    stream = server_frame(BINARY, b"a", fin=False) + server_frame(0, b"b")
-    stream += server_frame(TEXT, b"c", fin=False) + server_frame(0, b"d")
-    stream += server_frame(BINARY, b"e")
-    assert FrameParser(fragments=True).feed(stream) == [
+    frames = [
+        server_frame(BINARY, b"a", fin=False),
+        server_frame(0, b"b") + server_frame(TEXT, b"c", fin=False),
+        server_frame(0, b"d") + server_frame(BINARY, b"e"),
+    ]
+    parser = FrameParser(fragments=True)
+    assert feed_chunks(parser, frames) == [
         frag(WSMsgType.BINARY, b"a", False),
         frag(WSMsgType.BINARY, b"b", True),
         frag(WSMsgType.TEXT, "c", False),
@@ -849,22 +884,22 @@ def test_fragment_mode_state_resets_between_messages() -> None:
     # A continuation after the last fragment has nothing to continue.
     parser = FrameParser(fragments=True)
     bad = server_frame(BINARY, b"a", fin=False) + server_frame(0, b"b")
-    assert parser.feed(bad + server_frame(0, b"c")) == [
-        frag(WSMsgType.BINARY, b"a", False),
-        frag(WSMsgType.BINARY, b"b", True),
-    ]
+    assert parser.feed(bad + server_frame(0, b"c")) == [binary(b"ab")]
     assert parser.exc is not None and parser.exc.code == 1002
 
 
 def test_fragment_mode_size_limit_is_per_message() -> None:
-    stream = server_frame(BINARY, b"a" * 60, fin=False) + server_frame(0, b"b" * 41)
     parser = FrameParser(fragments=True, max_msg_size=100)
-    assert parser.feed(stream) == [frag(WSMsgType.BINARY, b"a" * 60, False)]
+    assert parser.feed(server_frame(BINARY, b"a" * 60, fin=False)) == [
+        frag(WSMsgType.BINARY, b"a" * 60, False)
+    ]
+    assert parser.feed(server_frame(0, b"b" * 41)) == []
     assert isinstance(parser.exc, MessageTooBig)
-    stream = server_frame(BINARY, b"a" * 60, fin=False) + server_frame(0, b"b" * 40)
-    stream += server_frame(BINARY, b"c" * 100)
     parser = FrameParser(fragments=True, max_msg_size=100)
-    assert parser.feed(stream) == [
+    stream = server_frame(0, b"b" * 40) + server_frame(BINARY, b"c" * 100)
+    assert feed_chunks(
+        parser, [server_frame(BINARY, b"a" * 60, fin=False), stream]
+    ) == [
         frag(WSMsgType.BINARY, b"a" * 60, False),
         frag(WSMsgType.BINARY, b"b" * 40, True),
         binary(b"c" * 100),
@@ -875,19 +910,20 @@ def test_fragment_mode_compressed() -> None:
     obj = zlib.compressobj(wbits=-15)
     first = obj.compress(b"Hello, ") + obj.flush(zlib.Z_SYNC_FLUSH)
     last = (obj.compress(b"World") + obj.flush(zlib.Z_SYNC_FLUSH))[:-4]
-    stream = server_frame(TEXT, first, fin=False, rsv=RSV1) + server_frame(0, last)
+    frames = [server_frame(TEXT, first, fin=False, rsv=RSV1), server_frame(0, last)]
     parser = FrameParser(fragments=True, deflate=deflate_on())
-    assert parser.feed(stream) == [
+    assert feed_chunks(parser, frames) == [
         frag(WSMsgType.TEXT, "Hello, ", False),
         frag(WSMsgType.TEXT, "World", True),
     ]
 
 
 def test_fragment_mode_close_inside_message() -> None:
+    # The message can never complete: the close is all that comes out.
     stream = server_frame(TEXT, b"part", fin=False) + server_frame(CLOSE, b"")
     stream += server_frame(0, b"more")
     parser = FrameParser(fragments=True)
-    assert parser.feed(stream) == [frag(WSMsgType.TEXT, "part", False), close(1005)]
+    assert parser.feed(stream) == [close(1005)]
     assert parser.closed is True
 
 
@@ -921,3 +957,8 @@ def test_valid_prefix_split_across_fragments(
     assert parser.exc is None
     messages = parser.feed(server_frame(0x0, rest))
     assert [m.data for m in messages] == [text]
+
+
+def test_negative_size_limit_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_msg_size must be 0"):
+        FrameParser(max_msg_size=-1)
