@@ -33,6 +33,14 @@ MAX_WINDOW_BITS: Final = 15
 # and uses 9 with zlib.
 ZLIB_MIN_WINDOW_BITS: Final = 9
 
+# How much compressed input one zlib call gets.  After a final block zlib
+# copies the rest of its input into ``unused_data``, so an unbounded slice
+# would make each of many small streams copy the whole remaining payload
+# (quadratic).  Bounded, a stream costs at most this many copied bytes;
+# 4 KiB keeps the per-call overhead low for one large stream too (measured
+# in benchmarks/scaling.py, docs/reliability.rst "Scaling").
+INFLATE_SLICE: Final = 4096
+
 _WINDOW_BITS_VALUES: Final = {
     str(bits): bits for bits in range(MIN_WINDOW_BITS, MAX_WINDOW_BITS + 1)
 }
@@ -258,23 +266,38 @@ class PerMessageDeflate:
         """Inflate ``data``, starting new streams after final blocks.
 
         Stops once more than ``limit`` bytes came out; the caller decides.
+
+        A hostile payload may hold thousands of tiny streams, so the cost
+        must stay linear in its size: the output is joined once at the end,
+        and the input is walked with an offset into a memoryview.  zlib
+        copies whatever follows a stream's end into ``unused_data``, so each
+        call gets at most ``INFLATE_SLICE`` bytes; that bounds the copy per
+        stream, and only its length is used, to advance the offset.
         """
-        out = b""
-        while data:
+        pieces: list[bytes] = []
+        size = 0
+        view = memoryview(data)
+        offset = 0
+        end = len(view)
+        while offset < end:
             decompressor = self._decompressor
             if decompressor is None:
                 decompressor = self._decompressor = zlib.decompressobj(
                     -self._decompress_bits
                 )
+            chunk = view[offset : offset + INFLATE_SLICE]
             # zlib's max_length: 0 is "no limit"; one byte past the limit is
             # enough to know the message is too big.
-            max_length = 0 if limit is None else limit + 1 - len(out)
-            out += decompressor.decompress(data, max_length)
-            if limit is not None and len(out) > limit:
+            max_length = 0 if limit is None else limit + 1 - size
+            piece = decompressor.decompress(chunk, max_length)
+            pieces.append(piece)
+            size += len(piece)
+            if limit is not None and size > limit:
                 break
-            if not decompressor.eof:
-                break
-            # The stream ended with a final block; what follows starts anew.
-            data = decompressor.unused_data
-            self._decompressor = None
-        return out
+            # Below max_length zlib takes in the whole slice, unless a final
+            # block ended the stream; then the rest is in unused_data.
+            offset += len(chunk) - len(decompressor.unused_data)
+            if decompressor.eof:
+                # The stream ended with a final block; what follows starts anew.
+                self._decompressor = None
+        return b"".join(pieces)

@@ -90,6 +90,17 @@ class MaskKeySource:
         self._offset = offset + 4
         return self._pool[offset : offset + 4]
 
+    def discard(self) -> None:
+        """Drop the unused keys, so the next key comes from a fresh draw."""
+        self._pool = b""
+        self._offset = self.REFILL
+
 
 #: The process-wide source every :class:`~aiows.core.writer.FrameWriter` uses.
 KEYS = MaskKeySource()
+
+# A forked child inherits a copy of the pool, and would hand out the same
+# keys as its parent: a peer that sees both connections could then predict
+# one's keys from the other's (RFC 6455 §5.3).  The child draws anew.
+if hasattr(os, "register_at_fork"):  # POSIX only; Windows has no fork()
+    os.register_at_fork(after_in_child=KEYS.discard)

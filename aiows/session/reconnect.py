@@ -10,8 +10,10 @@ current cookies.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import email.utils
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
@@ -65,21 +67,36 @@ class Backoff:
             base = min(self.maximum, base * self.factor)
 
 
-def retry_after(exc: BaseException) -> float | None:
-    """Seconds a 429 or 503 response asked to wait (``Retry-After``), if any."""
+def retry_after(exc: BaseException, maximum: float = math.inf) -> float | None:
+    """Seconds a 429 or 503 response asked to wait (``Retry-After``), if any.
+
+    RFC 9110 §10.2.3: the value is delay-seconds (ASCII digits) or an
+    HTTP-date.  Anything else is ignored (None), so the usual backoff
+    applies.  A server decides neither how long a client sleeps nor whether
+    it raises: the wait is at most ``maximum`` seconds (the reconnect loop
+    passes :attr:`Backoff.maximum`).
+    """
     if not isinstance(exc, InvalidStatus) or exc.status not in (429, 503):
         return None
     value = None if exc.headers is None else exc.headers.get("Retry-After")
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    # delay-seconds is 1*DIGIT, and DIGIT is ASCII 0-9 (RFC 5234 §B.1);
+    # str.isdigit() alone also takes "²" and other Unicode digits, which
+    # float() then refuses.
+    if value.isascii() and value.isdigit():
+        return min(maximum, float(value))
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        # RFC 9110 §5.6.7: an HTTP-date is always GMT, also in the obsolete
+        # asctime form, which has no zone and would otherwise be local time.
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        seconds = when.timestamp() - time.time()
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a huge year
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return min(maximum, max(0.0, seconds))
 
 
 def process_exception(exc: Exception) -> Exception | None:
@@ -173,7 +190,7 @@ async def _reconnect(
                 raise
             if error is not None:
                 raise error from exc
-            delay = retry_after(exc)
+            delay = retry_after(exc, backoff.maximum)
             await wait(
                 next(delays) if delay is None else delay, f"{type(exc).__name__}: {exc}"
             )

@@ -753,3 +753,85 @@ def test_limit_counts_every_stream_of_a_message() -> None:
     assert PerMessageDeflate(DeflateParams()).decompress(payload, True, 1200) == (
         b"a" * 600 + b"b" * 600
     )
+
+
+# -- many streams in one message: linear cost (issue 11, defect 3) ----------
+
+
+_real_decompressobj = zlib.decompressobj
+
+
+class RecordingInflater:
+    """A zlib decompressor that records each call's input and output sizes."""
+
+    def __init__(self, wbits: int, calls: list[tuple[int, int]]) -> None:
+        self._obj = _real_decompressobj(wbits)
+        self._calls = calls
+
+    def decompress(self, data: memoryview, max_length: int = 0) -> bytes:
+        out = self._obj.decompress(data, max_length)
+        self._calls.append((len(data), len(out)))
+        return out
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._obj, name)
+
+
+def record_inflaters(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Make every new inflater a recording one; returns the shared record."""
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr(
+        zlib, "decompressobj", lambda wbits: RecordingInflater(wbits, calls)
+    )
+    return calls
+
+
+def test_many_streams_give_zlib_bounded_slices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Before the fix each stream's unused_data (all the rest of the payload)
+    # was fed back to zlib, and copied by it: n streams cost n * len / 2.
+    calls = record_inflaters(monkeypatch)
+    count = 5000
+    payload = _finished_stream(b"x") * count
+    assert len(payload) == 3 * count
+    pmd = PerMessageDeflate(DeflateParams())
+    assert pmd.decompress(payload, True, None) == b"x" * count
+    sizes = [given for given, _ in calls]
+    assert len(sizes) == count  # one zlib call per stream
+    # Each call is given one slice: a stream's copy of what follows it is
+    # bounded, whatever the payload's size.
+    assert max(sizes) == deflate.INFLATE_SLICE
+    assert sizes[-1] == 3
+
+
+@pytest.mark.parametrize("slice_size", [1, 2, 3, 7, 4096])
+def test_streams_across_slice_boundaries(
+    monkeypatch: pytest.MonkeyPatch, slice_size: int
+) -> None:
+    # Streams of every length, so that stream ends fall on, before and after
+    # the boundaries of the slices zlib is given.
+    monkeypatch.setattr(deflate, "INFLATE_SLICE", slice_size)
+    texts = [os.urandom(n) for n in range(0, 40)] + [b"z" * 20_000, os.urandom(9000)]
+    payload = b"".join(_finished_stream(t) for t in texts)
+    pmd = PerMessageDeflate(DeflateParams())
+    assert pmd.decompress(payload, True, None) == b"".join(texts)
+    # A sync-flushed stream longer than many slices, then the trailer.
+    data = os.urandom(3 * 4096 + 5)
+    assert pmd.decompress(ServerCompressor().fragment(data), True, None) == data
+
+
+@pytest.mark.parametrize("slice_size", [1, 5, 4096])
+def test_limit_across_many_streams(
+    monkeypatch: pytest.MonkeyPatch, slice_size: int
+) -> None:
+    monkeypatch.setattr(deflate, "INFLATE_SLICE", slice_size)
+    payload = _finished_stream(b"ab") * 500
+    exact = PerMessageDeflate(DeflateParams())
+    assert exact.decompress(payload, True, 1000) == b"ab" * 500
+    calls = record_inflaters(monkeypatch)
+    over = PerMessageDeflate(DeflateParams())
+    with pytest.raises(MessageTooBig, match="limit of 999 bytes"):
+        over.decompress(payload, True, 999)
+    # At most limit + 1 bytes were inflated before giving up.
+    assert sum(out for _, out in calls) == 1000

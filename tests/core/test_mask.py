@@ -267,3 +267,70 @@ def test_build_frame_layout_pure_and_compiled(n: int) -> None:
     assert rest[:4] == key
     assert xor_mask(key, rest[4:]) == data
     assert mask.build_frame(0x82, key, data) == frame
+
+
+# -- keys after fork() (issue 11, defect 7) ------------------------------------
+
+
+def test_discard_makes_the_next_key_a_fresh_draw(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    draws = iter([b"A" * 4096, b"B" * 4096])
+    monkeypatch.setattr(mask.os, "urandom", lambda n: next(draws))
+    source = MaskKeySource()
+    assert source.next_key() == b"AAAA"
+    source.discard()
+    assert source.next_key() == b"BBBB"
+    assert source.next_key() == b"BBBB"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork()")
+def test_forked_child_draws_different_keys() -> None:
+    # Fill the pool first: a child must not go on slicing its copy of it.
+    mask.KEYS.next_key()
+    count = 16
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its keys and leave without pytest teardown
+        try:
+            os.close(read_end)
+            keys = b"".join(mask.KEYS.next_key() for _ in range(count))
+            os.write(write_end, keys)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        child = b""
+        while len(child) < 4 * count:
+            chunk = os.read(read_end, 4 * count)
+            if not chunk:
+                break
+            child += chunk
+    finally:
+        os.close(read_end)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert len(child) == 4 * count
+    parent = b"".join(mask.KEYS.next_key() for _ in range(count))
+    # Sixteen keys from independent draws: sharing even one is a 1 in 2**28
+    # chance, while a copied pool shares all of them.
+    child_keys = {child[i : i + 4] for i in range(0, len(child), 4)}
+    parent_keys = {parent[i : i + 4] for i in range(0, len(parent), 4)}
+    assert child_keys.isdisjoint(parent_keys)
+
+
+def test_module_refills_after_fork_where_fork_exists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hooks: list[Callable[[], None]] = []
+
+    def register_at_fork(*, after_in_child: Callable[[], None]) -> None:
+        hooks.append(after_in_child)
+
+    monkeypatch.setattr(os, "register_at_fork", register_at_fork, raising=False)
+    fresh = load_fresh(mask.__file__, "_mask_fork")
+    assert hooks == [fresh.KEYS.discard]
+    # Without fork (Windows) there is nothing to register, and keys work.
+    monkeypatch.delattr(os, "register_at_fork")
+    fresh = load_fresh(mask.__file__, "_mask_no_fork")
+    assert len(fresh.KEYS.next_key()) == 4

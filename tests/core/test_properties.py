@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiows.core import mask
+from aiows.core import deflate, mask
 from aiows.core.deflate import TRAILER, DeflateParams, PerMessageDeflate
+from aiows.core.errors import MessageTooBig
 from aiows.core.frames import Opcode
 from aiows.core.messages import Fragment, WSMessage, WSMsgType
 from aiows.core.parser import FrameParser
@@ -292,3 +293,41 @@ def test_fragment_mode_reassembles_to_the_same_messages(
     # At most one piece of each message per chunk: never one per frame.
     chunks = len(points) + 1
     assert sum(isinstance(e, Fragment) for e in events) <= chunks * len(msgs)
+
+
+@FAST
+@given(
+    st.lists(st.binary(max_size=200), min_size=1, max_size=12),
+    st.lists(st.integers(0, 3000), max_size=6),
+    st.integers(1, 64),
+    st.one_of(st.none(), st.integers(0, 2400)),
+)
+def test_many_final_streams_inflate_however_split(
+    texts: list[bytes], cuts: list[int], slice_size: int, limit: int | None
+) -> None:
+    """One message of several BFINAL-terminated streams (RFC 7692 §7.2.3.4),
+    cut into frames anywhere and inflated in slices of any size, gives the
+    streams' concatenation, or 1009 exactly when it passes the limit."""
+    payload = b""
+    for text in texts:
+        compressor = zlib.compressobj(wbits=-15)
+        payload += compressor.compress(text) + compressor.flush()
+    points = sorted({min(c, len(payload)) for c in cuts})
+    pieces = [payload[a:b] for a, b in itertools.pairwise([0, *points, len(payload)])]
+    want = b"".join(texts)
+    saved = deflate.INFLATE_SLICE
+    deflate.INFLATE_SLICE = slice_size  # type: ignore[misc]
+    try:
+        pmd = PerMessageDeflate(DeflateParams())
+        out = b""
+        try:
+            for i, piece in enumerate(pieces):
+                remaining = None if limit is None else limit - len(out)
+                out += pmd.decompress(piece, i == len(pieces) - 1, remaining)
+        except MessageTooBig:
+            assert limit is not None and len(want) > limit
+        else:
+            assert out == want
+            assert limit is None or len(want) <= limit
+    finally:
+        deflate.INFLATE_SLICE = saved  # type: ignore[misc]

@@ -6,8 +6,10 @@ Delays are checked with an injected sleep and clock, never wall time.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
 import socket
+import time
 from collections.abc import Callable
 
 import aiohttp
@@ -375,3 +377,119 @@ async def test_break_closes_the_connection(aiohttp_server) -> None:  # type: ign
         await asyncio.wait_for(closed.wait(), 5)
     assert codes == [1000]
     assert ws.closed
+
+
+# -- Retry-After from a hostile server (issue 11, defect 6) --------------------
+
+
+def http_date(offset: float, *, asctime: bool = False) -> str:
+    """An HTTP-date (RFC 9110 §5.6.7) ``offset`` seconds from now, in GMT."""
+    when = time.time() + offset
+    if asctime:  # the obsolete form, which carries no zone
+        return time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(when))
+    return email.utils.formatdate(when, usegmt=True)
+
+
+async def delays_for(
+    aiohttp_server: Callable[..., object], value: str, **policy: float
+) -> list[float]:
+    """Sleeps of a reconnect loop whose first attempt gets a 503 with
+    ``Retry-After: value`` from a real aiohttp.web server, and whose second
+    attempt connects."""
+    attempts = 0
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            return web.Response(status=503, headers={"Retry-After": value})
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    server = await aiohttp_server(app)  # type: ignore[misc]
+    url = f"ws://127.0.0.1:{server.port}/ws"  # type: ignore[attr-defined]
+    fake = FakeTime()
+    async with aiows.ClientSession() as session:
+        reconnector = session.ws_connect(
+            url, backoff=backoff(fake, jitter=0.0, **policy)
+        ).__aiter__()
+        await reconnector.__anext__()
+        await reconnector.aclose()
+    assert attempts == 2
+    return fake.sleeps
+
+
+async def test_huge_retry_after_is_capped_by_the_maximum(aiohttp_server) -> None:  # type: ignore[no-untyped-def]
+    assert await delays_for(aiohttp_server, "999999999") == [60.0]
+    assert await delays_for(aiohttp_server, "999999999", maximum=7.5) == [7.5]
+    # More digits than a float holds: still the cap, not inf or an error.
+    assert await delays_for(aiohttp_server, "9" * 400, maximum=7.5) == [7.5]
+    # Below the cap the server's wish is kept.
+    assert await delays_for(aiohttp_server, "3", maximum=7.5) == [3.0]
+
+
+# Superscript two, Arabic-Indic three, fullwidth three: Unicode digits.
+UNICODE_DIGITS = ["\u00b2", "\u0663", "\uff13"]
+
+
+@pytest.mark.parametrize("value", [*UNICODE_DIGITS, "-5", "1.5", "0x10", "soon", ""])
+async def test_retry_after_that_is_not_ascii_seconds_nor_a_date_is_ignored(
+    aiohttp_server,  # type: ignore[no-untyped-def]
+    value: str,
+) -> None:
+    # "²" passed str.isdigit() and made float() raise a bare ValueError out
+    # of the loop.  Now the usual first delay applies: initial (1.0) * 0.5.
+    assert await delays_for(aiohttp_server, value) == [0.5]
+
+
+async def test_retry_after_http_date(aiohttp_server) -> None:  # type: ignore[no-untyped-def]
+    (delay,) = await delays_for(aiohttp_server, http_date(30))
+    # HTTP-dates have one-second resolution, and time passes meanwhile.
+    assert 28.0 <= delay <= 30.0
+    # In the past: no wait.
+    assert await delays_for(aiohttp_server, http_date(-3600)) == [0.0]
+    # Far in the future: capped like delay-seconds.
+    assert await delays_for(aiohttp_server, http_date(10**9), maximum=7.5) == [7.5]
+    assert await delays_for(
+        aiohttp_server, "Fri, 31 Dec 9999 23:59:59 GMT", maximum=7.5
+    ) == [7.5]
+
+
+@pytest.mark.skipif(not hasattr(time, "tzset"), reason="needs time.tzset()")
+async def test_retry_after_asctime_date_is_gmt_whatever_the_local_zone(
+    aiohttp_server,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The asctime form has no zone; read as local time, a client five hours
+    # west of Greenwich waited five hours more than asked (capped at 60 s).
+    monkeypatch.setenv("TZ", "EST+05")
+    time.tzset()
+    try:
+        (delay,) = await delays_for(aiohttp_server, http_date(30, asctime=True))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert 28.0 <= delay <= 30.0
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Wed, 21 Oct 99999 07:28:00 GMT",  # year out of range: ValueError
+        "Oct 21 99999999999999999999 1:2 07:28:00",  # OverflowError
+        "Wed, 32 Oct 2015 07:28:00 GMT",
+    ],
+)
+def test_retry_after_impossible_dates_are_ignored(value: str) -> None:
+    assert retry_after(status_error(503, {"Retry-After": value})) is None
+
+
+def test_retry_after_maximum_argument() -> None:
+    exc = status_error(429, {"Retry-After": "120"})
+    assert retry_after(exc) == 120.0
+    assert retry_after(exc, 60.0) == 60.0
+    assert retry_after(status_error(503, {"Retry-After": "0"}), 60.0) == 0.0
