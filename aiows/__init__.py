@@ -2,6 +2,7 @@
 
 ::
 
+    import aiohttp
     import aiows
 
     async with aiows.ClientSession() as session:
@@ -9,8 +10,11 @@
             token = await r.text()
         async with session.ws_connect("wss://api.example/feed") as ws:
             async for msg in ws:
-                if msg.type == aiows.WSMsgType.TEXT:
+                if msg.type is aiohttp.WSMsgType.TEXT:
                     print(msg.data)
+
+The message types and close codes are aiohttp's own: ``aiows.WSMsgType is
+aiohttp.WSMsgType``.
 """
 
 from aiohttp import (
@@ -19,12 +23,12 @@ from aiohttp import (
     ServerTimeoutError,
     TCPConnector,
     UnixConnector,
+    WSCloseCode,
+    WSMsgType,
     WSServerHandshakeError,
 )
 
-from .connection.websocket import WebSocketConnection
-from .core.frames import Close, WSCloseCode
-from .core.messages import WSMessage, WSMsgType
+from .core.frames import Close
 from .exceptions import (
     ConcurrencyError,
     ConnectionClosed,
@@ -40,12 +44,17 @@ from .exceptions import (
     PayloadTooBig,
     PongTimeout,
     ProtocolError,
+    TooManyPings,
+    WSMessageTypeError,
 )
+from .faces.aiohttp_face import ClientWebSocketResponse, WSMessage
+from .faces.websockets_face import ClientConnection
 from .session.auth import BasicAuth
 from .session.client import ClientSession, ws_connect
-from .session.connect import ClientWSTimeout, WSConnectContext
+from .session.context import WSConnectContext
+from .session.install import install, uninstall
+from .session.options import ClientWSTimeout
 from .session.reconnect import Backoff, process_exception
-from .session.response import ClientWebSocketResponse
 from .session.websockets_compat import connect, unix_connect
 
 __version__ = "0.1.0"
@@ -56,6 +65,7 @@ MsgType = WSMsgType
 __all__ = [
     "Backoff",
     "BasicAuth",
+    "ClientConnection",
     "ClientConnectionResetError",
     "ClientError",
     "ClientSession",
@@ -79,15 +89,18 @@ __all__ = [
     "ProtocolError",
     "ServerTimeoutError",
     "TCPConnector",
+    "TooManyPings",
     "UnixConnector",
     "WSCloseCode",
     "WSConnectContext",
     "WSMessage",
+    "WSMessageTypeError",
     "WSMsgType",
     "WSServerHandshakeError",
-    "WebSocketConnection",
     "connect",
+    "install",
     "process_exception",
+    "uninstall",
     "unix_connect",
     "ws_connect",
 ]

@@ -75,9 +75,9 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Final
 
 import aiohttp
+from aiohttp import WSMsgType
 
 from . import __version__
-from .core.messages import WSMessage, WSMsgType
 from .exceptions import (
     ConnectionClosed,
     InvalidHandshake,
@@ -88,12 +88,13 @@ from .exceptions import (
     PongTimeout,
     ProtocolError,
 )
+from .faces.aiohttp_face import WSMessage
 from .session.client import ClientSession
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from .session.response import ClientWebSocketResponse
+    from .faces.aiohttp_face import ClientWebSocketResponse
 
 __all__ = [
     "EXIT_ABNORMAL",

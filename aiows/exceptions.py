@@ -24,7 +24,10 @@ style::
     └── ProtocolError                    the server broke RFC 6455 / 7692
         └── PayloadTooBig                a message over the size limit
     RuntimeError
-    └── ConcurrencyError                 two tasks did what only one may
+    ├── ConcurrencyError                 two tasks did what only one may
+    └── TooManyPings                     too many pings wait for a pong
+    TypeError
+    └── WSMessageTypeError (aiohttp)     receive_str() got no TEXT, ...
 
 The sans-I/O core raises its own errors (:mod:`aiows.core.errors`), since it
 may not import aiohttp; the layers above translate them into these.
@@ -43,7 +46,16 @@ from aiohttp import (
     WSServerHandshakeError,
 )
 
+from .core.errors import TooManyPings
 from .core.frames import Close
+
+try:
+    from aiohttp import WSMessageTypeError
+except ImportError:  # pragma: no cover - aiohttp 3.10 has none
+
+    class WSMessageTypeError(TypeError):  # type: ignore[no-redef]
+        """The message received is not of the type asked for (aiohttp 3.11's)."""
+
 
 if TYPE_CHECKING:
     from aiohttp import ClientResponse
@@ -63,6 +75,8 @@ __all__ = [
     "PayloadTooBig",
     "PongTimeout",
     "ProtocolError",
+    "TooManyPings",
+    "WSMessageTypeError",
 ]
 
 

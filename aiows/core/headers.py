@@ -26,6 +26,15 @@ class HeaderSyntaxError(HandshakeError):
     """A handshake header value does not follow its grammar."""
 
 
+def is_token(value: str) -> bool:
+    """Whether ``value`` is an HTTP token (RFC 7230 §3.2.6), e.g. a subprotocol.
+
+    >>> is_token("chat.v2"), is_token("a b")
+    (True, False)
+    """
+    return _TOKEN.fullmatch(value) is not None
+
+
 def _skip_ows(value: str, pos: int) -> int:
     match = _OWS.match(value, pos)
     assert match is not None  # the pattern matches the empty string

@@ -107,7 +107,7 @@ class MessageKinds(NamedTuple):
 
     Each class is a tuple subclass with the fields ``(type, data, extra)``;
     ``types`` is an enum with ``TEXT``, ``BINARY``, ``PING``, ``PONG`` and
-    ``CLOSE`` members equal to the RFC 6455 opcodes.  ``extra`` fills the
+    ``CLOSE`` members equal to the RFC 6455 opcodes, and ``ERROR``.  ``extra`` fills the
     ``extra`` field of data, ping and pong messages (aiohttp uses ``""``).
     """
 
@@ -115,7 +115,7 @@ class MessageKinds(NamedTuple):
     text: type[tuple[Any, ...]]
     #: Class of BINARY messages.
     binary: type[tuple[Any, ...]]
-    #: Class of PING, PONG and CLOSE messages.
+    #: Class of PING, PONG, CLOSE and ERROR messages.
     control: type[tuple[Any, ...]]
     #: The enum whose members go in the ``type`` field.
     types: Any

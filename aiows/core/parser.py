@@ -155,9 +155,9 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         # Whether a fragmented message comes out in pieces (as Fragment
         # events) instead of whole.
         self._fragments = fragments
-        # The classes and type members messages are built from; the compiled
-        # scanner takes the data-message ones as one tuple.
-        self._kinds = kinds
+        #: The classes and type members messages are built from.
+        self.kinds = kinds
+        # The compiled scanner takes the data-message ones as one tuple.
         self._scan_spec = (
             kinds.text,
             kinds.binary,
@@ -316,7 +316,7 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
                 # Fast path: a whole unfragmented, uncompressed message.
                 pos = start + length
                 payload = data[start:pos]
-                kinds = self._kinds
+                kinds = self.kinds
                 if opcode == _TEXT:
                     try:
                         text = payload.decode("utf-8")
@@ -371,7 +371,7 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
     # -- control frames --------------------------------------------------
 
     def _control(self, opcode: int, payload: bytes, out: list[Event]) -> None:
-        kinds = self._kinds
+        kinds = self.kinds
         if opcode == _PING:
             msg = make_message(kinds.control, kinds.types.PING, payload, kinds.extra)
         elif opcode == _PONG:
@@ -441,7 +441,7 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         return b"".join(self._msg_bytes)
 
     def _emit_message(self, out: list[Event]) -> None:
-        kinds = self._kinds
+        kinds = self.kinds
         if self._msg_opcode == _TEXT:
             cls, kind = kinds.text, kinds.types.TEXT
         else:
@@ -450,7 +450,7 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         self._end_message()
 
     def _emit_fragment(self, fin: bool, out: list[Event]) -> None:
-        types = self._kinds.types
+        types = self.kinds.types
         kind = types.TEXT if self._msg_opcode == _TEXT else types.BINARY
         out.append(Fragment(kind, self._joined(), fin))
         self._msg_text = []

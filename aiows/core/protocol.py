@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from .errors import InvalidState, ProtocolError, TooManyPings
 from .frames import MAX_CLOSE_REASON, NO_STATUS_RECEIVED, Close, Opcode
+from .messages import make_message
 from .parser import Event, FrameParser
 from .writer import FrameWriter, Payload
 
@@ -213,10 +214,11 @@ class ClientProtocol:
 
         Pings, pongs and close frames are handled here as they are parsed;
         replies go to :attr:`outgoing`.  A protocol error ends parsing:
-        the messages before it are returned, then the error itself, as the
-        last item (the connection fails at once or when the error is read,
-        by the ``failure`` policy).  After a close frame, or once the
-        connection failed, the server's bytes are ignored.
+        the messages before it are returned, then an ERROR message whose
+        ``data`` is the error, as the last item (the connection fails at
+        once or when the error is read, by the ``failure`` policy).  After
+        a close frame, or once the connection failed, the server's bytes
+        are ignored.
         """
         if self.failure is not None or self.state is State.CLOSE_DONE:
             return []
@@ -267,7 +269,8 @@ class ClientProtocol:
 
     def _on_error(self, exc: ProtocolError, out: list[Event]) -> None:
         self.failure = exc
-        out.append(exc)
+        kinds = self._parser.kinds
+        out.append(make_message(kinds.control, kinds.types.ERROR, exc, None))
         if self.state is State.CLOSE_SENT:
             # Our close already went; nothing more is sent or read.
             self._move(Transition.FAIL)
@@ -339,6 +342,10 @@ class ClientProtocol:
         frame = self._writer.control(Opcode.PING, payload)
         self._pings.append((bytes(payload), token))
         return frame
+
+    def forget_oldest_ping(self) -> Any:
+        """Give up on the oldest ping in flight; return its token."""
+        return self._pings.popleft()[1]
 
     def ping_in_flight(self, payload: bytes) -> bool:
         """Whether a ping with ``payload`` is waiting for its pong."""

@@ -8,9 +8,9 @@ one connector pool, cookie jar, default headers and trace configs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from aiohttp import BaseConnector, hdrs
@@ -18,15 +18,25 @@ from aiohttp.abc import AbstractCookieJar
 from multidict import CIMultiDict
 from yarl import URL
 
-from .connect import ORIGIN_BOUND as _ORIGIN_BOUND
-from .connect import (
-    ConnectOptions,
-    WSConnectContext,
-    make_options,
-    open_websocket,
-    with_credentials,
-)
-from .response import ClientWebSocketResponse
+from ..engine.connection import Connection
+from ..faces.aiohttp_face import ClientWebSocketResponse
+from .aiohttp_args import ws_connect_options
+from .bind import bind_aiohttp
+from .context import WSConnectContext
+from .credentials import ORIGIN_BOUND, with_credentials
+from .open import Binder, open_websocket
+from .options import UpgradeOptions
+
+
+class Face(Protocol):
+    """A connection of either face, as the session layer sees it."""
+
+    _engine: Connection
+
+    async def close(self, *, code: int = 1000) -> Any: ...
+
+
+F = TypeVar("F", bound=Face)
 
 
 class ClientSession:
@@ -59,7 +69,7 @@ class ClientSession:
         self._credentials: CIMultiDict[str] = CIMultiDict()
         if session is None:
             defaults: CIMultiDict[str] = CIMultiDict(kwargs.pop("headers", None) or {})
-            for name in _ORIGIN_BOUND:
+            for name in ORIGIN_BOUND:
                 for value in defaults.popall(name, []):
                     self._credentials.add(name, value)
             auth = kwargs.pop("auth", None)
@@ -72,7 +82,7 @@ class ClientSession:
         self._owner = session is None
         self._session = aiohttp.ClientSession(**kwargs) if session is None else session
         # Open WebSockets, closed with 1001 (going away) by close().
-        self._websockets: set[ClientWebSocketResponse] = set()
+        self._websockets: set[Face] = set()
 
     @property
     def aiohttp_session(self) -> aiohttp.ClientSession:
@@ -147,7 +157,9 @@ class ClientSession:
         """``aiohttp.ClientSession.options``, with the session's credentials."""
         return self.request(hdrs.METH_OPTIONS, url, **kwargs)
 
-    def ws_connect(self, url: str | URL, **kwargs: Any) -> WSConnectContext:
+    def ws_connect(
+        self, url: str | URL, **kwargs: Any
+    ) -> WSConnectContext[ClientWebSocketResponse]:
         """Open a WebSocket through this session.
 
         Takes aiohttp's ``ws_connect`` arguments with their meaning and
@@ -162,24 +174,30 @@ class ClientSession:
         ``async for ws in session.ws_connect(...)`` the reconnect policy:
         ``backoff`` (:class:`aiows.Backoff`) and ``process_exception``.
         ``headers`` may be a function or coroutine function returning the
-        headers, called for every attempt.
+        headers, called for every attempt.  Every argument is checked here,
+        before anything is sent.
         """
-        options = make_options(kwargs)
-        options.session_headers = self._credentials
+        options = ws_connect_options(kwargs)
+        bind = bind_aiohttp(options.connection, options.face)
+        return WSConnectContext(
+            lambda: self.open(url, options.upgrade, bind), url, options.reconnect
+        )
 
-        async def opener() -> ClientWebSocketResponse:
-            ws = await open_websocket(self._session, url, options)
-            self._websockets.add(ws)
-            ws._closed_waiter.add_done_callback(lambda _: self._websockets.discard(ws))
-            return ws
-
-        return WSConnectContext(opener, url, options)
+    async def open(self, url: str | URL, upgrade: UpgradeOptions, bind: Binder[F]) -> F:
+        """Open a WebSocket of the face ``bind`` makes, with this session's
+        credentials, and close it with the session."""
+        ws = await open_websocket(
+            self._session, url, upgrade, bind, credentials=self._credentials
+        )
+        self._websockets.add(ws)
+        ws._engine.closed.add_done_callback(lambda _: self._websockets.discard(ws))
+        return ws
 
     async def close(self) -> None:
         """Close open WebSockets with 1001 (going away), then the session if owned."""
         if self._websockets:
             await asyncio.gather(
-                *(ws.close(code=1001) for ws in list(self._websockets)),
+                *(_going_away(ws) for ws in list(self._websockets)),
                 return_exceptions=True,
             )
         if self._owner:
@@ -197,38 +215,62 @@ class ClientSession:
         await self.close()
 
 
-def ws_connect(url: str | URL, **kwargs: Any) -> WSConnectContext:
+async def _going_away(ws: Face) -> None:
+    await ws.close(code=1001)
+
+
+def on_private_session(
+    make_session: Callable[[], aiohttp.ClientSession],
+    open_on: Callable[[aiohttp.ClientSession], Awaitable[F]],
+) -> Callable[[], Awaitable[F]]:
+    """An opener whose connections each run on a new session, closed with it."""
+
+    async def opener() -> F:
+        session = make_session()
+        try:
+            ws = await open_on(session)
+        except BaseException:
+            await session.close()
+            raise
+        engine = ws._engine
+        release = engine.on_lost
+
+        def lost(exc: BaseException | None) -> None:
+            if release is not None:
+                release(exc)
+            engine.finalizer = asyncio.get_running_loop().create_task(session.close())
+
+        # Set before any await, so connection_lost (always a later loop
+        # callback) cannot run before the hook is in place.
+        engine.on_lost = lost
+        return ws
+
+    return opener
+
+
+def ws_connect(
+    url: str | URL, **kwargs: Any
+) -> WSConnectContext[ClientWebSocketResponse]:
     """Open a WebSocket on a session of its own, closed with the WebSocket.
 
     Takes the arguments of :meth:`ClientSession.ws_connect`, plus
-    ``connector`` for the private session::
+    ``connector`` for the private session (left open: it is the caller's)::
 
         async with aiows.ws_connect("wss://h/ws", protocols=("chat",)) as ws:
             await ws.send_str("hi")
     """
     connector = kwargs.pop("connector", None)
-    return on_private_session(
-        url, make_options(kwargs), lambda: aiohttp.ClientSession(connector=connector)
+    options = ws_connect_options(kwargs)
+    bind = bind_aiohttp(options.connection, options.face)
+
+    def make_session() -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=connector, connector_owner=connector is None
+        )
+
+    async def open_on(session: aiohttp.ClientSession) -> ClientWebSocketResponse:
+        return await open_websocket(session, url, options.upgrade, bind)
+
+    return WSConnectContext(
+        on_private_session(make_session, open_on), url, options.reconnect
     )
-
-
-def on_private_session(
-    url: str | URL,
-    options: ConnectOptions,
-    make_session: Callable[[], aiohttp.ClientSession],
-) -> WSConnectContext:
-    """Connections that each run on a new session, closed with the connection."""
-
-    async def opener() -> ClientWebSocketResponse:
-        session = make_session()
-        try:
-            ws = await open_websocket(session, url, options)
-        except BaseException:
-            await session.close()
-            raise
-        # Set before any await, so connection_lost (always a later loop
-        # callback) cannot run before the hook is in place.
-        ws._after_close = session.close
-        return ws
-
-    return WSConnectContext(opener, url, options)

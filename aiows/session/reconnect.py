@@ -18,12 +18,11 @@ import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import aiohttp
 
 from ..exceptions import InvalidHandshake, InvalidStatus, ProtocolError
-from .response import ClientWebSocketResponse
 
 logger: Final = logging.getLogger("aiows.client")
 
@@ -128,7 +127,19 @@ class _Attempts:
     count: int = 0
 
 
-class Reconnector(AsyncIterator[ClientWebSocketResponse]):
+class Closable(Protocol):
+    """What the reconnect loop needs of a connection, whichever the face."""
+
+    @property
+    def close_code(self) -> int | None: ...
+
+    async def close(self) -> Any: ...
+
+
+C = TypeVar("C", bound=Closable)
+
+
+class Reconnector(AsyncIterator[C], Generic[C]):
     """The iterator behind ``async for ws in ws_connect(...)``.
 
     It runs an async generator, so leaving the loop with ``break`` lets
@@ -138,7 +149,7 @@ class Reconnector(AsyncIterator[ClientWebSocketResponse]):
 
     def __init__(
         self,
-        opener: Callable[[], Awaitable[ClientWebSocketResponse]],
+        opener: Callable[[], Awaitable[C]],
         *,
         url: str,
         backoff: Backoff,
@@ -157,7 +168,7 @@ class Reconnector(AsyncIterator[ClientWebSocketResponse]):
         """How many attempts were made, successful or not."""
         return self._attempts.count
 
-    def __anext__(self) -> Awaitable[ClientWebSocketResponse]:
+    def __anext__(self) -> Awaitable[C]:
         return self._connections.__anext__()
 
     async def aclose(self) -> None:
@@ -166,12 +177,12 @@ class Reconnector(AsyncIterator[ClientWebSocketResponse]):
 
 
 async def _reconnect(
-    opener: Callable[[], Awaitable[ClientWebSocketResponse]],
+    opener: Callable[[], Awaitable[C]],
     url: str,
     backoff: Backoff,
     process_exception: ProcessException,
     attempts: _Attempts,
-) -> AsyncGenerator[ClientWebSocketResponse, None]:
+) -> AsyncGenerator[C, None]:
     sleep = backoff.sleep or asyncio.sleep
     clock = backoff.clock or time.monotonic
 

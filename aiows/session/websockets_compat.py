@@ -9,6 +9,7 @@ websockets.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import socket
 import sys
@@ -21,16 +22,23 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from .. import __name__ as _package
-from ..connection.websocket import DEFAULT_CLOSE_TIMEOUT
+from ..engine.connection import DEFAULT_CLOSE_TIMEOUT
+from ..faces.websockets_face import ClientConnection
+from .bind import bind_websockets
 from .client import ClientSession, on_private_session
-from .connect import (
-    ClientWSTimeout,
-    ConnectOptions,
-    WSConnectContext,
-    open_websocket,
+from .context import WSConnectContext
+from .open import open_websocket
+from .options import (
+    ConnectionOptions,
+    ReconnectOptions,
+    UpgradeOptions,
+    count,
+    seconds,
+)
+from .options import (
+    subprotocols as check_subprotocols,
 )
 from .reconnect import Backoff, ProcessException
-from .response import ClientWebSocketResponse
 
 #: websockets' default ``User-Agent``, with aiows's name.
 USER_AGENT: Final = (
@@ -122,7 +130,7 @@ def connect(
     session: ClientSession | aiohttp.ClientSession | None = None,
     backoff: Backoff | None = None,
     **kwargs: Any,
-) -> WSConnectContext:
+) -> WSConnectContext[ClientConnection]:
     """Connect like ``websockets.asyncio.client.connect``, through aiohttp.
 
     ``await`` it, use it with ``async with``, or iterate it to reconnect::
@@ -138,74 +146,133 @@ def connect(
     URL uses that proxy, None uses none.  ``host``/``port``
     change only the TCP destination; ``ssl``, ``server_hostname``,
     ``local_addr`` and ``family`` apply as in ``loop.create_connection``.
-    ``session`` runs the connection on an existing session.
+    ``session`` runs the connection on an existing session, with its
+    credentials.
     """
-    unknown = set(kwargs) - _CONNECTION_KEYWORDS
-    if unknown:
-        names = ", ".join(sorted(unknown))
-        raise TypeError(f"connect() got unsupported keyword argument(s): {names}")
-    if compression not in ("deflate", None):
-        raise ValueError(f'compression must be "deflate" or None, not {compression!r}')
-    headers: Any = additional_headers
-    skip: tuple[str, ...] | None = None
-    if user_agent_header is None:
-        skip = ("User-Agent",)
-    elif not callable(additional_headers):
-        headers = {"User-Agent": user_agent_header, **dict(additional_headers or {})}
-    options = ConnectOptions(
-        protocols=tuple(subprotocols or ()),
-        origin=origin,
-        compress=15 if compression == "deflate" else 0,
-        headers=headers,
-        skip_auto_headers=skip,
-        proxy=proxy_from_environment(uri) if proxy is True else proxy or None,
-        open_timeout=open_timeout,
-        heartbeat=ping_interval,
-        ping_timeout=ping_timeout,
-        timeout=ClientWSTimeout(ws_receive=None, ws_close=close_timeout),
-        max_msg_size=_first(max_size) or 0,
-        max_queue=_first(max_queue),
-        write_limit=_first(write_limit),
-        ssl=kwargs.get("ssl", True),
-        server_hostname=kwargs.get("server_hostname"),
-        process_exception=process_exception,
-        iterate_data=True,
-        backoff=backoff or Backoff(),
-        logger=logger,
-    )
+    given = {
+        "origin": origin,
+        "subprotocols": subprotocols,
+        "compression": compression,
+        "additional_headers": additional_headers,
+        "user_agent_header": user_agent_header,
+        "proxy": proxy,
+        "process_exception": process_exception,
+        "open_timeout": open_timeout,
+        "ping_interval": ping_interval,
+        "ping_timeout": ping_timeout,
+        "close_timeout": close_timeout,
+        "max_size": max_size,
+        "max_queue": max_queue,
+        "write_limit": write_limit,
+        "logger": logger,
+        "backoff": backoff,
+    }
+    return _connect(uri, given, kwargs, session=session, unix_path=None)
+
+
+def _connect(
+    uri: str,
+    given: dict[str, Any],
+    kwargs: dict[str, Any],
+    *,
+    session: ClientSession | aiohttp.ClientSession | None,
+    unix_path: str | None,
+) -> WSConnectContext[ClientConnection]:
+    """The one body of :func:`connect` and :func:`unix_connect`."""
+    upgrade, reconnect, bind = _options(uri, kwargs=kwargs, **given)
     if session is not None:
         if {"host", "port", "local_addr", "family"} & set(kwargs):
             raise TypeError(
                 "host, port, local_addr and family configure a private session's "
                 "connector; they cannot apply to session="
             )
-        http = (
-            session.aiohttp_session if isinstance(session, ClientSession) else session
+        shared = (
+            session if isinstance(session, ClientSession) else ClientSession(session)
         )
+        return WSConnectContext(lambda: shared.open(uri, upgrade, bind), uri, reconnect)
 
-        async def shared() -> ClientWebSocketResponse:
-            return await open_websocket(http, uri, options)
+    def make_session() -> aiohttp.ClientSession:
+        connector: aiohttp.BaseConnector
+        if unix_path is not None:
+            connector = aiohttp.UnixConnector(path=unix_path)
+        else:
+            resolver = None
+            if kwargs.get("host") or kwargs.get("port"):
+                resolver = _DestinationResolver(kwargs.get("host"), kwargs.get("port"))
+            connector = aiohttp.TCPConnector(
+                resolver=resolver,
+                local_addr=kwargs.get("local_addr"),
+                family=kwargs.get("family", 0),
+            )
+        return aiohttp.ClientSession(connector=connector)
 
-        return WSConnectContext(shared, uri, options)
+    async def open_on(http: aiohttp.ClientSession) -> ClientConnection:
+        return await open_websocket(http, uri, upgrade, bind)
 
-    def make_connector() -> aiohttp.BaseConnector:
-        resolver = None
-        if kwargs.get("host") or kwargs.get("port"):
-            resolver = _DestinationResolver(kwargs.get("host"), kwargs.get("port"))
-        return aiohttp.TCPConnector(
-            resolver=resolver,
-            local_addr=kwargs.get("local_addr"),
-            family=kwargs.get("family", 0),
-        )
+    return WSConnectContext(on_private_session(make_session, open_on), uri, reconnect)
 
-    return on_private_session(
-        uri, options, lambda: aiohttp.ClientSession(connector=make_connector())
+
+def _options(
+    uri: str,
+    *,
+    kwargs: dict[str, Any],
+    **given: Any,
+) -> tuple[UpgradeOptions, ReconnectOptions, Any]:
+    """``connect()``'s arguments, checked and frozen."""
+    unknown = set(kwargs) - _CONNECTION_KEYWORDS
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise TypeError(f"connect() got unsupported keyword argument(s): {names}")
+    compression = given["compression"]
+    if compression not in ("deflate", None):
+        raise ValueError(f'compression must be "deflate" or None, not {compression!r}')
+    additional_headers = given["additional_headers"]
+    user_agent_header = given["user_agent_header"]
+    headers: Any = additional_headers
+    skip: tuple[str, ...] | None = None
+    if user_agent_header is None:
+        skip = ("User-Agent",)
+    elif not callable(additional_headers):
+        headers = {"User-Agent": user_agent_header, **dict(additional_headers or {})}
+    proxy = given["proxy"]
+    upgrade = UpgradeOptions(
+        protocols=check_subprotocols("subprotocols", given["subprotocols"]),
+        origin=given["origin"],
+        compress=15 if compression == "deflate" else 0,
+        headers=headers,
+        skip_auto_headers=skip,
+        proxy=proxy_from_environment(uri) if proxy is True else proxy or None,
+        ssl=kwargs.get("ssl", True),
+        server_hostname=kwargs.get("server_hostname"),
+        open_timeout=seconds("open_timeout", given["open_timeout"]),
     )
+    connection = ConnectionOptions(
+        max_msg_size=count(
+            "max_size", _first(given["max_size"]) or 0, minimum=0, none=False
+        )
+        or 0,
+        max_queue=count("max_queue", _first(given["max_queue"]), minimum=1, none=True),
+        write_limit=count(
+            "write_limit", _first(given["write_limit"]), minimum=0, none=True
+        ),
+        close_timeout=seconds("close_timeout", given["close_timeout"], zero=True),
+        logger=given["logger"],
+    )
+    reconnect = ReconnectOptions(
+        backoff=given["backoff"] or Backoff(),
+        process_exception=given["process_exception"],
+    )
+    bind = bind_websockets(
+        connection,
+        ping_interval=seconds("ping_interval", given["ping_interval"]),
+        ping_timeout=seconds("ping_timeout", given["ping_timeout"]),
+    )
+    return upgrade, reconnect, bind
 
 
 def unix_connect(
     path: str | None = None, uri: str | None = None, **kwargs: Any
-) -> WSConnectContext:
+) -> WSConnectContext[ClientConnection]:
     """Like :func:`connect`, over the Unix socket at ``path``.
 
     ``uri`` defaults to ``ws://localhost/``; it names the Host header and the
@@ -215,12 +282,14 @@ def unix_connect(
         raise TypeError("unix_connect() needs the socket path")
     if uri is None:
         uri = "ws://localhost/"
-    unknown = set(kwargs) & {"host", "port", "local_addr", "family"}
+    unknown = set(kwargs) & {"host", "port", "local_addr", "family", "session"}
     if unknown:
         raise TypeError(f"unix_connect() does not take {', '.join(sorted(unknown))}")
-    options = connect(uri, **kwargs)._options
-    return on_private_session(
-        uri,
-        options,
-        lambda: aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=path)),
-    )
+    # A Unix socket is local: proxies from the environment do not apply.
+    kwargs.setdefault("proxy", None)
+    bound = inspect.signature(connect).bind(uri, **kwargs)
+    bound.apply_defaults()
+    given = dict(bound.arguments)
+    extra = given.pop("kwargs")
+    del given["uri"], given["session"]
+    return _connect(uri, given, extra, session=None, unix_path=path)

@@ -7,6 +7,7 @@ import pytest
 from aiows.core.errors import HandshakeError
 from aiows.core.headers import (
     HeaderSyntaxError,
+    is_token,
     parse_extension_list,
     parse_token_list,
 )
@@ -113,3 +114,9 @@ def test_parse_extension_list_errors(value: str, message: str) -> None:
     with pytest.raises(HeaderSyntaxError) as info:
         parse_extension_list([value])
     assert message in str(info.value)
+
+
+def test_is_token() -> None:
+    assert is_token("chat") and is_token("graphql-transport-ws") and is_token("v1.2")
+    assert not is_token("") and not is_token("a b") and not is_token("a,b")
+    assert not is_token("x\r\nInjected: 1") and not is_token("é")

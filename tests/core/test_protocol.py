@@ -282,7 +282,8 @@ def test_protocol_error_fails_at_once_after_earlier_messages() -> None:
         server_frame(TEXT, b"valid") + masked + server_frame(TEXT, b"x")
     )
     assert events[0] == WSMessage(WSMsgType.TEXT, "valid", None)
-    assert isinstance(events[1], ProtocolError) and events[1] is p.failure
+    assert events[1] == WSMessage(WSMsgType.ERROR, p.failure, None)
+    assert isinstance(p.failure, ProtocolError)
     assert len(events) == 2
     code, reason = close_of(sent(p.take_outgoing())[0])
     assert code == 1002 and b"masked" in reason
@@ -294,7 +295,8 @@ def test_protocol_error_fails_when_read() -> None:
     p = protocol(failure=Policy.WHEN_READ)
     bad = server_frame(TEXT, b"\xff")
     events = p.receive_data(server_frame(TEXT, b"valid") + bad)
-    assert isinstance(events[-1], InvalidUTF8)
+    assert events[-1].type is WSMsgType.ERROR
+    assert isinstance(events[-1].data, InvalidUTF8)
     assert p.state is State.OPEN and p.reply_due and p.outgoing == []
     # Parsing stopped at the error.
     assert p.receive_data(server_frame(TEXT, b"ignored")) == []
@@ -318,7 +320,7 @@ def test_protocol_error_after_the_client_closed() -> None:
     p = protocol()
     p.send_close()
     events = p.receive_data(server_frame(0x3, b""))
-    assert isinstance(events[0], ProtocolError)
+    assert isinstance(events[0].data, ProtocolError)
     assert p.outgoing == []
     assert p.state is State.CLOSE_DONE
     assert p.close_sent == Close(1000, "")

@@ -1,0 +1,425 @@
+"""The engine: one WebSocket connection driven on an asyncio transport.
+
+:class:`Connection` is the transport's protocol.  Each read goes down once,
+into the core's :class:`~aiows.core.protocol.ClientProtocol`, and what comes
+back goes where it belongs: replies to the :class:`SendLane`, messages to
+the :class:`Assembler`, pongs to the pings that wait for them.  It also
+keeps the two timers of the closing handshake and starts the keepalive.
+
+It knows nothing of aiohttp or websockets: a face (``aiows.faces``) turns
+its state and its queue into one library's semantics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, Final
+
+from ..core.errors import TooManyPings
+from ..core.messages import Fragment, MessageKinds
+from ..core.parser import Event
+from ..core.protocol import ClientProtocol, State
+from .assembler import DEFAULT_MAX_QUEUE, Assembler
+from .keepalive import Keepalive
+from .sendlane import SendLane
+
+logger: Final = logging.getLogger("aiows.client")
+
+DEFAULT_CLOSE_TIMEOUT: Final = 10.0
+
+# Why reading is paused, as bits: the queue is full, or automatic replies
+# wait for the transport's buffer to drain.
+_QUEUE_FULL: Final = 1
+_WRITES_BACKED_UP: Final = 2
+
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+
+class KeepaliveSettings:
+    """How a face wants its connection kept alive; see :mod:`.keepalive`."""
+
+    __slots__ = ("any_input_is_alive", "close_code", "interval", "payload", "timeout")
+
+    def __init__(
+        self,
+        interval: float,
+        timeout: float | None,
+        *,
+        any_input_is_alive: bool,
+        close_code: int | None,
+        payload: Callable[[], bytes],
+    ) -> None:
+        #: Seconds between pings.
+        self.interval = interval
+        #: Seconds the peer has to answer; None waits forever.
+        self.timeout = timeout
+        #: Whether any input proves the peer alive (aiohttp) or only the
+        #: pong does (websockets).
+        self.any_input_is_alive = any_input_is_alive
+        #: The close code sent when the peer stays silent; None aborts the
+        #: transport without one (aiohttp).
+        self.close_code = close_code
+        #: Makes each ping's payload.
+        self.payload = payload
+
+
+def random_payload() -> bytes:
+    """Four random bytes: a ping payload no other ping in flight shares."""
+    return os.urandom(4)
+
+
+class Connection(asyncio.Protocol):
+    """An open client WebSocket on ``transport``, as the faces drive it.
+
+    The session layer builds it once the opening handshake succeeded and
+    installs it as the transport's protocol.
+    """
+
+    __slots__ = (
+        "_close_timeout",
+        "_close_timer",
+        "_closed_error",
+        "_debug",
+        "_keepalive_settings",
+        "_loop",
+        "_read_paused",
+        "_reply_timeout",
+        "_reply_timer",
+        "_timeout_error",
+        "assembler",
+        "closed",
+        "exception",
+        "expired",
+        "finalizer",
+        "keepalive",
+        "lane",
+        "latency",
+        "logger",
+        "on_lost",
+        "protocol",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        protocol: ClientProtocol,
+        transport: asyncio.Transport,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        kinds: MessageKinds,
+        max_queue: int | None = DEFAULT_MAX_QUEUE,
+        close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
+        reply_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
+        keepalive: KeepaliveSettings | None = None,
+        closed_error: Callable[[], BaseException] = ConnectionResetError,
+        timeout_error: Callable[[], BaseException] = TimeoutError,
+        log: Logger = logger,
+    ) -> None:
+        #: The core state machine.
+        self.protocol = protocol
+        #: The transport; None once it is gone.
+        self.transport: asyncio.Transport | None = transport
+        self._loop = loop
+        #: Where this connection logs.
+        self.logger = log
+        # Set once, like websockets: checking the level per frame costs.
+        self._debug = log.isEnabledFor(logging.DEBUG)
+        #: Frames on their way out.
+        self.lane = SendLane(transport, loop, log if self._debug else None)
+        #: Messages on their way to the application.
+        self.assembler = Assembler(loop, kinds, self._queue_full, max_queue=max_queue)
+        # Why reading is paused (the bits above), 0 while reading.
+        self._read_paused = 0
+        # How long the server has, once a close frame went, to finish the
+        # closing handshake and close TCP; then the transport is aborted.
+        self._close_timeout = close_timeout
+        self._close_timer: asyncio.TimerHandle | None = None
+        # How long a reply held back until the application reads up to it
+        # (Policy.WHEN_READ) may wait for that.
+        self._reply_timeout = reply_timeout
+        self._reply_timer: asyncio.TimerHandle | None = None
+        # Make the errors of pings the connection ends, and of a keepalive
+        # that gave up, in the face's own classes.
+        self._closed_error = closed_error
+        self._timeout_error = timeout_error
+        #: The error that ended the connection, if any.
+        self.exception: BaseException | None = None
+        #: Set when the keepalive gave up on a silent peer.
+        self.expired = False
+        #: Round-trip time of the last ping answered, in seconds.
+        self.latency = 0.0
+        #: Set when the transport is gone.
+        self.closed: asyncio.Future[None] = loop.create_future()
+        #: Called once the transport is gone (the session releases aiohttp's
+        #: connection there).
+        self.on_lost: Callable[[BaseException | None], None] | None = None
+        #: Work that must finish after the transport is gone before the
+        #: connection counts as closed (the session layer closing a private
+        #: session); :meth:`wait_closed` waits for it too.
+        self.finalizer: asyncio.Task[None] | None = None
+        self._keepalive_settings = keepalive
+        #: The keepalive timers, when a face asked for them.
+        self.keepalive: Keepalive | None = None
+        if keepalive is not None:
+            self.keepalive = Keepalive(
+                self,
+                loop,
+                interval=keepalive.interval,
+                timeout=keepalive.timeout,
+                any_input_is_alive=keepalive.any_input_is_alive,
+            )
+
+    # -- asyncio.Protocol ------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        keepalive = self.keepalive
+        if keepalive is not None:
+            keepalive.last_input = self._loop.time()
+        protocol = self.protocol
+        events = protocol.receive_data(data)
+        if protocol.outgoing:
+            self._write_replies()
+        if protocol.acknowledged:
+            self._acknowledge()
+        if protocol.reply_due and self._reply_timer is None:
+            self._hold_reply()
+        if events:
+            self.assembler.put(events)
+            if self._debug:
+                for event in events:
+                    self.logger.debug("< %s", _describe(event))
+
+    def eof_received(self) -> bool:
+        # Returning False lets asyncio close the transport: after the server
+        # half-closes there is nothing more to read, and a client that closes
+        # TCP after the server did is what RFC 6455 §7.1.1 asks for.
+        return False
+
+    def pause_writing(self) -> None:
+        self.lane.pause()
+
+    def resume_writing(self) -> None:
+        self.lane.resume()
+        if self._read_paused & _WRITES_BACKED_UP:
+            self._set_reading(_WRITES_BACKED_UP, False)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        protocol = self.protocol
+        if protocol.state is not State.CLOSED:
+            protocol.connection_lost()
+        if exc is not None and self.exception is None:
+            self.exception = exc
+        for timer in (self._close_timer, self._reply_timer):
+            if timer is not None:
+                timer.cancel()
+        self._close_timer = self._reply_timer = None
+        if self.keepalive is not None:
+            self.keepalive.stop()
+        self.lane.close()
+        self.assembler.end()
+        for waiter, _ in protocol.pings_in_flight():
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(self._closed_error())
+                # Marked retrieved: callers may ignore ping()'s result and
+                # must not see "exception was never retrieved".
+                waiter.exception()
+        self.transport = None
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self.logger.debug("connection closed")
+        if self.on_lost is not None:
+            self.on_lost(exc)
+
+    # -- reading flow control ----------------------------------------------------
+
+    def _queue_full(self, full: bool) -> None:
+        self._set_reading(_QUEUE_FULL, full)
+
+    def _set_reading(self, reason: int, paused: bool) -> None:
+        before = self._read_paused
+        after = before | reason if paused else before & ~reason
+        self._read_paused = after
+        transport = self.transport
+        if transport is None or bool(before) is bool(after):
+            return
+        if after:
+            transport.pause_reading()
+        else:
+            transport.resume_reading()
+
+    @property
+    def reading_paused(self) -> bool:
+        """Whether the client stopped reading the transport."""
+        return bool(self._read_paused)
+
+    def sync_reading(self) -> None:
+        """Pause the transport again if it should be (after a hand-over)."""
+        if self._read_paused and self.transport is not None:
+            self.transport.pause_reading()
+
+    # -- what the protocol decided ---------------------------------------------
+
+    def _write_replies(self) -> None:
+        lane = self.lane
+        for frame in self.protocol.take_outgoing():
+            lane.write(frame)
+        if self.protocol.close_sent is not None:
+            self._closing_started()
+        if lane.paused:
+            # Automatic replies respect backpressure too: a peer that floods
+            # pings and never reads cannot grow the write buffer.
+            self._set_reading(_WRITES_BACKED_UP, True)
+
+    def _acknowledge(self) -> None:
+        now = self._loop.time()
+        for waiter, sent_at in self.protocol.take_acknowledged():
+            self.latency = now - sent_at
+            if waiter is None:
+                if self.keepalive is not None:
+                    self.keepalive.pong()
+            elif not waiter.done():
+                waiter.set_result(self.latency)
+
+    def _hold_reply(self) -> None:
+        if self._reply_timeout is not None:
+            self._reply_timer = self._loop.call_later(self._reply_timeout, self.answer)
+
+    def answer(self) -> None:
+        """Send the close reply or the failure the protocol held back, if any.
+
+        A face calls it once the application has read up to the close or
+        the error; the reply timer calls it when the application takes too
+        long.
+        """
+        if self._reply_timer is not None:
+            self._reply_timer.cancel()
+            self._reply_timer = None
+        frame = self.protocol.answer()
+        if frame:
+            self.lane.write(frame)
+            self._closing_started()
+
+    def _closing_started(self) -> None:
+        """A close frame went: bound the rest of the closing handshake."""
+        if self._reply_timer is not None:
+            self._reply_timer.cancel()
+            self._reply_timer = None
+        if self._close_timer is None and self._close_timeout is not None:
+            self._close_timer = self._loop.call_later(self._close_timeout, self.abort)
+        # The server's close frame must get through a full queue.
+        self.assembler.closing_started()
+
+    # -- what the faces call -----------------------------------------------------
+
+    @property
+    def open(self) -> bool:
+        """Whether the protocol is OPEN."""
+        return self.protocol.state is State.OPEN
+
+    def send_message(self, opcode: int, payload: Any, compress: bool = True) -> None:
+        """Write a whole TEXT or BINARY message.
+
+        Raises :class:`~aiows.core.errors.InvalidState` when the state
+        forbids it; the face then waits with ``lane.drain()``.
+        """
+        self.lane.write(self.protocol.send_message(opcode, payload, compress=compress))
+
+    def ping(self, payload: bytes) -> asyncio.Future[float]:
+        """Send a ping; the future resolves to the round-trip time.
+
+        When the protocol's book of pings in flight is full, the oldest one
+        is given up (its future fails) to make room: a peer that never
+        answers cannot make the book, or this call, fail forever.
+        """
+        waiter: asyncio.Future[float] = self._loop.create_future()
+        token = (waiter, self._loop.time())
+        protocol = self.protocol
+        try:
+            frame = protocol.send_ping(payload, token)
+        except TooManyPings as exc:
+            oldest, _ = protocol.forget_oldest_ping()
+            if oldest is not None and not oldest.done():
+                oldest.set_exception(exc)
+                oldest.exception()
+            frame = protocol.send_ping(payload, token)
+        self.lane.write(frame)
+        return waiter
+
+    def unique_ping_payload(self) -> bytes:
+        """Four random bytes no ping in flight uses."""
+        payload = random_payload()
+        while self.protocol.ping_in_flight(payload):  # pragma: no cover - 2**-32
+            payload = random_payload()
+        return payload
+
+    def close(self, code: int | None = 1000, reason: str | bytes = "") -> None:
+        """Start the closing handshake, or answer the server's close.
+
+        Does nothing once a close frame went or the transport is gone.
+        """
+        protocol = self.protocol
+        if protocol.close_sent is not None or protocol.state is State.CLOSED:
+            return
+        self.lane.write(protocol.send_close(code, reason))
+        self._closing_started()
+
+    def fail(self, code: int, reason: str) -> None:
+        """Fail the connection from the client's side (RFC 6455 §7.1.7)."""
+        protocol = self.protocol
+        if protocol.state is State.CLOSE_DONE or protocol.state is State.CLOSED:
+            return
+        frame = protocol.fail(code, reason)
+        if frame:
+            self.lane.write(frame)
+        self._closing_started()
+
+    def abort(self) -> None:
+        """Drop the transport without a closing handshake."""
+        if self.transport is not None:
+            self.lane.flush()
+            self.transport.abort()
+
+    async def wait_closed(self) -> None:
+        """Wait until the transport is gone and the :attr:`finalizer` ran."""
+        await asyncio.shield(self.closed)
+        if self.finalizer is not None:
+            await asyncio.shield(self.finalizer)
+
+    # -- keepalive (the Pinger protocol) ---------------------------------------------
+
+    def keepalive_ping(self) -> None:
+        settings = self._keepalive_settings
+        assert settings is not None
+        try:
+            frame = self.protocol.send_ping(
+                settings.payload(), (None, self._loop.time())
+            )
+        except TooManyPings:
+            return  # the application's pings are in flight: the peer is busy
+        self.lane.write(frame)
+
+    def keepalive_expired(self) -> None:
+        settings = self._keepalive_settings
+        assert settings is not None
+        self.expired = True
+        self.exception = self._timeout_error()
+        self.logger.info("%s; closing", self.exception)
+        if settings.close_code is None:
+            self.abort()
+        else:
+            self.fail(settings.close_code, "keepalive ping timeout")
+
+
+def _describe(event: Event) -> str:
+    if type(event) is Fragment:
+        return f"fragment length={len(event.data)} fin={event.fin}"
+    kind, data, extra = event
+    name = getattr(kind, "name", kind)
+    if name == "CLOSE":
+        return f"CLOSE code={data} reason={extra!r}"
+    if name == "ERROR":
+        return f"ERROR {data}"
+    return f"{name} length={len(data)}"

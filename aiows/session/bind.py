@@ -1,0 +1,192 @@
+"""From a 101 response to a face: the engine each API gets, built one way.
+
+A *binder* (see :data:`aiows.session.open.Binder`) takes the handshake's
+response and what it agreed on, builds the core protocol with the face's
+policies, the engine on the upgraded transport, and the face over it, and
+takes the socket over from aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import ClientConnectionResetError, ClientResponse
+
+from ..core.deflate import PerMessageDeflate
+from ..core.handshake import HandshakeResult
+from ..core.messages import MessageKinds
+from ..core.parser import FrameParser
+from ..core.protocol import ClientProtocol, Policy
+from ..core.writer import FrameWriter
+from ..engine.connection import Connection, KeepaliveSettings, logger, random_payload
+from ..exceptions import PongTimeout
+from ..faces import aiohttp_face, websockets_face
+from .options import AiohttpOptions, ConnectionOptions
+from .takeover import take_over, upgraded_transport
+
+
+def _engine(
+    response: ClientResponse,
+    result: HandshakeResult,
+    options: ConnectionOptions,
+    *,
+    kinds: MessageKinds,
+    fragments: bool,
+    protocol_policy: dict[str, Any],
+    close_timeout: float | None,
+    keepalive: KeepaliveSettings | None,
+    closed_error: Callable[[], BaseException],
+    timeout_error: Callable[[], BaseException],
+) -> Connection:
+    params = result.deflate
+    deflate = PerMessageDeflate(params) if params is not None else None
+    parser = FrameParser(
+        max_msg_size=options.max_msg_size,
+        decode_text=options.decode_text,
+        deflate=deflate,
+        fragments=fragments,
+        kinds=kinds,
+    )
+    protocol = ClientProtocol(parser, FrameWriter(deflate), **protocol_policy)
+    transport = upgraded_transport(response)
+    if options.write_limit is not None:
+        transport.set_write_buffer_limits(high=options.write_limit)
+    return Connection(
+        protocol,
+        transport,
+        loop=asyncio.get_running_loop(),
+        kinds=kinds,
+        max_queue=options.max_queue,
+        close_timeout=close_timeout,
+        reply_timeout=close_timeout,
+        keepalive=keepalive,
+        closed_error=closed_error,
+        timeout_error=timeout_error,
+        log=options.logger or logger,
+    )
+
+
+def _install(engine: Connection, response: ClientResponse) -> None:
+    engine.on_lost = take_over(response, engine)
+    # aiohttp may resume reading after handing over the tail (3.14 does when
+    # it had paused for a large tail); the queue's bound is what counts.
+    engine.sync_reading()
+
+
+def bind_aiohttp(
+    options: ConnectionOptions, face: AiohttpOptions
+) -> Callable[[ClientResponse, HandshakeResult], aiohttp_face.ClientWebSocketResponse]:
+    """The binder of ``ws_connect``: aiohttp's semantics."""
+    timeout = face.timeout
+    keepalive = None
+    if face.heartbeat is not None:
+        pong_wait = face.ping_timeout or face.heartbeat / 2
+        keepalive = KeepaliveSettings(
+            face.heartbeat,
+            pong_wait,
+            any_input_is_alive=True,
+            close_code=None,
+            payload=lambda: b"",
+        )
+
+        def timeout_error() -> BaseException:
+            return PongTimeout(f"No PONG received after {pong_wait} seconds")
+
+    else:
+        timeout_error = TimeoutError
+
+    def closed_error() -> BaseException:
+        return ClientConnectionResetError("the connection closed before the pong")
+
+    def bind(
+        response: ClientResponse, result: HandshakeResult
+    ) -> aiohttp_face.ClientWebSocketResponse:
+        engine = _engine(
+            response,
+            result,
+            options,
+            kinds=aiohttp_face.message_kinds(options.decode_text),
+            fragments=False,
+            protocol_policy={
+                "auto_pong": face.autoping,
+                "report_control": not face.autoping,
+                "close_reply": Policy.WHEN_READ
+                if face.autoclose
+                else Policy.BY_APPLICATION,
+                "failure": Policy.WHEN_READ,
+            },
+            close_timeout=timeout.ws_close,
+            keepalive=keepalive,
+            closed_error=closed_error,
+            timeout_error=timeout_error,
+        )
+        params = result.deflate
+        ws = aiohttp_face.ClientWebSocketResponse(
+            engine,
+            response,
+            subprotocol=result.subprotocol,
+            timeout=timeout,
+            autoclose=face.autoclose,
+            autoping=face.autoping,
+            compress=params.server_max_window_bits if params is not None else 0,
+            client_notakeover=params.client_no_context_takeover if params else False,
+        )
+        _install(engine, response)
+        return ws
+
+    return bind
+
+
+def bind_websockets(
+    options: ConnectionOptions,
+    *,
+    ping_interval: float | None,
+    ping_timeout: float | None,
+) -> Callable[[ClientResponse, HandshakeResult], websockets_face.ClientConnection]:
+    """The binder of ``connect()``: websockets' semantics."""
+    keepalive = None
+    if ping_interval is not None:
+        keepalive = KeepaliveSettings(
+            ping_interval,
+            ping_timeout,
+            any_input_is_alive=False,
+            close_code=1011,
+            payload=random_payload,
+        )
+
+    def bind(
+        response: ClientResponse, result: HandshakeResult
+    ) -> websockets_face.ClientConnection:
+        log = options.logger or logger
+        face: websockets_face.ClientConnection | None = None
+
+        def closed_error() -> BaseException:
+            assert face is not None
+            return face._closed_error()
+
+        engine = _engine(
+            response,
+            result,
+            options,
+            kinds=websockets_face.KINDS,
+            fragments=True,
+            protocol_policy={
+                "auto_pong": True,
+                "report_control": False,
+                "close_reply": Policy.AT_ONCE,
+                "failure": Policy.AT_ONCE,
+            },
+            close_timeout=options.close_timeout,
+            keepalive=keepalive,
+            closed_error=closed_error,
+            timeout_error=lambda: TimeoutError("keepalive ping timeout"),
+        )
+        face = websockets_face.ClientConnection(
+            engine, response, subprotocol=result.subprotocol, logger=log
+        )
+        _install(engine, response)
+        return face
+
+    return bind

@@ -1,0 +1,77 @@
+"""Which credentials may go where, decided in one place.
+
+Credentials travel in headers: ``Authorization`` and ``Cookie`` belong to one
+origin, ``Proxy-Authorization`` to one proxy.  This module says which of
+them a request may carry, and keeps them out of what errors show.  The
+upgrade, its redirects and the session's REST calls all ask it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import aiohttp
+from aiohttp import hdrs
+from multidict import CIMultiDict, CIMultiDictProxy
+
+#: Headers that carry credentials for one origin only (RFC 9110 §15.4: a
+#: redirect to another origin must not take them along).
+ORIGIN_BOUND: Final = (hdrs.AUTHORIZATION, hdrs.COOKIE)
+
+#: Headers whose values are credentials; never shown in errors or logs.
+SECRET_HEADERS: Final = (hdrs.AUTHORIZATION, hdrs.PROXY_AUTHORIZATION, hdrs.COOKIE)
+
+
+def with_credentials(
+    credentials: CIMultiDict[str] | None, given: Any, *, auth_given: bool
+) -> CIMultiDict[str]:
+    """Request headers: a session's credentials, overridden by the call's.
+
+    A header the call gives replaces the session's of that name, and an
+    ``auth=`` given to the call replaces the session's ``Authorization``.
+    """
+    headers: CIMultiDict[str] = CIMultiDict(credentials or {})
+    if auth_given:
+        headers.popall(hdrs.AUTHORIZATION, None)
+    given = CIMultiDict(given or {})
+    for name in given:
+        headers.popall(name, None)
+    headers.extend(given)
+    return headers
+
+
+def drop_origin_bound(headers: CIMultiDict[str]) -> None:
+    """Remove what may not follow a request to another origin."""
+    for name in ORIGIN_BOUND:
+        headers.popall(name, None)
+
+
+def redacted(info: aiohttp.RequestInfo) -> aiohttp.RequestInfo:
+    """``info`` without credentials: secret headers masked, no URL userinfo.
+
+    Exceptions carry the request's ``RequestInfo`` and show it in their
+    ``repr()``, which ends up in logs and tracebacks.
+    """
+    headers: CIMultiDict[str] = CIMultiDict(info.headers)
+    for name in SECRET_HEADERS:
+        if name in headers:
+            headers[name] = "<redacted>"
+    return aiohttp.RequestInfo(
+        url=info.url.with_user(None),
+        method=info.method,
+        headers=CIMultiDictProxy(headers),
+        real_url=info.real_url.with_user(None),
+    )
+
+
+def without_credentials(
+    exc: aiohttp.ClientResponseError,
+) -> aiohttp.ClientResponseError:
+    """A copy of aiohttp's ``exc`` (e.g. a proxy's 407) safe to show."""
+    return type(exc)(
+        redacted(exc.request_info),
+        exc.history,
+        status=exc.status,
+        message=exc.message,
+        headers=exc.headers,
+    )

@@ -1,0 +1,323 @@
+"""The one path that opens a WebSocket, for every entry point.
+
+:func:`open_websocket` checks the URL, sends the upgrade with
+``aiohttp.ClientSession.request`` (so the session's connector pool, proxy,
+TLS, cookies and trace configs apply), follows redirects the way a
+WebSocket client must, validates the answer with the core's handshake
+rules, and hands the socket to a *binder*: the function that builds the
+engine and the face the entry point asked for (:mod:`aiows.session.bind`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import ssl as ssl_module
+import sys
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+import aiohttp
+from aiohttp import ClientResponse, ClientSession, hdrs
+from multidict import CIMultiDict
+from yarl import URL
+
+from .. import exceptions
+from ..core import deflate as core_deflate
+from ..core import errors as core_errors
+from ..core import handshake
+from .credentials import (
+    drop_origin_bound,
+    redacted,
+    with_credentials,
+    without_credentials,
+)
+from .options import UpgradeOptions
+from .takeover import discard, record_history
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as _timeout
+else:  # pragma: no cover - exercised on Python 3.10 only
+    _timeout = None
+
+logger: Final = logging.getLogger("aiows.client")
+
+T = TypeVar("T")
+
+#: Builds the engine and the face on a 101 response; see :mod:`.bind`.
+Binder = Callable[[ClientResponse, handshake.HandshakeResult], T]
+
+_HANDSHAKE_ERRORS: Final[
+    dict[type[core_errors.HandshakeError], type[exceptions.InvalidHandshake]]
+] = {
+    core_errors.InvalidStatusCode: exceptions.InvalidStatus,
+    core_errors.InvalidUpgrade: exceptions.InvalidUpgrade,
+    core_errors.InvalidAccept: exceptions.InvalidAccept,
+    core_errors.NegotiationError: exceptions.NegotiationError,
+}
+
+_WS_SCHEMES: Final = frozenset({"ws", "wss", "http", "https"})
+_SECURE: Final = frozenset({"wss", "https"})
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+
+
+def check_url(url: str | URL) -> URL:
+    """``url`` parsed, or :class:`~aiows.InvalidURI` naming what is wrong."""
+    try:
+        parsed = URL(url)
+    except (TypeError, ValueError) as exc:
+        raise exceptions.InvalidURI(url, f"not a URI: {exc}") from None
+    if parsed.scheme not in _WS_SCHEMES or not parsed.host:
+        raise exceptions.InvalidURI(
+            url, "a WebSocket URI starts with ws:// or wss:// and names a host"
+        )
+    return parsed
+
+
+def check_tls(url: URL, ssl: Any) -> None:
+    """Refuse TLS settings for a URI that would not use them.
+
+    Asking for TLS and not getting it is an error, never a quiet downgrade.
+    """
+    if url.scheme not in _SECURE and isinstance(
+        ssl, (ssl_module.SSLContext, aiohttp.Fingerprint)
+    ):
+        raise ValueError(
+            f"ssl={type(ssl).__name__} was given for {url.scheme}://, which does "
+            "not use TLS; use a wss:// URI, or leave ssl out"
+        )
+
+
+def _handshake_error(
+    exc: core_errors.HandshakeError, response: ClientResponse
+) -> exceptions.InvalidHandshake:
+    cls = _HANDSHAKE_ERRORS.get(type(exc), exceptions.InvalidHandshake)
+    error = cls(
+        redacted(response.request_info),
+        response.history,
+        status=response.status,
+        message=str(exc),
+        headers=response.headers,
+    )
+    error.response = response
+    return error
+
+
+async def open_websocket(
+    session: ClientSession,
+    url: str | URL,
+    options: UpgradeOptions,
+    bind: Binder[T],
+    *,
+    credentials: CIMultiDict[str] | None = None,
+) -> T:
+    """Open a WebSocket to ``url`` through ``session``; ``bind`` makes the face.
+
+    ``credentials`` are the headers an :class:`aiows.ClientSession` adds to
+    each of its requests.  The whole of it, TCP to the face, is bounded by
+    ``options.open_timeout``.
+    """
+    parsed = check_url(url)
+    check_tls(parsed, options.ssl)
+    if options.open_timeout is None:
+        return await _open(session, parsed, options, bind, credentials)
+    expired = exceptions.OpenTimeout(
+        f"opening handshake with {parsed.host} did not finish within "
+        f"{options.open_timeout} s"
+    )
+    if _timeout is not None:
+        try:
+            async with _timeout(options.open_timeout):
+                return await _open(session, parsed, options, bind, credentials)
+        except TimeoutError:
+            raise expired from None
+    try:  # pragma: no cover - Python 3.10
+        return await asyncio.wait_for(
+            _open(session, parsed, options, bind, credentials), options.open_timeout
+        )
+    except asyncio.TimeoutError:  # pragma: no cover - Python 3.10
+        raise expired from None
+
+
+async def _open(
+    session: ClientSession,
+    url: URL,
+    options: UpgradeOptions,
+    bind: Binder[T],
+    credentials: CIMultiDict[str] | None,
+) -> T:
+    extra_headers = options.headers
+    if callable(extra_headers):
+        # Called on every attempt, so a reconnect sends fresh credentials.
+        extra_headers = extra_headers()
+        if inspect.isawaitable(extra_headers):
+            extra_headers = await extra_headers
+    headers = with_credentials(
+        credentials, extra_headers, auth_given=options.auth is not None
+    )
+    key = handshake.generate_key()
+    offered_bits = options.compress or None
+    extensions = (
+        core_deflate.build_offer(options.compress) if options.compress else None
+    )
+    for name, value in handshake.request_headers(
+        key, protocols=options.protocols, origin=options.origin, extensions=extensions
+    ).items():
+        if name in (hdrs.SEC_WEBSOCKET_KEY, hdrs.SEC_WEBSOCKET_PROTOCOL, hdrs.ORIGIN):
+            headers[name] = value
+        else:
+            headers.setdefault(name, value)
+    # aiohttp 3.14 deprecates auth=/proxy_auth= on requests; the header they
+    # stand for is sent instead, with the same meaning.
+    if options.auth is not None:
+        if hdrs.AUTHORIZATION in headers:
+            raise ValueError("pass auth= or an Authorization header, not both")
+        headers[hdrs.AUTHORIZATION] = options.auth.encode()
+    proxy_headers: CIMultiDict[str] = CIMultiDict(options.proxy_headers or {})
+    if options.proxy_auth is not None and options.proxy is not None:
+        credentials_value = options.proxy_auth.encode()
+        if url.scheme in _SECURE:
+            # Sent on the CONNECT that opens the tunnel, never to the server.
+            proxy_headers[hdrs.PROXY_AUTHORIZATION] = credentials_value
+        else:
+            # A cleartext request goes to the proxy whole; the proxy reads
+            # the credentials from it and strips them (RFC 9110 §11.7.1).
+            headers[hdrs.PROXY_AUTHORIZATION] = credentials_value
+
+    response = await _request_following_redirects(
+        session, url, options, headers, proxy_headers
+    )
+    try:
+        result = handshake.check_response(
+            response.status,
+            list(response.headers.items()),
+            key=key,
+            protocols=options.protocols,
+            offered_server_max_window_bits=offered_bits,
+        )
+    except core_errors.HandshakeError as exc:
+        discard(response)
+        raise _handshake_error(exc, response) from None
+    except BaseException:
+        discard(response)
+        raise
+    try:
+        face = bind(response, result)
+    except BaseException:
+        response.close()
+        raise
+    logger.debug(
+        "connected to %s (subprotocol=%s, deflate=%s)",
+        response.url,
+        result.subprotocol,
+        result.deflate,
+    )
+    return face
+
+
+async def _request_following_redirects(
+    session: ClientSession,
+    url: URL,
+    options: UpgradeOptions,
+    headers: CIMultiDict[str],
+    proxy_headers: CIMultiDict[str],
+) -> ClientResponse:
+    """Send the upgrade, following redirects the way a WebSocket client must.
+
+    aiows follows redirects itself rather than letting aiohttp do it, so it
+    can refuse one from ``wss://`` to ``ws://`` before anything is sent in
+    clear text, and drop explicit ``Authorization`` and ``Cookie`` headers
+    when the redirect leaves the origin (the session's cookie jar still
+    applies per request).
+    """
+    history: list[ClientResponse] = []
+    params = options.params
+    for _ in range(options.max_redirects + 1):
+        failure: aiohttp.ClientResponseError | None = None
+        request_url = url
+        if options.proxy is not None and url.scheme == "ws":
+            # Through a forward proxy the request line carries the whole URL,
+            # and proxies expect an http:// one there (RFC 9112 §3.2.2);
+            # aiohttp would send ws://, which they refuse.
+            request_url = url.with_scheme("http")
+        try:
+            response = await session.request(
+                options.method,
+                request_url,
+                params=params,
+                headers=headers,
+                read_until_eof=False,
+                proxy=options.proxy,
+                proxy_headers=proxy_headers or None,
+                ssl=options.ssl,
+                server_hostname=options.server_hostname,
+                allow_redirects=False,
+                skip_auto_headers=options.skip_auto_headers,
+            )
+        except aiohttp.ClientResponseError as exc:
+            # Raised below, outside this block, so the original (whose
+            # request_info may hold proxy credentials) is not its context.
+            failure = without_credentials(exc)
+        if failure is not None:
+            raise failure
+        location = response.headers.get(hdrs.LOCATION)
+        if (
+            not options.allow_redirects
+            or response.status not in _REDIRECTS
+            or location is None
+        ):
+            record_history(response, history)
+            return response
+        discard(response)
+        history.append(response)
+        target = url.join(URL(location))
+        if target.scheme in ("http", "https"):
+            # A WebSocket server may redirect to its http(s) equivalent.
+            target = target.with_scheme("ws" if target.scheme == "http" else "wss")
+        if url.scheme in _SECURE and target.scheme not in _SECURE:
+            raise _refusal(
+                response,
+                history,
+                f"refusing to follow a redirect from {url.scheme}:// to "
+                f"{target.scheme}:// ({target.with_query(None)}): the upgrade "
+                "and its credentials would travel in clear text",
+            )
+        if target.scheme not in ("ws", "wss") or not target.host:
+            raise _refusal(
+                response,
+                history,
+                f"redirect to {location!r}, which is not a WebSocket URI",
+            )
+        if target.origin() != url.origin():
+            drop_origin_bound(headers)
+            if session.auth is not None or any(
+                name in session.headers for name in (hdrs.AUTHORIZATION, hdrs.COOKIE)
+            ):
+                # aiohttp adds its session's defaults to every request, and
+                # aiows cannot take them back for this one.
+                raise _refusal(
+                    response,
+                    history,
+                    f"refusing to follow a redirect to another origin "
+                    f"({target.origin()}): the aiohttp session's default "
+                    "credentials (auth= or an Authorization or Cookie header) "
+                    "would go with it",
+                )
+        # Query parameters belong to the first URL only, as in aiohttp.
+        params = None
+        url = target
+    raise _refusal(response, history, f"more than {options.max_redirects} redirects")
+
+
+def _refusal(
+    response: ClientResponse, history: list[ClientResponse], message: str
+) -> exceptions.InvalidHandshake:
+    """The error for a redirect aiows will not follow."""
+    return exceptions.InvalidHandshake(
+        redacted(response.request_info),
+        tuple(history),
+        status=response.status,
+        message=message,
+        headers=response.headers,
+    )
