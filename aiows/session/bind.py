@@ -130,7 +130,7 @@ def bind_aiohttp(
             timeout=timeout,
             autoclose=face.autoclose,
             autoping=face.autoping,
-            compress=params.server_max_window_bits if params is not None else 0,
+            compress=params.client_max_window_bits if params is not None else 0,
             client_notakeover=params.client_no_context_takeover if params else False,
         )
         _install(engine, response)

@@ -400,3 +400,12 @@ def test_connection_lost_from_any_live_state() -> None:
         assert p.reply_due is False
         with pytest.raises(InvalidState, match="lose the transport in state CLOSED"):
             p.connection_lost()
+
+
+def test_forget_oldest_ping_makes_room() -> None:
+    p = protocol()
+    p.send_ping(b"a", 1)
+    p.send_ping(b"b", 2)
+    assert p.forget_oldest_ping() == 1
+    assert p.pings_in_flight() == [2]
+    assert not p.ping_in_flight(b"a")
