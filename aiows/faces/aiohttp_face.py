@@ -117,7 +117,7 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
         "_engine",
         "_exception_value",
         "_loop_ref",
-        "_response_ref",
+        "_response",
         "_subprotocol",
         "_timeout_value",
         "_waiting_flag",
@@ -140,7 +140,7 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
         self._assembler = engine.assembler
         self._loop_ref = asyncio.get_running_loop()
         # The 101 response.
-        self._response_ref = response
+        self._response = response
         # What the handshake agreed on.
         self._subprotocol = subprotocol
         self._compress_bits = compress
@@ -198,17 +198,17 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
     @property
     def response(self) -> ClientResponse:
         """The handshake's ``aiohttp.ClientResponse`` (status 101, headers)."""
-        return self._response_ref
+        return self._response
 
     @property
     def request_headers(self) -> CIMultiDictProxy[str]:
         """The headers of the upgrade request as sent."""
-        return self._response_ref.request_info.headers
+        return self._response.request_info.headers
 
     @property
     def response_headers(self) -> CIMultiDictProxy[str]:
         """The headers of the 101 response."""
-        return self._response_ref.headers
+        return self._response.headers
 
     @property
     def latency(self) -> float:
