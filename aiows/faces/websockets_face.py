@@ -53,12 +53,14 @@ async def _aiter_sync(items: Iterable[Data]) -> AsyncIterator[Data]:
 
 
 class ClientConnection:
-    """A WebSocket opened by :func:`aiows.connect`, websockets-style::
+    """A WebSocket opened by :func:`aiows.connect`, websockets-style.
 
-    async with aiows.connect("wss://example.com/feed") as ws:
-        await ws.send("hello")
-        async for message in ws:
-            print(message)
+    ::
+
+        async with aiows.connect("wss://example.com/feed") as ws:
+            await ws.send("hello")
+            async for message in ws:
+                print(message)
     """
 
     __slots__ = ("_assembler", "_engine", "_response", "_subprotocol", "logger")
