@@ -47,7 +47,8 @@ from .exceptions import (
     TooManyPings,
     WSMessageTypeError,
 )
-from .faces.aiohttp_face import ClientWebSocketResponse, WSMessage
+from .faces.aiohttp_face import ClientWebSocketResponse
+from .faces.aiohttp_messages import WSMessage
 from .faces.websockets_face import ClientConnection
 from .session.auth import BasicAuth
 from .session.client import ClientSession, ws_connect

@@ -88,7 +88,7 @@ from .exceptions import (
     PongTimeout,
     ProtocolError,
 )
-from .faces.aiohttp_face import WSMessage
+from .faces.aiohttp_messages import WSMessage
 from .session.client import ClientSession
 
 if TYPE_CHECKING:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -23,7 +22,7 @@ from ..core.messages import Fragment, MessageKinds
 from ..core.parser import Event
 from ..core.protocol import ClientProtocol, State
 from .assembler import DEFAULT_MAX_QUEUE, Assembler
-from .keepalive import Keepalive
+from .keepalive import Keepalive, KeepaliveSettings, random_payload
 from .sendlane import SendLane
 
 logger: Final = logging.getLogger("aiows.client")
@@ -36,39 +35,6 @@ _QUEUE_FULL: Final = 1
 _WRITES_BACKED_UP: Final = 2
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
-
-
-class KeepaliveSettings:
-    """How a face wants its connection kept alive; see :mod:`.keepalive`."""
-
-    __slots__ = ("any_input_is_alive", "close_code", "interval", "payload", "timeout")
-
-    def __init__(
-        self,
-        interval: float,
-        timeout: float | None,
-        *,
-        any_input_is_alive: bool,
-        close_code: int | None,
-        payload: Callable[[], bytes],
-    ) -> None:
-        #: Seconds between pings.
-        self.interval = interval
-        #: Seconds the peer has to answer; None waits forever.
-        self.timeout = timeout
-        #: Whether any input proves the peer alive (aiohttp) or only the
-        #: pong does (websockets).
-        self.any_input_is_alive = any_input_is_alive
-        #: The close code sent when the peer stays silent; None aborts the
-        #: transport without one (aiohttp).
-        self.close_code = close_code
-        #: Makes each ping's payload.
-        self.payload = payload
-
-
-def random_payload() -> bytes:
-    """Four random bytes: a ping payload no other ping in flight shares."""
-    return os.urandom(4)
 
 
 class Connection(asyncio.Protocol):

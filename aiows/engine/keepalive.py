@@ -16,6 +16,7 @@ pong may be waiting in the socket, so the deadline moves on.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from typing import Protocol
 
@@ -130,3 +131,36 @@ class Keepalive:
             self._schedule(self._loop.time() + self._timeout, self._on_deadline)
         else:
             pinger.keepalive_expired()
+
+
+class KeepaliveSettings:
+    """How a face wants its connection kept alive; see :mod:`.keepalive`."""
+
+    __slots__ = ("any_input_is_alive", "close_code", "interval", "payload", "timeout")
+
+    def __init__(
+        self,
+        interval: float,
+        timeout: float | None,
+        *,
+        any_input_is_alive: bool,
+        close_code: int | None,
+        payload: Callable[[], bytes],
+    ) -> None:
+        #: Seconds between pings.
+        self.interval = interval
+        #: Seconds the peer has to answer; None waits forever.
+        self.timeout = timeout
+        #: Whether any input proves the peer alive (aiohttp) or only the
+        #: pong does (websockets).
+        self.any_input_is_alive = any_input_is_alive
+        #: The close code sent when the peer stays silent; None aborts the
+        #: transport without one (aiohttp).
+        self.close_code = close_code
+        #: Makes each ping's payload.
+        self.payload = payload
+
+
+def random_payload() -> bytes:
+    """Four random bytes: a ping payload no other ping in flight shares."""
+    return os.urandom(4)

@@ -30,7 +30,6 @@ from multidict import CIMultiDictProxy
 from ..core.errors import InvalidState, MessageTooBig
 from ..core.errors import ProtocolError as CoreProtocolError
 from ..core.frames import Opcode, build_close_payload
-from ..core.messages import MessageKinds
 from ..engine.assembler import Concurrency
 from ..engine.connection import Connection
 from ..exceptions import (
@@ -39,39 +38,7 @@ from ..exceptions import (
     ProtocolError,
     WSMessageTypeError,
 )
-
-try:  # aiohttp 3.14: undecoded text has a class of its own
-    from aiohttp.http import WSMessageTextBytes
-
-    _TextBytes: type[tuple[Any, ...]] = WSMessageTextBytes
-except ImportError:  # pragma: no cover - aiohttp 3.13 and older
-    _TextBytes = aiohttp.WSMessage
-
-
-class WSMessage(aiohttp.WSMessage):
-    """aiohttp's ``WSMessage``, with ``tp``, the aiohttp 0.x name of ``type``.
-
-    It *is* an ``aiohttp.WSMessage`` (a subclass adding one property), so
-    ``isinstance``, equality and unpacking behave as in aiohttp.
-    """
-
-    __slots__ = ()
-
-    @property
-    def tp(self) -> WSMsgType:
-        """Alias of :attr:`type`, the spelling of aiohttp 0.x."""
-        return self.type
-
-
-def message_kinds(decode_text: bool) -> MessageKinds:
-    """The message classes the parser builds for this face."""
-    text: type[tuple[Any, ...]] = WSMessage if decode_text else _TextBytes
-    # aiohttp puts "" in the extra field of data, ping and pong messages.
-    return MessageKinds(text, WSMessage, WSMessage, WSMsgType, "")
-
-
-WS_CLOSED_MESSAGE: Final = WSMessage(WSMsgType.CLOSED, None, None)
-WS_CLOSING_MESSAGE: Final = WSMessage(WSMsgType.CLOSING, None, None)
+from .aiohttp_messages import WS_CLOSED_MESSAGE, WS_CLOSING_MESSAGE, WSMessage
 
 _TEXT: Final = WSMsgType.TEXT
 _BINARY: Final = WSMsgType.BINARY

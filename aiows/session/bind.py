@@ -20,9 +20,10 @@ from ..core.messages import MessageKinds
 from ..core.parser import FrameParser
 from ..core.protocol import ClientProtocol, Policy
 from ..core.writer import FrameWriter
-from ..engine.connection import Connection, KeepaliveSettings, logger, random_payload
+from ..engine.connection import Connection, logger
+from ..engine.keepalive import KeepaliveSettings, random_payload
 from ..exceptions import PongTimeout
-from ..faces import aiohttp_face, websockets_face
+from ..faces import aiohttp_face, aiohttp_messages, websockets_face
 from .options import AiohttpOptions, ConnectionOptions
 from .takeover import take_over, upgraded_transport
 
@@ -107,7 +108,7 @@ def bind_aiohttp(
             response,
             result,
             options,
-            kinds=aiohttp_face.message_kinds(options.decode_text),
+            kinds=aiohttp_messages.message_kinds(options.decode_text),
             fragments=False,
             protocol_policy={
                 "auto_pong": face.autoping,
