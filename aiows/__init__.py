@@ -49,6 +49,7 @@ from .exceptions import (
 )
 from .faces.aiohttp_face import ClientWebSocketResponse
 from .faces.aiohttp_messages import WSMessage
+from .faces.listener import Listener, ListenerConnection
 from .faces.websockets_face import ClientConnection
 from .session.auth import BasicAuth
 from .session.client import ClientSession, ws_connect
@@ -82,6 +83,8 @@ __all__ = [
     "InvalidStatus",
     "InvalidURI",
     "InvalidUpgrade",
+    "Listener",
+    "ListenerConnection",
     "MsgType",
     "NegotiationError",
     "OpenTimeout",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from ..core.errors import TooManyPings
 from ..core.messages import Fragment, MessageKinds
@@ -35,6 +35,19 @@ _QUEUE_FULL: Final = 1
 _WRITES_BACKED_UP: Final = 2
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+
+class Sink(Protocol):
+    """Where the connection puts what the protocol parsed."""
+
+    def put(self, events: list[Event]) -> None:
+        """Take the messages of one read, in order."""
+
+    def closing_started(self) -> None:
+        """The client's close frame went."""
+
+    def end(self) -> None:
+        """The transport is gone: nothing more will come."""
 
 
 class Connection(asyncio.Protocol):
@@ -66,6 +79,7 @@ class Connection(asyncio.Protocol):
         "logger",
         "on_lost",
         "protocol",
+        "sink",
         "transport",
     )
 
@@ -97,6 +111,9 @@ class Connection(asyncio.Protocol):
         self.lane = SendLane(transport, loop, log if self._debug else None)
         #: Messages on their way to the application.
         self.assembler = Assembler(loop, kinds, self._queue_full, max_queue=max_queue)
+        #: Where parsed messages go: the assembler, or a face's own sink
+        #: (the listener API hands them to callbacks instead).
+        self.sink: Sink = self.assembler
         # Why reading is paused (the bits above), 0 while reading.
         self._read_paused = 0
         # How long the server has, once a close frame went, to finish the
@@ -153,7 +170,7 @@ class Connection(asyncio.Protocol):
         if protocol.reply_due and self._reply_timer is None:
             self._hold_reply()
         if events:
-            self.assembler.put(events)
+            self.sink.put(events)
             if self._debug:
                 for event in events:
                     self.logger.debug("< %s", _describe(event))
@@ -185,7 +202,7 @@ class Connection(asyncio.Protocol):
         if self.keepalive is not None:
             self.keepalive.stop()
         self.lane.close()
-        self.assembler.end()
+        self.sink.end()
         for waiter, _ in protocol.pings_in_flight():
             if waiter is not None and not waiter.done():
                 waiter.set_exception(self._closed_error())
@@ -276,7 +293,7 @@ class Connection(asyncio.Protocol):
         if self._close_timer is None and self._close_timeout is not None:
             self._close_timer = self._loop.call_later(self._close_timeout, self.abort)
         # The server's close frame must get through a full queue.
-        self.assembler.closing_started()
+        self.sink.closing_started()
 
     # -- what the faces call -----------------------------------------------------
 

@@ -23,7 +23,7 @@ from ..core.writer import FrameWriter
 from ..engine.connection import Connection, logger
 from ..engine.keepalive import KeepaliveSettings, random_payload
 from ..exceptions import PongTimeout
-from ..faces import aiohttp_face, aiohttp_messages, websockets_face
+from ..faces import aiohttp_face, aiohttp_messages, listener, websockets_face
 from .options import AiohttpOptions, ConnectionOptions
 from .takeover import take_over, upgraded_transport
 
@@ -189,5 +189,50 @@ def bind_websockets(
         )
         _install(engine, response)
         return face
+
+    return bind
+
+
+def bind_listener(
+    options: ConnectionOptions, face: AiohttpOptions, callbacks: listener.Listener
+) -> Callable[[ClientResponse, HandshakeResult], listener.ListenerConnection]:
+    """The binder of ``ws_listen``: callbacks, no queue."""
+    keepalive = None
+    if face.heartbeat is not None:
+        keepalive = KeepaliveSettings(
+            face.heartbeat,
+            face.ping_timeout or face.heartbeat / 2,
+            any_input_is_alive=True,
+            close_code=None,
+            payload=lambda: b"",
+        )
+
+    def bind(
+        response: ClientResponse, result: HandshakeResult
+    ) -> listener.ListenerConnection:
+        engine = _engine(
+            response,
+            result,
+            options,
+            kinds=listener.KINDS,
+            fragments=False,
+            protocol_policy={
+                "auto_pong": True,
+                "report_control": False,
+                "close_reply": Policy.AT_ONCE,
+                "failure": Policy.AT_ONCE,
+            },
+            close_timeout=face.timeout.ws_close,
+            keepalive=keepalive,
+            closed_error=lambda: ClientConnectionResetError("the connection closed"),
+            timeout_error=lambda: PongTimeout("no pong from the server"),
+        )
+        ws = listener.ListenerConnection(
+            engine, callbacks, response, result.subprotocol
+        )
+        engine.sink = listener.ListenerSink(ws)
+        _install(engine, response)
+        callbacks.on_open(ws)
+        return ws
 
     return bind

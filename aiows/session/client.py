@@ -20,8 +20,9 @@ from yarl import URL
 
 from ..engine.connection import Connection
 from ..faces.aiohttp_face import ClientWebSocketResponse
+from ..faces.listener import Listener, ListenerConnection
 from .aiohttp_args import ws_connect_options
-from .bind import bind_aiohttp
+from .bind import bind_aiohttp, bind_listener
 from .context import WSConnectContext
 from .credentials import ORIGIN_BOUND, with_credentials
 from .open import Binder, open_websocket
@@ -179,6 +180,21 @@ class ClientSession:
         """
         options = ws_connect_options(kwargs)
         bind = bind_aiohttp(options.connection, options.face)
+        return WSConnectContext(
+            lambda: self.open(url, options.upgrade, bind), url, options.reconnect
+        )
+
+    def ws_listen(
+        self, url: str | URL, listener: Listener, **kwargs: Any
+    ) -> WSConnectContext[ListenerConnection]:
+        """Open a WebSocket whose messages go to ``listener``'s callbacks.
+
+        Takes :meth:`ws_connect`'s arguments (those about ``receive()``,
+        ``autoclose`` and ``autoping`` have no effect: the server's close
+        and pings are answered at once).  See :class:`aiows.Listener`.
+        """
+        options = ws_connect_options(kwargs)
+        bind = bind_listener(options.connection, options.face, listener)
         return WSConnectContext(
             lambda: self.open(url, options.upgrade, bind), url, options.reconnect
         )
