@@ -161,19 +161,24 @@ class Connection(asyncio.Protocol):
         keepalive = self.keepalive
         if keepalive is not None:
             keepalive.last_input = self._loop.time()
-        protocol = self.protocol
-        events = protocol.receive_data(data)
-        if protocol.outgoing:
-            self._write_replies()
-        if protocol.acknowledged:
-            self._acknowledge()
-        if protocol.reply_due and self._reply_timer is None:
-            self._hold_reply()
-        if events:
-            self.sink.put(events)
-            if self._debug:
-                for event in events:
-                    self.logger.debug("< %s", _describe(event))
+        lane = self.lane
+        lane.hold()
+        try:
+            protocol = self.protocol
+            events = protocol.receive_data(data)
+            if protocol.outgoing:
+                self._write_replies()
+            if protocol.acknowledged:
+                self._acknowledge()
+            if protocol.reply_due and self._reply_timer is None:
+                self._hold_reply()
+            if events:
+                if self._debug:
+                    for event in events:
+                        self.logger.debug("< %s", _describe(event))
+                self.sink.put(events)
+        finally:
+            lane.release()
 
     def eof_received(self) -> bool:
         # Returning False lets asyncio close the transport: after the server
