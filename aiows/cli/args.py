@@ -7,7 +7,11 @@ from typing import Final
 
 from .. import __version__
 
-__all__ = ["build_parser", "normalize_url"]
+__all__ = ["DISTRIBUTION", "build_parser", "normalize_url"]
+
+#: The name aiows is published under on PyPI (``pip install aiows-client``).
+#: The import name stays ``aiows``; the ``aiows`` on PyPI is another project.
+DISTRIBUTION: Final = "aiows-client"
 
 _DESCRIPTION: Final = """\
 Interactive WebSocket client: lines typed are sent as text
@@ -138,7 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="start an echo server on 127.0.0.1 and connect to it",
     )
     parser.add_argument(
-        "-V", "--version", action="version", version=f"aiows {__version__}"
+        "-V",
+        "--version",
+        action="version",
+        version=f"aiows {__version__} (distribution {DISTRIBUTION})",
+        help="show the version and the distribution name to install, then exit",
     )
     return parser
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import configparser
+import importlib.metadata
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aiows.cli import EXIT_USAGE
+import aiows
+from aiows.cli import EXIT_OK, EXIT_USAGE
 from aiows.cli.args import (
+    DISTRIBUTION,
     header,
     non_negative_float,
     non_negative_int,
@@ -53,3 +58,19 @@ async def test_bad_header_is_a_usage_error() -> None:
     result = await run_cli("ws://127.0.0.1:1/", "--header", "no-colon", stdin=b"")
     assert result.status == EXIT_USAGE
     assert "expected NAME:VALUE" in result.err
+
+
+async def test_version_names_the_distribution() -> None:
+    result = await run_cli("--version", stdin=b"")
+    assert result.status == EXIT_OK
+    assert result.out == f"aiows {aiows.__version__} (distribution aiows-client)\n"
+    assert result.err == ""
+
+
+def test_distribution_is_the_one_installed_and_built() -> None:
+    setup_cfg = configparser.ConfigParser()
+    setup_cfg.read(Path(__file__).parents[2] / "setup.cfg")
+    assert setup_cfg["metadata"]["name"] == DISTRIBUTION
+    # The installed metadata is this project's: same version, same package.
+    assert importlib.metadata.version(DISTRIBUTION) == aiows.__version__
+    assert DISTRIBUTION in importlib.metadata.packages_distributions()["aiows"]
