@@ -4,6 +4,7 @@ connection fails has its one-line report and exit status."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import aiohttp
@@ -72,6 +73,72 @@ async def test_insecure_skips_verification(tls_url: str) -> None:
     result = await run_cli(tls_url, "--insecure", "--wait", "1", stdin=b"secret\n")
     assert result.status == EXIT_OK, result.err
     assert result.out == "secret\n"
+
+
+async def test_wss_to_a_plain_server_names_the_tls_reason(server: Any) -> None:
+    port = server.port
+    result = await run_cli(f"wss://127.0.0.1:{port}/ws", stdin=b"hi\n")
+    assert result.status == EXIT_CONNECT
+    assert_one_line(result.err)
+    # The reason is OpenSSL's (WRONG_VERSION_NUMBER, or RECORD_LAYER_FAILURE
+    # since OpenSSL 3.2), never errno 1 read as "Operation not permitted".
+    assert re.fullmatch(
+        rf"aiows: error: TLS handshake with 127\.0\.0\.1:{port} failed: "
+        r"\[SSL: [A-Z_]+\] [a-z ]+; "
+        rf"is this a plain ws:// server\? try ws://127\.0\.0\.1:{port}/ws\n",
+        result.err,
+    ), result.err
+    assert result.out == ""
+
+
+async def test_wss_to_a_server_that_hangs_up_hints_ws() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: Any) -> None:
+        await reader.read(1)  # the ClientHello has arrived
+        writer.close()
+
+    srv = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        result = await run_cli(f"wss://127.0.0.1:{port}/", stdin=b"hi\n")
+    finally:
+        srv.close()
+        await srv.wait_closed()
+    assert result.status == EXIT_CONNECT
+    assert_one_line(result.err)
+    assert result.err.startswith(f"aiows: error: cannot connect to 127.0.0.1:{port}: ")
+    assert result.err.endswith(
+        f"; is this a plain ws:// server? try ws://127.0.0.1:{port}/\n"
+    )
+
+
+async def test_ws_to_a_tls_port_hints_wss(tls_url: str) -> None:
+    plain_url = tls_url.replace("wss://", "ws://")
+    port = plain_url.rsplit(":", 1)[1].rstrip("/")
+    result = await run_cli(plain_url, stdin=b"hi\n")
+    assert result.status == EXIT_CONNECT
+    assert result.err == (
+        f"aiows: error: 127.0.0.1:{port} closed the connection without answering "
+        f"the upgrade (Server disconnected); it speaks TLS: try {tls_url}\n"
+    )
+
+
+async def test_ws_to_a_server_that_hangs_up_is_not_called_tls() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: Any) -> None:
+        await reader.read(65536)  # the upgrade request (or a TLS ClientHello)
+        writer.close()
+
+    srv = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        result = await run_cli(f"ws://127.0.0.1:{port}/", stdin=b"hi\n")
+    finally:
+        srv.close()
+        await srv.wait_closed()
+    assert result.status == EXIT_CONNECT
+    assert result.err == (
+        f"aiows: error: 127.0.0.1:{port} closed the connection without answering "
+        "the upgrade (Server disconnected)\n"
+    )
 
 
 # ----------------------------------------------------------------------
