@@ -20,8 +20,10 @@ while you are typing.  Lines starting with ``/`` are commands:
     list the commands
 
 A line starting with ``//`` is sent as text without its first ``/``.
-End of input (Ctrl-D) closes the connection with 1000; Ctrl-C closes it
-with 1001.
+End of input (Ctrl-D) closes the connection with 1000.  Ctrl-C closes it
+with 1001 and says how long it waits for the server's answer (10 s); a
+second Ctrl-C quits at once.  When the connection closes, the last line
+says which close code was sent and which was received.
 
 In a pipe, when standard input is not a terminal, ``aiows`` sends each line
 of its input (commands work too) and writes each message it receives to
@@ -31,6 +33,10 @@ the end of its input it waits ``--wait`` seconds (1.0 by default) for
 replies, then closes with 1000::
 
     echo hello | aiows ws://127.0.0.1:8080/ws
+
+If the connection closes before all the input is sent, the lines left over
+are counted on standard error (``3 lines of input not sent: the connection
+closed``) and the exit status is 1.
 
 ``aiows --demo``, or ``aiows`` with no URL, starts an echo server on
 127.0.0.1 and connects to it, so you can try the client with no server of
@@ -43,7 +49,7 @@ Exit status:
 0   the connection closed normally: the closing handshake completed, with the
     code you asked for or, when the server closed, with 1000, 1001 or no code
 1   an unexpected error, or (in a pipe) a line of input that was an invalid
-    command
+    command or that was never sent because the connection closed first
 2   usage error: bad arguments or an invalid URL
 3   the connection could not be opened: refused, unreachable, DNS or TLS
     failure, timeout, or the server refused the WebSocket upgrade
@@ -66,7 +72,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .. import ClientSession
@@ -108,6 +114,11 @@ async def run(args: argparse.Namespace) -> int:
     Raises :class:`~aiows.cli.exits.CliError` for failures reported on one
     line.
     """
+    with terminal_restored() as restore_terminal:
+        return await _run(args, restore_terminal)
+
+
+async def _run(args: argparse.Namespace, restore_terminal: Callable[[], None]) -> int:
     interactive = sys.stdin is not None and sys.stdin.isatty()
     demo = bool(args.demo or args.url is None)
     line_buffer = load_readline() if interactive else None
@@ -133,7 +144,14 @@ async def run(args: argparse.Namespace) -> int:
             console.note(f"connected to {url}{suffix}")
             if interactive:
                 console.note("type a message and press Enter; /help for commands")
-            session = Session(ws, console, interactive=interactive, wait=args.wait)
+
+            def abort() -> None:
+                restore_terminal()
+                _quit_now(EXIT_INTERRUPTED)
+
+            session = Session(
+                ws, console, interactive=interactive, wait=args.wait, on_abort=abort
+            )
             reader = InputReader(
                 asyncio.get_running_loop(),
                 console,
@@ -149,6 +167,17 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         if runner is not None:
             await runner.cleanup()
+
+
+def _quit_now(status: int) -> None:
+    """Exit at once (a second Ctrl-C): no closing handshake, no cleanup.
+
+    The kernel closes the socket; what was written so far is flushed.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
 
 
 def _configure_logging() -> None:
@@ -173,8 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     try:
-        with terminal_restored():
-            return asyncio.run(run(args))
+        return asyncio.run(run(args))
     except CliError as exc:
         if args.debug:
             cause = exc.__cause__ or exc

@@ -20,9 +20,9 @@ input lines and writes the data received. Without a URL (or with
 --demo) it talks to an echo server of its own."""
 
 _EPILOG: Final = """\
-exit status: 0 normal close, 1 unexpected error or invalid input line (pipe
-mode), 2 usage error or invalid URL, 3 connection or handshake failure,
-4 abnormal close or protocol error, 130 interrupted.
+exit status: 0 normal close, 1 unexpected error, or input lines invalid or
+left unsent (pipe mode), 2 usage error or invalid URL, 3 connection or
+handshake failure, 4 abnormal close or protocol error, 130 interrupted.
 
 Type /help in a session for the commands (/ping, /close, /binary, /json)."""
 

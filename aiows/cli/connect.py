@@ -17,13 +17,20 @@ from yarl import URL
 from .. import (
     ClientSession,
     ClientWebSocketResponse,
+    ClientWSTimeout,
     InvalidHandshake,
     InvalidStatus,
     OpenTimeout,
 )
 from .exits import EXIT_CONNECT, EXIT_ERROR, EXIT_USAGE, CliError
 
-__all__ = ["connect_error", "connect_options", "open_connection", "speaks_tls"]
+__all__ = [
+    "CLOSE_TIMEOUT",
+    "connect_error",
+    "connect_options",
+    "open_connection",
+    "speaks_tls",
+]
 
 #: OpenSSL's reasons for a TLS handshake answered by something that is not
 #: TLS: a plain HTTP server answers the ClientHello with "HTTP/1.1 400".
@@ -37,6 +44,10 @@ _NOT_TLS_REASONS: Final = frozenset(
     }
 )
 
+#: Seconds to wait for the server's answer to a close frame (aiohttp's
+#: default, set here so that the CLI can say how long it waits).
+CLOSE_TIMEOUT: Final = 10.0
+
 #: Seconds the check for a TLS port may take, after a failure already seen.
 TLS_PROBE_TIMEOUT: Final = 3.0
 
@@ -47,6 +58,7 @@ def connect_options(args: argparse.Namespace) -> dict[str, Any]:
         "protocols": tuple(args.subprotocol),
         "compress": 15 if args.compress else 0,
         "headers": list(args.header),
+        "timeout": ClientWSTimeout(ws_receive=None, ws_close=CLOSE_TIMEOUT),
     }
     if args.insecure:
         options["ssl"] = False

@@ -9,6 +9,7 @@ everything else goes to standard error.
 from __future__ import annotations
 
 import datetime
+import threading
 from collections.abc import Callable
 from typing import IO, Final
 
@@ -61,6 +62,11 @@ class Console:
     the prompt and the line being typed intact when a message arrives.
     Plain output (a pipe) writes only message data to ``out``; notes and
     command feedback go to ``err``.
+
+    The prompt belongs to the input thread, which reports it with
+    :meth:`begin_prompt`, :meth:`prompt_shown` and :meth:`prompt_done`.
+    Once :meth:`stop_prompting` is called no prompt is drawn again, and one
+    on screen is erased, so nothing is left in front of the last lines.
     """
 
     def __init__(
@@ -81,18 +87,66 @@ class Console:
         self.quiet = quiet
         # readline's get_line_buffer: what is typed after the prompt.
         self._line_buffer = line_buffer
-        # Whether to draw the prompt again below each line written to out.
-        self._redraw = redraw
-        #: Set by the input thread while it shows the prompt.
-        self.prompt_active = False
+        #: Whether a prompt is drawn on ``out`` (both ends are a terminal).
+        self.redraw = redraw
+        # Writes come from the event loop, prompt changes from the input
+        # thread: one lock orders them.
+        self._lock = threading.Lock()
+        # The prompt is on screen, with what is typed after it.
+        self._prompt_on_screen = False
+        # stop_prompting() was called: the session is ending.
+        self._stopped = False
+
+    # ------------------------------------------------------------------
+    # The prompt (called from the input thread)
+
+    @property
+    def prompt(self) -> str:
+        """What the input thread shows in front of a line being typed."""
+        return PROMPT if self.redraw else ""
+
+    def begin_prompt(self) -> bool:
+        """The input thread is about to prompt; False if it must not."""
+        with self._lock:
+            return not self._stopped
+
+    def prompt_shown(self) -> None:
+        """The prompt is on screen (readline's pre-input hook)."""
+        with self._lock:
+            if self._stopped:
+                # stop_prompting() came first: take the prompt off again.
+                self._erase_prompt()
+            else:
+                self._prompt_on_screen = self.redraw
+
+    def prompt_done(self) -> None:
+        """The line has been entered (or input ended)."""
+        with self._lock:
+            self._prompt_on_screen = False
+
+    def stop_prompting(self) -> None:
+        """Erase the prompt, if shown, and draw it no more."""
+        with self._lock:
+            self._stopped = True
+            if self._prompt_on_screen:
+                self._erase_prompt()
+                self._prompt_on_screen = False
+
+    def _erase_prompt(self) -> None:
+        self.out.write("\r\x1b[K")
+        self.out.flush()
+
+    # ------------------------------------------------------------------
+    # Lines
 
     def _write(self, stream: IO[str], text: str) -> None:
-        if self._redraw and self.prompt_active and stream is self.out:
-            typed = self._line_buffer() if self._line_buffer is not None else ""
-            stream.write(f"\r\x1b[K{text}\n{PROMPT}{typed}")
-        else:
-            stream.write(text + "\n")
-        stream.flush()
+        with self._lock:
+            if self._prompt_on_screen and stream is self.out:
+                typed = self._line_buffer() if self._line_buffer is not None else ""
+                stream.write(f"\r\x1b[K{text}\n{PROMPT}{typed}")
+            else:
+                stream.write(text + "\n")
+            stream.flush()
 
     def message(self, msg: WSMessage) -> None:
         """Show a TEXT or BINARY message received."""
@@ -124,8 +178,5 @@ class Console:
         self._write(self.out if self.pretty else self.err, text)
 
     def finish(self) -> None:
-        """Clear a prompt left on screen before the program exits."""
-        if self._redraw and self.prompt_active:
-            self.out.write("\r\x1b[K")
-            self.out.flush()
-            self.prompt_active = False
+        """The session is over: no prompt is left on screen."""
+        self.stop_prompting()

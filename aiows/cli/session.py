@@ -8,26 +8,25 @@ import contextlib
 import json
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Final
 
 import aiohttp
 
 from .. import ClientWebSocketResponse, WSMsgType
+from .connect import CLOSE_TIMEOUT
 from .console import Console
-from .exits import EXIT_ABNORMAL, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CliError
+from .ending import Ending, Sent, Unsent, exit_status
 from .terminal import InputReader
 
-__all__ = ["HELP_TEXT", "PING_TIMEOUT", "Session", "connection_error"]
+__all__ = ["HELP_TEXT", "PING_TIMEOUT", "Session"]
 
 #: Seconds /ping waits for its pong.
 PING_TIMEOUT: Final = 10.0
 
-#: Close codes that count as a normal close when the server sends them.
-NORMAL_CLOSE_CODES: Final = frozenset({1000, 1001, 1005})
-
-#: RFC 6455 §7.4.1: 1009, the message was too big to process.
-_MESSAGE_TOO_BIG: Final = 1009
+#: Seconds spent counting the piped lines left unsent once the connection
+#: has closed; input that goes on longer (``yes | aiows ...``) is reported
+#: as "at least" the lines counted.
+DRAIN_TIMEOUT: Final = 1.0
 
 HELP_TEXT: Final = """\
 commands:
@@ -40,28 +39,6 @@ any other line is sent as a TEXT message; start it with // to send a
 line beginning with /"""
 
 
-@dataclass
-class _Ending:
-    """How the receiving side saw the connection end."""
-
-    #: Code and reason of a close frame the server sent first.
-    server_code: int | None = None
-    server_reason: str = ""
-    #: The error carried by an ERROR message.
-    error: BaseException | None = None
-
-
-def connection_error(exc: BaseException | None) -> str:
-    """The one-line report of the error that ended an open connection."""
-    if isinstance(exc, aiohttp.WebSocketError):
-        if exc.code == _MESSAGE_TOO_BIG:
-            return f"message too big ({exc.code}): {exc}"
-        return f"protocol error ({exc.code}): {exc}"
-    if isinstance(exc, aiohttp.ServerTimeoutError):
-        return f"keepalive failed: {exc}"
-    return f"connection failed: {exc or 'unknown error'}"
-
-
 class Session:
     """One connection: sends what is typed, shows what arrives."""
 
@@ -72,6 +49,7 @@ class Session:
         *,
         interactive: bool,
         wait: float,
+        on_abort: Callable[[], None] | None = None,
     ) -> None:
         self.ws = ws
         self.console = console
@@ -79,16 +57,20 @@ class Session:
         self.interactive = interactive
         #: Seconds to wait for replies after the end of piped input.
         self.wait = wait
-        #: The close code this client sent, if it closed first.
-        self.closed_with: int | None = None
+        # Called by a second Ctrl-C: quit without waiting for anything.
+        self._on_abort = on_abort
+        #: The close frame this client sent, if it closed first.
+        self.sent = Sent()
         #: Command lines rejected in pipe mode.
         self.input_errors = 0
+        #: Lines of piped input left unsent by the end of the connection.
+        self.unsent = Unsent()
         #: Set by the first Ctrl-C.
         self.interrupted = False
         #: Set after each data message is shown (the scripted demo waits on it).
         self.received = asyncio.Event()
 
-    async def receive_all(self) -> _Ending:
+    async def receive_all(self) -> Ending:
         """Show messages until the connection ends; say how it ended."""
         ws = self.ws
         while True:
@@ -97,16 +79,16 @@ class Session:
                 self.console.message(msg)
                 self.received.set()
             elif msg.type == WSMsgType.CLOSE:
-                return _Ending(server_code=msg.data, server_reason=msg.extra or "")
+                return Ending(server_code=msg.data, server_reason=msg.extra or "")
             elif msg.type == WSMsgType.ERROR:
-                return _Ending(error=msg.data)
+                return Ending(error=msg.data)
             elif msg.type in (WSMsgType.CLOSED, WSMsgType.CLOSING):
-                return _Ending()
+                return Ending()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake (once) and wait for it to finish."""
-        if self.closed_with is None and not self.ws.closed:
-            self.closed_with = code
+        if self.sent.code is None and not self.ws.closed:
+            self.sent = Sent(code, reason)
         await self.ws.close(code=code, message=reason.encode())
 
     async def run(
@@ -124,12 +106,22 @@ class Session:
         interrupted = asyncio.Event()
         loop = asyncio.get_running_loop()
         handles_sigint = False
+
+        def on_sigint() -> None:
+            if not interrupted.is_set():
+                interrupted.set()
+            elif self._on_abort is not None:
+                self.console.stop_prompting()
+                self.console.note("interrupted again: quitting now", always=True)
+                self._on_abort()
+
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signal.SIGINT, interrupted.set)
+            loop.add_signal_handler(signal.SIGINT, on_sigint)
             handles_sigint = True
         interrupt = asyncio.ensure_future(interrupted.wait())
         try:
             await self._converse(reader, receiver, interrupt, on_no_input)
+            self.console.stop_prompting()
             if not self.ws.closed:
                 await self.close()
             ending = await receiver
@@ -144,57 +136,118 @@ class Session:
     async def _converse(
         self,
         reader: InputReader,
-        receiver: asyncio.Future[_Ending],
+        receiver: asyncio.Future[Ending],
         interrupt: asyncio.Future[Any],
         on_no_input: Callable[[], Awaitable[None]] | None,
     ) -> None:
         first = True
-        while True:
-            getter = asyncio.ensure_future(reader.get())
-            waiting: set[asyncio.Future[Any]] = {getter, receiver, interrupt}
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            if receiver.done() or interrupt.done():
-                getter.cancel()
+        getter: asyncio.Future[str | None] | None = None
+        try:
+            while True:
+                if getter is None:
+                    getter = asyncio.ensure_future(reader.get())
+                waiting: set[asyncio.Future[Any]] = {getter, receiver, interrupt}
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
                 if interrupt.done() and not receiver.done():
-                    self.interrupted = True
-                    self.console.note("interrupted; closing with 1001")
-                    await self.close(1001)
-                return
-            line = getter.result()
-            if line is None:
-                if first and on_no_input is not None and not self.interactive:
-                    await on_no_input()
-                else:
-                    await self._end_of_input(receiver)
-                return
-            first = False
-            try:
-                if not await self.handle_line(line):
+                    await self._interrupted()
                     return
-            finally:
+                if not getter.done():  # the connection ended first
+                    await self._count_unsent(reader, None, getter)
+                    return
+                line, getter = getter.result(), None
+                if line is None:
+                    if first and on_no_input is not None and not self.interactive:
+                        await on_no_input()
+                    else:
+                        await self._end_of_input(receiver)
+                    return
+                first = False
+                if receiver.done():  # the line came too late to be sent
+                    await self._count_unsent(reader, line, None)
+                    return
+                try:
+                    sent = await self.handle_line(line)
+                except aiohttp.ClientConnectionError:
+                    sent = None  # the connection closed under the send
+                if sent is None:
+                    self.console.reply("the connection is closed; nothing sent")
+                    await self._count_unsent(reader, line, None)
+                    return
+                if not sent:  # /close
+                    await self._count_unsent(reader, None, None, after_close=True)
+                    return
                 reader.done()
+        finally:
+            if getter is not None:
+                getter.cancel()
 
-    async def _end_of_input(self, receiver: asyncio.Future[_Ending]) -> None:
+    async def _interrupted(self) -> None:
+        """The first Ctrl-C: close with 1001, saying how long that may take."""
+        self.interrupted = True
+        self.console.stop_prompting()
+        self.console.note(
+            f"interrupted: closing with 1001, waiting up to {CLOSE_TIMEOUT:g} s "
+            "for the server to answer (Ctrl-C again to quit now)",
+            always=True,
+        )
+        await self.close(1001)
+
+    async def _count_unsent(
+        self,
+        reader: InputReader,
+        line: str | None,
+        getter: asyncio.Future[str | None] | None,
+        *,
+        after_close: bool = False,
+    ) -> None:
+        """Count the piped lines that will not be sent: ``line``, the one
+        ``getter`` brings, and the rest of the input up to its end."""
+        self.console.stop_prompting()
+        if self.interactive:
+            return
+        unsent = self.unsent
+        unsent.after_close = after_close
+        if line is not None:
+            reader.done()
+            unsent.lines += 1
+        deadline = asyncio.get_running_loop().time() + DRAIN_TIMEOUT
+        while True:
+            if getter is None:
+                getter = asyncio.ensure_future(reader.get())
+            remaining = deadline - asyncio.get_running_loop().time()
+            done, _ = await asyncio.wait({getter}, timeout=max(remaining, 0))
+            if not done:
+                getter.cancel()
+                unsent.to_end = False
+                break
+            if getter.result() is None:
+                break
+            getter = None
+            reader.done()
+            unsent.lines += 1
+
+    async def _end_of_input(self, receiver: asyncio.Future[Ending]) -> None:
         if not self.interactive and self.wait > 0:
             # Replies to the last lines may still be on their way.
             await asyncio.wait({receiver}, timeout=self.wait)
         if not receiver.done():
+            self.console.stop_prompting()
             self.console.note("end of input; closing with 1000")
             await self.close(1000)
 
     async def handle_line(self, line: str) -> bool:
-        """Send a line or run the command it holds; False once closed."""
-        try:
-            if line.startswith("//"):
-                await self.ws.send_str(line[1:])
-            elif line.startswith("/"):
-                command, _, rest = line[1:].partition(" ")
-                return await self._command(command, rest.strip())
-            elif line or not self.interactive:
-                await self.ws.send_str(line)
-        except aiohttp.ClientConnectionError:
-            self.console.reply("the connection is closed; nothing sent")
-            return False
+        """Send a line or run the command it holds; False after /close.
+
+        Raises ``aiohttp.ClientConnectionError`` when the connection is
+        closed and the line cannot be sent.
+        """
+        if line.startswith("//"):
+            await self.ws.send_str(line[1:])
+        elif line.startswith("/"):
+            command, _, rest = line[1:].partition(" ")
+            return await self._command(command, rest.strip())
+        elif line or not self.interactive:
+            await self.ws.send_str(line)
         return True
 
     def _bad_input(self, text: str) -> None:
@@ -240,7 +293,7 @@ class Session:
         try:
             await self.close(code, reason.strip())
         except ValueError as exc:  # a code that may not be sent, a long reason
-            self.closed_with = None
+            self.sent = Sent()
             self._bad_input(f"/close: {exc}")
             return True
         return False
@@ -255,34 +308,13 @@ class Session:
         else:
             self.console.note(f"pong: latency {rtt * 1000:.3f} ms", always=True)
 
-    def _exit_status(self, ending: _Ending) -> int:
-        ws = self.ws
-        if self.interrupted:
-            return EXIT_INTERRUPTED
-        if ending.error is not None:
-            raise CliError(EXIT_ABNORMAL, connection_error(ending.error))
-        if ending.server_code is not None:
-            code, reason = ending.server_code, ending.server_reason
-            detail = f"{code} ({reason})" if reason else f"{code}"
-            if code not in NORMAL_CLOSE_CODES:
-                raise CliError(
-                    EXIT_ABNORMAL, f"server closed the connection with code {detail}"
-                )
-            self.console.note(f"server closed the connection: {detail}")
-        elif ws.exception() is not None:
-            raise CliError(EXIT_ABNORMAL, connection_error(ws.exception()))
-        elif ws.close_code == 1006:
-            if self.closed_with is None:
-                raise CliError(
-                    EXIT_ABNORMAL, "connection lost without a closing handshake (1006)"
-                )
-            raise CliError(
-                EXIT_ABNORMAL, "the server did not answer the close frame (1006)"
-            )
-        else:
-            self.console.note(f"connection closed: {ws.close_code}")
-        if self.input_errors:
-            raise CliError(
-                EXIT_ERROR, f"{self.input_errors} line(s) of input were invalid"
-            )
-        return EXIT_OK
+    def _exit_status(self, ending: Ending) -> int:
+        return exit_status(
+            ending,
+            ws=self.ws,
+            console=self.console,
+            interrupted=self.interrupted,
+            sent=self.sent,
+            input_errors=self.input_errors,
+            unsent=self.unsent,
+        )

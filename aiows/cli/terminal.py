@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Final
 
-from .console import PROMPT, Console
+from .console import Console
 
 __all__ = ["InputReader", "load_readline", "terminal_restored"]
 
@@ -31,22 +31,44 @@ def load_readline() -> Callable[[], str] | None:
     return readline.get_line_buffer
 
 
+def _nothing() -> None:
+    pass
+
+
 @contextlib.contextmanager
-def terminal_restored() -> Iterator[None]:
-    """Put the terminal back as it was, even if input() is left mid-line."""
+def terminal_restored() -> Iterator[Callable[[], None]]:
+    """Put the terminal back as it was, even if input() is left mid-line.
+
+    Yields the function that does it, for an exit that skips ``finally``.
+    """
     try:
         import termios
 
         fd = sys.stdin.fileno()
         saved = termios.tcgetattr(fd)
     except Exception:
-        yield
+        yield _nothing
         return
-    try:
-        yield
-    finally:
+
+    def restore() -> None:
         with contextlib.suppress(Exception):
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+    try:
+        yield restore
+    finally:
+        restore()
+
+
+def _set_pre_input_hook(hook: Callable[[], None]) -> bool:
+    """Have readline call ``hook`` once the prompt is on screen."""
+    try:
+        import readline
+
+        readline.set_pre_input_hook(hook)
+    except (ImportError, AttributeError):  # pragma: no cover - no GNU readline
+        return False
+    return True
 
 
 def decode_line(raw: bytes) -> str:
@@ -85,9 +107,15 @@ class InputReader:
         self._thread = threading.Thread(
             target=self._run, name="aiows-stdin", daemon=True
         )
+        # readline reports when the prompt is on screen (set by start()).
+        self._hooked = False
 
     def start(self) -> None:
         """Start reading."""
+        # Without the hook, the prompt counts as shown just before input().
+        self._hooked = self._interactive and _set_pre_input_hook(
+            self._console.prompt_shown
+        )
         self._thread.start()
 
     async def get(self) -> str | None:
@@ -114,17 +142,21 @@ class InputReader:
         self._deliver(None)
 
     def _terminal_lines(self) -> Iterator[str]:
+        console = self._console
         while True:
             # Wait for the previous line to be handled before prompting.
             self._slots.acquire()
             self._slots.release()
-            self._console.prompt_active = True
+            if not console.begin_prompt():
+                return  # the session is ending
+            if not self._hooked:
+                console.prompt_shown()
             try:
-                line = input(PROMPT)
+                line = input(console.prompt)
             except (EOFError, OSError, ValueError):
                 return
             finally:
-                self._console.prompt_active = False
+                console.prompt_done()
             yield line
 
     def _pipe_lines(self) -> Iterator[str]:

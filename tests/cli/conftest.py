@@ -212,6 +212,29 @@ class PtyReader:
         os.close(self.master)
 
 
+def screen_lines(data: str) -> list[str]:
+    """The lines a terminal shows for ``data``: ``\\r`` returns to the
+    start of the line, ``ESC [K`` erases to its end (all the CLI uses)."""
+    lines: list[str] = []
+    for raw in data.split("\n"):
+        line = ""
+        column = 0
+        for part in re.split(r"(\r|\x1b\[K)", raw):
+            if part == "\r":
+                column = 0
+            elif part == "\x1b[K":
+                line = line[:column]
+            else:
+                line = line[:column] + part + line[column + len(part) :]
+                column += len(part)
+        lines.append(line)
+    return lines
+
+
+#: A prompt with a note, a message or an error written after it.
+STRAY_PROMPT = re.compile(r"> (\d\d:\d\d:\d\d\.\d{3} |aiows: )")
+
+
 @pytest.fixture
 async def terminal() -> AsyncIterator[tuple[int, PtyReader]]:
     master, slave = os.openpty()

@@ -1,5 +1,5 @@
-"""``aiows.cli.session``: what a connection sends, shows, and how it ends,
-end to end through a pipe."""
+"""``aiows.cli.session``: what a connection sends and shows, its commands,
+and Ctrl-C, end to end through a pipe."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import signal
 import sys
 from typing import Any
 
-import aiows
-from aiows.cli import EXIT_ABNORMAL, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
-from aiows.cli.session import connection_error
+from aiows.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from aiows.cli.connect import CLOSE_TIMEOUT
 
 from ..conftest import server_frame
 from .conftest import TIMEOUT, client_close_code, run_cli, url_of
@@ -71,42 +70,6 @@ async def test_pipe_ping_reports_latency_on_stderr(server: Any) -> None:
     assert re.search(r"latency \d+\.\d+ ms", result.err)
 
 
-async def test_server_close_4001_is_an_error(server: Any) -> None:
-    result = await run_cli(
-        url_of(server), "--wait", "5", stdin=b"a\nclose:4001:not allowed\n"
-    )
-    assert result.out == "a\n"
-    assert result.status == EXIT_ABNORMAL
-    assert result.err == (
-        "aiows: error: server closed the connection with code 4001 (not allowed)\n"
-    )
-
-
-async def test_protocol_error_is_an_abnormal_close(raw_server: Any) -> None:
-    async def handler(peer: Any) -> None:
-        peer.send(server_frame(0x3, b"reserved opcode"))
-        await peer.read_close()
-
-    srv = await raw_server(handler)
-    result = await run_cli(srv.url, "--wait", "5", stdin=b"")
-    assert result.status == EXIT_ABNORMAL
-    assert "protocol error (1002)" in result.err
-    assert "Traceback" not in result.err
-
-
-async def test_connection_lost_is_an_abnormal_close(raw_server: Any) -> None:
-    async def handler(peer: Any) -> None:
-        await peer.read_frame()  # the client's first message
-        peer.close()  # drop TCP with no close frame
-
-    srv = await raw_server(handler)
-    result = await run_cli(srv.url, "--wait", "5", stdin=b"hi\n")
-    assert result.status == EXIT_ABNORMAL
-    assert result.err == (
-        "aiows: error: connection lost without a closing handshake (1006)\n"
-    )
-
-
 async def test_interrupt_closes_with_1001(server: Any) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -134,17 +97,50 @@ async def test_interrupt_closes_with_1001(server: Any) -> None:
     assert await client_close_code(server) == 1001
 
 
-async def test_max_size_rejects_big_message(server: Any) -> None:
-    result = await run_cli(
-        url_of(server), "--max-size", "10", "--wait", "5", stdin=b"x" * 50 + b"\n"
-    )
-    assert result.status == EXIT_ABNORMAL
-    assert "message too big (1009)" in result.err
+async def test_second_interrupt_quits_without_waiting(raw_server: Any) -> None:
+    closes: asyncio.Queue[int | None] = asyncio.Queue()
 
+    async def handler(peer: Any) -> None:
+        frame = await peer.read_frame()
+        peer.send(server_frame(0x1, frame.payload))  # echo, then
+        code, _ = await peer.read_close()
+        closes.put_nowait(code)
+        await peer.expect_eof(TIMEOUT)  # never answer the close
 
-def test_connection_error_descriptions() -> None:
-    assert connection_error(aiows.ProtocolError(1002, "bad")).startswith(
-        "protocol error (1002)"
+    srv = await raw_server(handler)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "aiows",
+        srv.url,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    assert connection_error(aiows.PongTimeout("silent")) == ("keepalive failed: silent")
-    assert connection_error(None) == "connection failed: unknown error"
+    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stderr is not None
+    try:
+        proc.stdin.write(b"hi\n")
+        assert await asyncio.wait_for(proc.stdout.readline(), TIMEOUT) == b"hi\n"
+        proc.send_signal(signal.SIGINT)
+        note = await asyncio.wait_for(proc.stderr.readline(), TIMEOUT)
+        assert note == (
+            b"interrupted: closing with 1001, waiting up to 10 s for the server "
+            b"to answer (Ctrl-C again to quit now)\n"
+        )
+        assert await asyncio.wait_for(closes.get(), TIMEOUT) == 1001
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        proc.send_signal(signal.SIGINT)
+        status = await asyncio.wait_for(proc.wait(), TIMEOUT)
+        elapsed = loop.time() - start
+        rest = await asyncio.wait_for(proc.stderr.read(), TIMEOUT)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        proc.stdin.close()
+    assert status == EXIT_INTERRUPTED
+    assert rest == b"interrupted again: quitting now\n"
+    # Well before the 10 s the first Ctrl-C would have waited.
+    assert elapsed < CLOSE_TIMEOUT / 2
