@@ -158,7 +158,6 @@ async def _run(args: argparse.Namespace, restore_terminal: Callable[[], None]) -
                 interactive=interactive,
                 fd=None if sys.stdin is None else 0,
             )
-            reader.start()
 
             async def scripted() -> None:
                 await play_scripted_exchange(session)

@@ -99,8 +99,9 @@ class Session:
     ) -> int:
         """Run until the connection ends; return the exit status.
 
-        ``on_no_input`` runs instead when piped input ends before its first
-        line (the scripted demo).
+        Starts ``reader`` once Ctrl-C is handled, so that no prompt is on
+        screen before it is.  ``on_no_input`` runs instead when piped input
+        ends before its first line (the scripted demo).
         """
         receiver = asyncio.ensure_future(self.receive_all())
         interrupted = asyncio.Event()
@@ -119,6 +120,7 @@ class Session:
             loop.add_signal_handler(signal.SIGINT, on_sigint)
             handles_sigint = True
         interrupt = asyncio.ensure_future(interrupted.wait())
+        reader.start()
         try:
             await self._converse(reader, receiver, interrupt, on_no_input)
             self.console.stop_prompting()

@@ -235,13 +235,24 @@ def screen_lines(data: str) -> list[str]:
 STRAY_PROMPT = re.compile(r"> (\d\d:\d\d:\d\d\.\d{3} |aiows: )")
 
 
+#: Commands started by start_in_terminal(), ended by the terminal fixture.
+_STARTED: list[asyncio.subprocess.Process] = []
+
+
 @pytest.fixture
 async def terminal() -> AsyncIterator[tuple[int, PtyReader]]:
+    """A pseudo-terminal: the slave end for the command, a reader on the
+    master end.  A command still running at the end of the test is killed."""
     master, slave = os.openpty()
     reader = PtyReader(master)
     try:
         yield slave, reader
     finally:
+        while _STARTED:
+            proc = _STARTED.pop()
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
         reader.close()
 
 
@@ -265,6 +276,7 @@ async def start_in_terminal(slave: int, *args: str) -> asyncio.subprocess.Proces
         preexec_fn=_take_terminal,
     )
     os.close(slave)
+    _STARTED.append(proc)
     return proc
 
 
