@@ -18,4 +18,8 @@ intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
 nitpicky = False
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
+# Wide enough for an 80-column code sample beside the sidebar; longer lines
+# wrap (_static/custom.css).
+html_theme_options = {"page_width": "1080px"}
+html_static_path = ["_static"]
 suppress_warnings = ["ref.python"]

@@ -9,14 +9,22 @@ Both servers speak the same little echo protocol:
 Each server also keeps a :class:`ServerLog`: every message it received (after
 reassembling fragments), what it answered to the upgrade, and, per
 connection, the close code and reason it got from the client.
+
+The Node.js ``ws`` server of ``test_node_ws.py`` needs ``npm ci`` in
+``tests/interop/node``; this module runs it when ``node_modules`` is
+missing, so ``pytest`` alone runs the whole suite.  Only without ``node``
+or ``npm`` (or when the install fails) are those tests skipped, saying why.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import shutil
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import picows
 import pytest
@@ -30,6 +38,62 @@ Message = str | bytes
 
 #: Upper bound for any single wait on the network; the tests never sleep.
 TIMEOUT = 5.0
+
+
+# ----------------------------------------------------------------------
+# The Node.js ws package, installed on first use
+
+NODE_DIR = Path(__file__).parent / "node"
+#: Seconds ``npm ci`` may take (it downloads one small package).
+NPM_TIMEOUT = 300.0
+
+
+def install_node_ws() -> str | None:
+    """Run ``npm ci`` in ``tests/interop/node`` unless ``ws`` is there.
+
+    Returns why the Node tests cannot run, or None when they can.  Runs
+    while this conftest is imported, before ``test_node_ws.py`` checks for
+    ``node_modules`` at collection.
+    """
+    if (NODE_DIR / "node_modules" / "ws").is_dir():
+        return None
+    if shutil.which("node") is None:
+        return None  # test_node_ws.py skips with "node is not installed"
+    npm = shutil.which("npm")
+    if npm is None:
+        return (
+            "npm is not installed, so the Node ws server cannot be installed "
+            "(Debian: apt-get install npm)"
+        )
+    command = [npm, "ci", "--no-audit", "--no-fund", "--silent"]
+    try:
+        subprocess.run(
+            command,
+            cwd=NODE_DIR,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=NPM_TIMEOUT,
+        )
+    except subprocess.CalledProcessError as exc:
+        last = (exc.stderr or exc.stdout or "").strip().splitlines()[-1:]
+        return f"'npm ci' in {NODE_DIR} failed: {' '.join(last) or exc}"
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"'npm ci' in {NODE_DIR} failed: {exc}"
+    return None
+
+
+NODE_WS_MISSING = install_node_ws()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip the Node tests with the reason ``install_node_ws`` gave."""
+    if NODE_WS_MISSING is None:
+        return
+    for item in items:
+        if item.path.name == "test_node_ws.py":
+            # skipif, not skip: skipif marks are evaluated first.
+            item.add_marker(pytest.mark.skipif(True, reason=NODE_WS_MISSING))
 
 
 @dataclass(frozen=True)

@@ -407,7 +407,7 @@ async def test_heartbeat_gives_up_on_a_silent_server(
 async def test_heartbeat_with_an_answering_server(
     server: tuple[str, ServerLog],
 ) -> None:
-    base, log = server
+    base, _ = server
 
     async def scenario(ws: Any, r: Record) -> None:
         await asyncio.sleep(0.5)  # the behaviour under test is time itself
@@ -535,8 +535,8 @@ async def test_protocol_error(
     result: dict[str, list[tuple[str, Any]]] = {}
     for client in CLIENTS:
         record = await run(client, f"{srv.url}?run={client}", scenario)
-        await asyncio.sleep(0.05)  # the server's last read; its EOF is not ours
-        result[client] = record.events + [("server saw", seen.get(client))]
+        # The server read the close before it answered; close() waited for it.
+        result[client] = [*record.events, ("server saw", seen.get(client))]
     assert dict(result["aiows"])["server saw"] == [
         (0x1, b"ec"),
         (0x8, code.to_bytes(2, "big")),

@@ -1,0 +1,182 @@
+"""Where the ``aiows`` command writes: messages, notes, replies, errors.
+
+In a terminal every line gets a timestamp and a tag (``<`` received, ``>``
+sent, ``*`` a note) and the prompt with what is being typed is drawn again
+below it.  In a pipe only the data of each message goes to standard output;
+everything else goes to standard error.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from collections.abc import Callable
+from typing import IO, Final
+
+from .. import WSMessage, WSMsgType
+
+__all__ = ["PROMPT", "Console", "describe"]
+
+PROMPT: Final = "> "
+
+#: Bytes of a BINARY message shown in the terminal (pipe mode shows all).
+MAX_SHOWN_BYTES: Final = 256
+
+# Control characters in a TEXT message would move the cursor or clear the
+# screen; they are shown escaped.
+_CONTROL_ESCAPES: Final = {
+    **{c: f"\\x{c:02x}" for c in range(0x20)},
+    0x7F: "\\x7f",
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+    ord("\t"): "\\t",
+    **{c: f"\\x{c:02x}" for c in range(0x80, 0xA0)},
+}
+
+
+def _timestamp() -> str:
+    return datetime.datetime.now().strftime("%H:%M:%S.%f")[:-3]
+
+
+def describe(kind: WSMsgType, data: str | bytes) -> str:
+    """One line for a message in the terminal.
+
+    >>> describe(WSMsgType.TEXT, "a\\nb")
+    'TEXT a\\\\nb'
+    >>> describe(WSMsgType.BINARY, b"\\x00\\xff")
+    'BINARY 00ff (2 bytes)'
+    """
+    if kind == WSMsgType.TEXT:
+        assert isinstance(data, str)
+        return f"TEXT {data.translate(_CONTROL_ESCAPES)}"
+    raw = bytes(data) if not isinstance(data, str) else data.encode()
+    shown = raw[:MAX_SHOWN_BYTES].hex()
+    more = "..." if len(raw) > MAX_SHOWN_BYTES else ""
+    return f"BINARY {shown}{more} ({len(raw)} bytes)"
+
+
+class Console:
+    """Where the client writes: messages, notes, command feedback, errors.
+
+    ``pretty`` output (a terminal) shows timestamps and type tags and keeps
+    the prompt and the line being typed intact when a message arrives.
+    Plain output (a pipe) writes only message data to ``out``; notes and
+    command feedback go to ``err``.
+
+    The prompt belongs to the input thread, which reports it with
+    :meth:`begin_prompt`, :meth:`prompt_shown` and :meth:`prompt_done`.
+    Once :meth:`stop_prompting` is called no prompt is drawn again, and one
+    on screen is erased, so nothing is left in front of the last lines.
+    """
+
+    def __init__(
+        self,
+        out: IO[str],
+        err: IO[str],
+        *,
+        pretty: bool,
+        quiet: bool,
+        line_buffer: Callable[[], str] | None = None,
+        redraw: bool = False,
+    ) -> None:
+        self.out = out
+        self.err = err
+        #: Timestamps and tags (a terminal); set for the scripted demo too.
+        self.pretty = pretty
+        #: Suppress notes (plain output without --demo).
+        self.quiet = quiet
+        # readline's get_line_buffer: what is typed after the prompt.
+        self._line_buffer = line_buffer
+        #: Whether a prompt is drawn on ``out`` (both ends are a terminal).
+        self.redraw = redraw
+        # Writes come from the event loop, prompt changes from the input
+        # thread: one lock orders them.
+        self._lock = threading.Lock()
+        # The prompt is on screen, with what is typed after it.
+        self._prompt_on_screen = False
+        # stop_prompting() was called: the session is ending.
+        self._stopped = False
+
+    # ------------------------------------------------------------------
+    # The prompt (called from the input thread)
+
+    @property
+    def prompt(self) -> str:
+        """What the input thread shows in front of a line being typed."""
+        return PROMPT if self.redraw else ""
+
+    def begin_prompt(self) -> bool:
+        """The input thread is about to prompt; False if it must not."""
+        with self._lock:
+            return not self._stopped
+
+    def prompt_shown(self) -> None:
+        """The prompt is on screen (readline's pre-input hook)."""
+        with self._lock:
+            if self._stopped:
+                # stop_prompting() came first: take the prompt off again.
+                self._erase_prompt()
+            else:
+                self._prompt_on_screen = self.redraw
+
+    def prompt_done(self) -> None:
+        """The line has been entered (or input ended)."""
+        with self._lock:
+            self._prompt_on_screen = False
+
+    def stop_prompting(self) -> None:
+        """Erase the prompt, if shown, and draw it no more."""
+        with self._lock:
+            self._stopped = True
+            if self._prompt_on_screen:
+                self._erase_prompt()
+                self._prompt_on_screen = False
+
+    def _erase_prompt(self) -> None:
+        self.out.write("\r\x1b[K")
+        self.out.flush()
+
+    # ------------------------------------------------------------------
+    # Lines
+
+    def _write(self, stream: IO[str], text: str) -> None:
+        with self._lock:
+            if self._prompt_on_screen and stream is self.out:
+                typed = self._line_buffer() if self._line_buffer is not None else ""
+                stream.write(f"\r\x1b[K{text}\n{PROMPT}{typed}")
+            else:
+                stream.write(text + "\n")
+            stream.flush()
+
+    def message(self, msg: WSMessage) -> None:
+        """Show a TEXT or BINARY message received."""
+        if self.pretty:
+            self._write(self.out, f"{_timestamp()} < {describe(msg.type, msg.data)}")
+        elif msg.type == WSMsgType.TEXT:
+            self._write(self.out, msg.data)
+        else:
+            self._write(self.out, bytes(msg.data).hex())
+
+    def sent(self, kind: WSMsgType, data: str | bytes) -> None:
+        """Show a message sent (pretty output only; the scripted demo)."""
+        if self.pretty:
+            self._write(self.out, f"{_timestamp()} > {describe(kind, data)}")
+
+    def note(self, text: str, *, always: bool = False) -> None:
+        """A status line: connected, closed, what the demo does, a pong.
+
+        In a pipe it goes to ``err``, and only when not ``quiet`` or when
+        ``always`` is set.
+        """
+        if self.pretty:
+            self._write(self.out, f"{_timestamp()} * {text}")
+        elif always or not self.quiet:
+            self._write(self.err, text)
+
+    def reply(self, text: str) -> None:
+        """Feedback to a command: /ping's latency, /help, a bad command."""
+        self._write(self.out if self.pretty else self.err, text)
+
+    def finish(self) -> None:
+        """The session is over: no prompt is left on screen."""
+        self.stop_prompting()
