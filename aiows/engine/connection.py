@@ -166,17 +166,19 @@ class Connection(asyncio.Protocol):
         try:
             protocol = self.protocol
             events = protocol.receive_data(data)
+            if events:
+                if self._debug:
+                    for event in events:
+                        self.logger.debug("< %s", _describe(event))
+                # Queued before the replies are written: a close reply makes
+                # the queue drop data that comes after it, not before.
+                self.sink.put(events)
             if protocol.outgoing:
                 self._write_replies()
             if protocol.acknowledged:
                 self._acknowledge()
             if protocol.reply_due and self._reply_timer is None:
                 self._hold_reply()
-            if events:
-                if self._debug:
-                    for event in events:
-                        self.logger.debug("< %s", _describe(event))
-                self.sink.put(events)
         finally:
             lane.release()
 

@@ -187,8 +187,10 @@ class ListenerSink:
             try:
                 if kind is _TEXT or kind is _BINARY:
                     on_message(ws, kind, msg[1])
-                # A close is answered by the protocol at once; an error has
-                # failed the connection already.  on_close reports both.
+                else:
+                    # The close (or the failure) is answered once the
+                    # listener has seen, and answered, what came before it.
+                    self._engine.answer()
             except Exception:
                 logger.exception(
                     "listener %r raised; closing with 1011", self._listener

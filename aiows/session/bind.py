@@ -219,8 +219,9 @@ def bind_listener(
             protocol_policy={
                 "auto_pong": True,
                 "report_control": False,
-                "close_reply": Policy.AT_ONCE,
-                "failure": Policy.AT_ONCE,
+                # The sink answers as soon as the callbacks before it ran.
+                "close_reply": Policy.WHEN_READ,
+                "failure": Policy.WHEN_READ,
             },
             close_timeout=face.timeout.ws_close,
             keepalive=keepalive,
@@ -231,8 +232,10 @@ def bind_listener(
             engine, callbacks, response, result.subprotocol
         )
         engine.sink = listener.ListenerSink(ws)
-        _install(engine, response)
+        # Before the hand-over, which delivers the frames that came with the
+        # 101: on_open comes first.
         callbacks.on_open(ws)
+        _install(engine, response)
         return ws
 
     return bind

@@ -32,6 +32,10 @@ the suite on both ends of that range.
    text), so it records the redirect responses there, where aiohttp users
    read them as ``response.history``.
 
+6. ``BaseConnector._create_connection``, overridden in ``unix.py`` so that a
+   ``wss://`` URI over a Unix socket gets TLS (aiohttp's ``UnixConnector``
+   would speak clear text).
+
 Everything else is public: ``ClientResponse.connection``, the
 ``Connection.protocol`` and ``.transport`` properties,
 ``asyncio.Transport.set_protocol`` and ``ClientResponse.close()``, which

@@ -39,6 +39,7 @@ from .options import (
     subprotocols as check_subprotocols,
 )
 from .reconnect import Backoff, ProcessException
+from .unix import UnixConnector
 
 #: websockets' default ``User-Agent``, with aiows's name.
 USER_AGENT: Final = (
@@ -194,7 +195,7 @@ def _connect(
     def make_session() -> aiohttp.ClientSession:
         connector: aiohttp.BaseConnector
         if unix_path is not None:
-            connector = aiohttp.UnixConnector(path=unix_path)
+            connector = UnixConnector(path=unix_path)
         else:
             resolver = None
             if kwargs.get("host") or kwargs.get("port"):

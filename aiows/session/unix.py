@@ -1,0 +1,66 @@
+"""Unix sockets that keep TLS: a ``wss://`` URI over a Unix socket is TLS.
+
+aiohttp's ``UnixConnector`` opens a plain socket whatever the request says,
+so ``unix_connect(path, "wss://host/")`` would speak clear text where TLS was
+asked for.  :class:`UnixConnector` starts TLS on the Unix socket for every
+``wss://`` (or ``https://``) request, with the request's ``ssl`` setting and
+the URI's host for SNI and verification.
+
+aiohttp internal used (the sixth; see ``takeover.py`` for the others):
+``BaseConnector._create_connection(req, traces, timeout)``, the hook every
+connector overrides to make its socket; aiohttp's own ``UnixConnector`` does
+exactly that.  ``req.is_ssl()``, ``req.ssl``, ``req.host`` and
+``req.server_hostname`` are the request's public attributes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ssl
+from typing import Any
+
+import aiohttp
+from aiohttp.client_exceptions import UnixClientConnectorError
+
+
+@functools.cache
+def _context(verified: bool) -> ssl.SSLContext:
+    """The default client context, made once: building one costs milliseconds."""
+    context = ssl.create_default_context()
+    if not verified:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def client_context(setting: Any) -> ssl.SSLContext:
+    """The ``SSLContext`` for a request's ``ssl=`` setting."""
+    if isinstance(setting, ssl.SSLContext):
+        return setting
+    if isinstance(setting, aiohttp.Fingerprint):
+        raise ValueError(
+            "ssl=aiohttp.Fingerprint is not supported over a Unix socket; pass an "
+            "ssl.SSLContext"
+        )
+    return _context(setting is not False)
+
+
+class UnixConnector(aiohttp.UnixConnector):
+    """aiohttp's ``UnixConnector``, plus TLS for secure requests."""
+
+    async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> Any:
+        if not req.is_ssl():
+            return await super()._create_connection(req, traces, timeout)
+        context = client_context(req.ssl)
+        hostname = req.server_hostname or req.host
+        connecting = self._loop.create_unix_connection(
+            self._factory, self.path, ssl=context, server_hostname=hostname
+        )
+        try:
+            _, protocol = await asyncio.wait_for(connecting, timeout.sock_connect)
+        except ssl.SSLError as exc:
+            raise aiohttp.ClientConnectorSSLError(req.connection_key, exc) from exc
+        except OSError as exc:
+            raise UnixClientConnectorError(self.path, req.connection_key, exc) from exc
+        return protocol

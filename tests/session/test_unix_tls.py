@@ -1,0 +1,108 @@
+"""``unix_connect`` with a ``wss://`` URI speaks TLS on the Unix socket.
+
+aiohttp's own ``UnixConnector`` opens a plain socket whatever the URI says,
+which would send the upgrade in clear text where TLS was asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from aiohttp import web
+
+import aiows
+
+
+@pytest.fixture
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+async def start_unix_server(
+    path: Path, context: ssl.SSLContext | None
+) -> web.AppRunner:
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        tls = request.transport is not None and (
+            request.transport.get_extra_info("sslcontext") is not None
+        )
+        await ws.send_str(f"tls={tls} host={request.host}")
+        await ws.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.UnixSite(runner, str(path), ssl_context=context).start()
+    return runner
+
+
+async def test_wss_over_a_unix_socket_is_tls(tmp_path: Path, ca: trustme.CA) -> None:
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    runner = await start_unix_server(tmp_path / "s", server_context)
+    try:
+        async with aiows.unix_connect(
+            str(tmp_path / "s"), "wss://localhost/", ssl=client_context
+        ) as ws:
+            assert await ws.recv() == "tls=True host=localhost"
+            assert ws.response.url.scheme == "wss"
+    finally:
+        await runner.cleanup()
+
+
+async def test_wss_to_a_plain_unix_socket_fails_instead_of_clear_text(
+    tmp_path: Path,
+) -> None:
+    seen: list[bytes] = []
+
+    async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.read(4096))
+        writer.close()
+
+    server = await asyncio.start_unix_server(plain, str(tmp_path / "p"))
+    try:
+        with pytest.raises(aiows.ClientError):
+            await aiows.unix_connect(str(tmp_path / "p"), "wss://localhost/")
+    finally:
+        server.close()
+        await server.wait_closed()
+    # What reached the socket was a TLS ClientHello, never the HTTP upgrade.
+    assert seen and seen[0][:1] == b"\x16"
+    assert b"GET " not in seen[0]
+
+
+async def test_wss_over_a_unix_socket_verifies_the_certificate(
+    tmp_path: Path, ca: trustme.CA
+) -> None:
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_context)
+    runner = await start_unix_server(tmp_path / "s", server_context)
+    try:
+        with pytest.raises(aiows.ClientError) as info:
+            await aiows.unix_connect(str(tmp_path / "s"), "wss://localhost/")
+        assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
+    finally:
+        await runner.cleanup()
+
+
+def test_fingerprints_are_refused_over_unix_sockets() -> None:
+    from aiows.session.unix import client_context
+
+    with pytest.raises(ValueError, match="Fingerprint"):
+        client_context(aiows_fingerprint())
+
+
+def aiows_fingerprint() -> Any:
+    import aiohttp
+
+    return aiohttp.Fingerprint(b"\0" * 32)
