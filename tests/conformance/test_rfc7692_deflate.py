@@ -48,7 +48,7 @@ from ._wire import (
     read_wire_frame,
     server_frame,
 )
-from .conftest import Scripted, expect_failure
+from .conftest import Scripted, ScriptedConnect, expect_failure
 
 TRAILER = b"\x00\x00\xff\xff"
 OFFER_15 = "permessage-deflate; client_max_window_bits"
@@ -266,28 +266,32 @@ async def test_compressed_fragmented_message_from_server(
 
 @pytest.mark.parametrize("cnct", [False, True], ids=["takeover", "no-takeover"])
 async def test_compressed_fragmented_send_from_client(
-    scripted: Scripted, cnct: bool
+    scripted_connect: ScriptedConnect, cnct: bool
 ) -> None:
-    """``send(iterable)`` compresses: RSV1 on the first frame only, the
-    joined payloads inflate to the message, context rules still apply."""
+    """``send(iterable)`` compresses: one frame per item and an empty final
+    continuation, RSV1 on the first frame only, the joined payloads inflate
+    to the message, context rules still apply."""
     parts = [LONG[:1000], b"", LONG[1000:5000], LONG[5000:]]
     header = response_header(False, cnct, None, 10)
 
     async def server(peer: RawPeer) -> None:
+        assert peer.request_headers["sec-websocket-extensions"] == OFFER_15
         inflater = Inflater(10, cnct)
         for _ in range(2):
-            frames = [await read_wire_frame(peer) for _ in parts]
-            assert [f.rsv for f in frames] == [RSV1, 0, 0, 0]
-            assert [f.opcode for f in frames] == [OP_BINARY, OP_CONT, OP_CONT, OP_CONT]
-            assert [f.fin for f in frames] == [False, False, False, True]
+            frames = [await read_wire_frame(peer) for _ in range(len(parts) + 1)]
+            assert [f.rsv for f in frames] == [RSV1, 0, 0, 0, 0]
+            assert [f.opcode for f in frames] == [OP_BINARY] + [OP_CONT] * 4
+            assert [f.fin for f in frames] == [False] * 4 + [True]
             joined = b"".join(f.payload for f in frames)
             assert inflater.message(joined) == LONG
 
-    async def client(ws: aiows.ClientWebSocketResponse) -> None:
+    async def client(ws: aiows.ClientConnection) -> None:
         await ws.send(parts)
         await ws.send(parts)
 
-    await scripted(server, client, compress=15, response=deflate_response(header))
+    await scripted_connect(
+        server, client, compression="deflate", response=deflate_response(header)
+    )
 
 
 async def test_uncompressed_and_special_messages_with_deflate(
