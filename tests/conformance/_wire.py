@@ -7,6 +7,7 @@ passes does not merely show that aiows agrees with itself.
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -44,6 +45,7 @@ __all__ = [
     "bounded",
     "close_payload",
     "deflate_response",
+    "first_message_payload",
     "read_wire_frame",
     "server_frame",
 ]
@@ -79,6 +81,19 @@ def deflate_response(extensions: str) -> Callable[[str], bytes]:
 def close_payload(code: int, reason: bytes = b"") -> bytes:
     """The payload of a close frame, built by hand."""
     return code.to_bytes(2, "big") + reason
+
+
+def first_message_payload(frame: WireFrame) -> bytes:
+    """The payload of the client's first message, inflated if RSV1 is set.
+
+    An acknowledgement the client sends with compression negotiated may be
+    compressed or not (aiohttp compresses even with ``compress=0``); being
+    the first message, it inflates with a fresh 15-bit window.
+    """
+    if not frame.rsv & RSV1:
+        return frame.payload
+    inflater = zlib.decompressobj(-15)
+    return inflater.decompress(frame.payload + b"\x00\x00\xff\xff")
 
 
 async def bounded(awaitable: Awaitable[T], timeout: float = TIMEOUT) -> T:

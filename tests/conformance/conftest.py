@@ -1,10 +1,14 @@
-"""The ``scripted`` fixture: one raw server script against one aiows client.
+"""The ``scripted`` fixtures: one raw server script against one aiows client.
 
 ``await scripted(server, client, **ws_connect_options)`` starts a raw server
 that answers the upgrade (optionally with ``response=``) and runs
-``server(peer)``; the client connects with aiows and runs ``client(ws)``.
-Both must finish within the timeout.  The server script's return value is
-returned, and an assertion failing inside it fails the test.
+``server(peer)``; the client connects with ``aiows.ws_connect`` (the aiohttp
+face) and runs ``client(ws)``.  ``scripted_connect`` is the same with
+``aiows.connect`` (the websockets face), for the tests of ``send()`` and
+``recv()``; it turns off what ``connect()`` does unasked (compression,
+keepalive pings) unless the test passes them.  Both must finish within the
+timeout.  The server script's return value is returned, and an assertion
+failing inside it fails the test.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ T = TypeVar("T")
 
 ServerScript = Callable[[RawPeer], Awaitable[T]]
 ClientScript = Callable[[aiows.ClientWebSocketResponse], Awaitable[None]]
+ConnectScript = Callable[[aiows.ClientConnection], Awaitable[None]]
 StartServer = Callable[..., Awaitable[RawServer]]
 
 
@@ -39,8 +44,42 @@ class Scripted(Protocol):
     ) -> T: ...
 
 
+class ScriptedConnect(Protocol):
+    async def __call__(
+        self,
+        server: ServerScript[T],
+        client: ConnectScript,
+        *,
+        response: Callable[[str], bytes] | None = None,
+        timeout: float = TIMEOUT,
+        **options: Any,
+    ) -> T: ...
+
+
 async def _nothing(ws: aiows.ClientWebSocketResponse) -> None:
     return None
+
+
+async def _start(
+    raw_server: StartServer,
+    server: ServerScript[T],
+    response: Callable[[str], bytes] | None,
+) -> tuple[RawServer, asyncio.Future[T]]:
+    """Start a raw server running ``server``; its result lands in the future."""
+    result: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+    async def handler(peer: RawPeer) -> None:
+        try:
+            value = await server(peer)
+        except BaseException as exc:
+            if not result.done():
+                result.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        else:
+            result.set_result(value)
+
+    return await raw_server(handler, response=response), result
 
 
 @pytest.fixture
@@ -53,20 +92,7 @@ def scripted(raw_server: StartServer) -> Scripted:
         timeout: float = TIMEOUT,
         **options: Any,
     ) -> T:
-        result: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-
-        async def handler(peer: RawPeer) -> None:
-            try:
-                value = await server(peer)
-            except BaseException as exc:
-                if not result.done():
-                    result.set_exception(exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-            else:
-                result.set_result(value)
-
-        raw = await raw_server(handler, response=response)
+        raw, result = await _start(raw_server, server, response)
         options.setdefault("timeout", aiows.ClientWSTimeout(ws_close=2.0))
         try:
             async with aiows.ws_connect(raw.url, **options) as ws:
@@ -74,6 +100,31 @@ def scripted(raw_server: StartServer) -> Scripted:
                 return await asyncio.wait_for(result, timeout)
         finally:
             # Retrieve a server failure that the client's failure hid.
+            if result.done() and not result.cancelled():
+                result.exception()
+
+    return run
+
+
+@pytest.fixture
+def scripted_connect(raw_server: StartServer) -> ScriptedConnect:
+    async def run(
+        server: ServerScript[T],
+        client: ConnectScript,
+        *,
+        response: Callable[[str], bytes] | None = None,
+        timeout: float = TIMEOUT,
+        **options: Any,
+    ) -> T:
+        raw, result = await _start(raw_server, server, response)
+        options.setdefault("compression", None)
+        options.setdefault("ping_interval", None)
+        options.setdefault("close_timeout", 2.0)
+        try:
+            async with aiows.connect(raw.url, **options) as ws:
+                await asyncio.wait_for(client(ws), timeout)
+                return await asyncio.wait_for(result, timeout)
+        finally:
             if result.done() and not result.cancelled():
                 result.exception()
 

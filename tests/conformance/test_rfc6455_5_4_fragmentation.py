@@ -32,7 +32,7 @@ from ._wire import (
     read_wire_frame,
     server_frame,
 )
-from .conftest import Scripted, expect_failure
+from .conftest import Scripted, ScriptedConnect, expect_failure
 
 
 def fragmented(opcode: int, parts: list[bytes], between: bytes = b"") -> bytes:
@@ -171,50 +171,59 @@ async def test_fragmentation_violations(scripted: Scripted, bad: bytes) -> None:
     ids=["text-3", "binary-empty-middle", "single", "empty-text", "utf8"],
 )
 async def test_client_fragmented_send_on_the_wire(
-    scripted: Scripted, fragments: list[str] | list[bytes], opcode: int
+    scripted_connect: ScriptedConnect,
+    fragments: list[str] | list[bytes],
+    opcode: int,
 ) -> None:
-    """``send(iterable)``: first frame has the opcode, the rest are
-    continuations, only the last has FIN, all masked, no RSV."""
+    """``send(iterable)``: one frame per item as it is yielded, then an empty
+    final continuation (websockets' way); the first frame has the opcode,
+    the rest are continuations, only the last has FIN, all masked, no RSV."""
     raw = [f.encode() if isinstance(f, str) else f for f in fragments]
 
     async def server(peer: RawPeer) -> None:
-        frames = [await read_wire_frame(peer) for _ in raw]
-        assert [f.opcode for f in frames] == [opcode] + [OP_CONT] * (len(raw) - 1)
-        assert [f.fin for f in frames] == [False] * (len(raw) - 1) + [True]
+        frames = [await read_wire_frame(peer) for _ in range(len(raw) + 1)]
+        assert [f.opcode for f in frames] == [opcode] + [OP_CONT] * len(raw)
+        assert [f.fin for f in frames] == [False] * len(raw) + [True]
         assert all(f.masked and f.rsv == 0 for f in frames)
-        assert [f.payload for f in frames] == raw
+        assert [f.payload for f in frames] == [*raw, b""]
 
-    async def client(ws: aiows.ClientWebSocketResponse) -> None:
+    async def client(ws: aiows.ClientConnection) -> None:
         await ws.send(fragments)
 
-    await scripted(server, client)
+    await scripted_connect(server, client)
 
 
-async def test_server_ping_while_client_sends_fragments(scripted: Scripted) -> None:
+async def test_server_ping_while_client_sends_fragments(
+    scripted_connect: ScriptedConnect,
+) -> None:
     """The client's pong goes out between its own fragments (§5.4 allows
     control frames there); its data frames stay in order as one message."""
     go = asyncio.Event()
 
     async def server(peer: RawPeer) -> None:
-        first = await read_wire_frame(peer)
-        assert (first.opcode, first.fin, first.payload) == (OP_BINARY, False, b"1")
+        # Each fragment leaves as it is yielded; the third waits for ``go``.
+        sent = [await read_wire_frame(peer) for _ in range(2)]
+        assert [(f.opcode, f.fin, f.payload) for f in sent] == [
+            (OP_BINARY, False, b"1"),
+            (OP_CONT, False, b"2"),
+        ]
         peer.send(server_frame(OP_PING, b"during"))
         pong = await read_wire_frame(peer)
         assert (pong.opcode, pong.payload) == (OP_PONG, b"during")
         go.set()
-        frames = [await read_wire_frame(peer) for _ in range(2)]
-        assert [(f.opcode, f.fin, f.payload) for f in frames] == [
-            (OP_CONT, False, b"2"),
-            (OP_CONT, True, b"3"),
+        rest = [await read_wire_frame(peer) for _ in range(2)]
+        assert [(f.opcode, f.fin, f.payload) for f in rest] == [
+            (OP_CONT, False, b"3"),
+            (OP_CONT, True, b""),
         ]
 
-    async def client(ws: aiows.ClientWebSocketResponse) -> None:
+    async def client(ws: aiows.ClientConnection) -> None:
         async def parts() -> AsyncIterator[bytes]:
             yield b"1"
-            yield b"2"  # the first frame goes out once its successor is known
+            yield b"2"
             await go.wait()  # the message is unfinished while the pong goes
             yield b"3"
 
         await ws.send(parts())
 
-    await scripted(server, client)
+    await scripted_connect(server, client)
