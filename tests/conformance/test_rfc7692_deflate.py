@@ -212,24 +212,10 @@ async def test_negotiation_matrix_round_trip(
 
 # (server_max_window_bits, client_max_window_bits) in the server's answer.
 REPORTED = [(None, None), (15, 15), (None, 10), (10, None), (12, 9), (9, 12)]
-LIB_COMPRESS = pytest.mark.xfail(
-    strict=True,
-    reason="LIB: ws.compress reports server_max_window_bits; aiohttp reports "
-    "client_max_window_bits (15 when absent)",
-)
 
 
 @pytest.mark.parametrize(
-    ("smwb", "cmwb"),
-    [
-        pytest.param(
-            smwb,
-            cmwb,
-            id=f"{smwb}-{cmwb}",
-            marks=LIB_COMPRESS if (smwb or 15) != (cmwb or 15) else (),
-        )
-        for smwb, cmwb in REPORTED
-    ],
+    ("smwb", "cmwb"), REPORTED, ids=[f"{smwb}-{cmwb}" for smwb, cmwb in REPORTED]
 )
 async def test_compress_reports_client_window(
     scripted: Scripted, smwb: int | None, cmwb: int | None

@@ -38,22 +38,7 @@ COMPRESSION = [
 #: websockets caps the client's window at 12 bits whatever the offer.
 CLIENT_WINDOW = 12
 
-LIB_COMPRESS = pytest.mark.xfail(
-    strict=True,
-    reason="LIB: ws.compress reports server_max_window_bits; aiohttp reports "
-    "client_max_window_bits (15 when absent)",
-)
-
-# COMPRESSION, strict-xfailed where the library reports the server's window
-# and it is not the client's.
-COMPRESSION_REPORTED = [
-    pytest.param(
-        *param.values,
-        id=param.id,
-        marks=LIB_COMPRESS if param.values[2] not in (0, CLIENT_WINDOW) else (),
-    )
-    for param in COMPRESSION
-]
+COMPRESSION_REPORTED = COMPRESSION
 
 
 def expected_accept(server: str | None, client: int, negotiated: int) -> str | None:
