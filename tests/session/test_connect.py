@@ -422,3 +422,19 @@ async def test_one_shots_on_one_connector_leave_it_open(echo_url: str) -> None:
         assert not connector._acquired
     finally:
         await connector.close()
+
+
+async def test_one_shot_connect_closes_its_session(
+    echo_url: str, sessions_made: list[aiohttp.ClientSession]
+) -> None:
+    # aiows.connect() without session= runs on a private session too, with
+    # a connector of its own; both close with the connection.
+    async with aiows.connect(echo_url, compression=None) as ws:
+        await ws.send("x")
+        assert await ws.recv() == "x"
+        (private,) = sessions_made
+        connector = private.connector
+        assert connector is not None
+        assert not connector.closed
+    assert private.closed
+    assert connector.closed
