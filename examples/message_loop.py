@@ -1,8 +1,12 @@
 """The typed message loop: handle each kind of message ``receive()`` returns.
 
-``async for msg in ws`` yields ``aiows.WSMessage`` objects until the
-connection closes. Run ``python examples/server.py`` first (its ``/ws`` echoes
-messages and closes when it receives ``bye``)::
+``receive()`` returns ``aiows.WSMessage`` objects (aiohttp's): data
+messages, then CLOSE when the server closes, whose ``data`` is the close
+code and ``extra`` the reason. (``async for msg in ws`` yields the data
+messages and stops at the close without showing it.)
+
+Run ``python examples/server.py`` first (its ``/ws`` echoes messages and
+closes when it receives ``bye``)::
 
     python examples/message_loop.py [ws://127.0.0.1:8080/ws]
 """
@@ -25,18 +29,27 @@ async def main(url: str) -> None:
         await ws.send_json({"price": 42})
         await ws.send_str("bye")  # asks this server to close the connection
 
-        async for msg in ws:  # ends when the connection closes
+        reason = None
+        while True:
+            msg = await ws.receive()
             if msg.type == WSMsgType.TEXT and msg.data.startswith("{"):
                 print("json:", msg.json())
             elif msg.type == WSMsgType.TEXT:
                 print("text:", msg.data)
             elif msg.type == WSMsgType.BINARY:
                 print("binary:", msg.data.hex())
+            elif msg.type == WSMsgType.CLOSE:
+                # The server closed; aiows has answered it.
+                reason = msg.extra
+                break
             elif msg.type == WSMsgType.ERROR:
                 # The connection failed (protocol error, message too big,
                 # keepalive timeout...); exception() says why.
                 print("error:", ws.exception())
-        print(f"closed: code={ws.close_code} reason={ws.close_reason!r}")
+                break
+            else:  # CLOSING or CLOSED: the connection is gone
+                break
+        print(f"closed: code={ws.close_code} reason={reason!r}")
 
 
 if __name__ == "__main__":

@@ -48,10 +48,13 @@ async def main(base_url: str, connections: int = 3) -> None:
             seen += 1
             print(f"connection {seen}: open")
             async with ws:  # closes this connection however the block ends
-                async for msg in ws:
-                    if msg.type == aiows.WSMsgType.TEXT:
-                        print(f"connection {seen}: {msg.data}")
-            print(f"connection {seen}: closed with {ws.close_code} {ws.close_reason}")
+                msg = await ws.receive()
+                while msg.type == aiows.WSMsgType.TEXT:
+                    print(f"connection {seen}: {msg.data}")
+                    msg = await ws.receive()
+            # The server's CLOSE message carries the reason as ``extra``.
+            reason = msg.extra if msg.type == aiows.WSMsgType.CLOSE else ""
+            print(f"connection {seen}: closed with {ws.close_code} {reason}")
             if seen == connections:
                 break  # leaving the loop opens no new connection
 

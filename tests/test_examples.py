@@ -189,6 +189,20 @@ async def test_message_loop(server: TestServer, recorder: Recorder) -> None:
     assert await recorder.closes.get() == 1000
 
 
+async def test_demo() -> None:
+    # Self-contained: it starts its own server.
+    out, _ = await run_example("demo.py")
+    lines = out.splitlines()
+    assert lines[:4] == [
+        "REST  -> {'token': 't0ps3cret'}",
+        "WS    <- subprotocol v2 | compression 15",
+        "WS    <- welcome, cookie session=abc123",
+        "WS    <- echo: hello",
+    ]
+    assert re.fullmatch(r"WS    ping round trip \d+ µs", lines[4]), lines[4]
+    assert lines[5:] == ["WS    closed with code 1000"]
+
+
 async def test_headers_auth(server: TestServer, recorder: Recorder) -> None:
     out, _ = await run_example("headers_auth.py", base_url(server, "ws") + "/ws")
     assert out.splitlines() == [

@@ -447,7 +447,7 @@ async def test_ws_url_through_real_http_proxy_after_rest(
             timeout=aiows.ClientWSTimeout(ws_close=2),
         ) as ws:
             # The client's socket is the one to the proxy.
-            assert ws.remote_address[1] == http_proxy.url.port
+            assert ws.get_extra_info("peername")[1] == http_proxy.url.port
             for text in ("one", "two"):
                 await ws.send_str(text)
                 assert await ws.receive_str() == f"echo: {text}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import aiohttp.http_parser
@@ -237,8 +238,29 @@ async def test_handshake_failure_raises_and_releases(
         assert len(server.peers) == 1
 
 
+@pytest.fixture
+def sessions_made(monkeypatch: pytest.MonkeyPatch) -> list[aiohttp.ClientSession]:
+    """Every ``aiohttp.ClientSession`` created during the test, in order.
+
+    The one-shot helpers make a private session and must close it with the
+    connection; this is how a test sees that session.
+    """
+    made: list[aiohttp.ClientSession] = []
+    init = aiohttp.ClientSession.__init__
+
+    def recording(self: aiohttp.ClientSession, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(aiohttp.ClientSession, "__init__", recording)
+    return made
+
+
+@pytest.mark.parametrize("given", [False, True], ids=["own-connector", "connector="])
 async def test_handshake_failure_on_one_shot_closes_everything(
     raw_server: RawServerFactory,
+    sessions_made: list[aiohttp.ClientSession],
+    given: bool,
 ) -> None:
     eof: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
@@ -249,11 +271,21 @@ async def test_handshake_failure_on_one_shot_closes_everything(
         handler, response=lambda key: plain_response("404 Not Found")
     )
     connector = aiows.TCPConnector()
-    with pytest.raises(aiows.InvalidStatus) as info:
-        await aiows.ws_connect(server.url, connector=connector)
-    assert info.value.status == 404
-    assert connector.closed  # the private session closed it
-    assert await asyncio.wait_for(eof, 5) == b""
+    try:
+        with pytest.raises(aiows.InvalidStatus) as info:
+            if given:
+                await aiows.ws_connect(server.url, connector=connector)
+            else:
+                await aiows.ws_connect(server.url)
+        assert info.value.status == 404
+        (private,) = (s for s in sessions_made if s.connector is not connector)
+        assert private.closed  # the private session is closed with the failure
+        assert not connector._acquired
+        # The caller's connector is the caller's: it is left open.
+        assert not connector.closed
+        assert await asyncio.wait_for(eof, 5) == b""
+    finally:
+        await connector.close()
 
 
 async def test_open_timeout_when_server_never_answers(
@@ -282,7 +314,9 @@ async def test_open_timeout_when_server_never_answers(
         assert server.peers[0].request_line == "GET / HTTP/1.1"
 
 
-async def test_one_shot_exposes_handshake(raw_server: RawServerFactory) -> None:
+async def test_one_shot_exposes_handshake(
+    raw_server: RawServerFactory, sessions_made: list[aiohttp.ClientSession]
+) -> None:
     close: asyncio.Future[tuple[int | None, bytes]] = (
         asyncio.get_running_loop().create_future()
     )
@@ -299,9 +333,10 @@ async def test_one_shot_exposes_handshake(raw_server: RawServerFactory) -> None:
         ),
     )
     connector = aiows.TCPConnector()
-    async with aiows.ws_connect(
+    ws_context = aiows.ws_connect(
         server.url + "path?q=1", connector=connector, headers={"X-Client": "c1"}
-    ) as ws:
+    )
+    async with ws_context as ws:
         assert ws.response.status == 101
         peer = server.peers[0]
         assert peer.request_line == "GET /path?q=1 HTTP/1.1"
@@ -311,14 +346,22 @@ async def test_one_shot_exposes_handshake(raw_server: RawServerFactory) -> None:
         assert ws.request_headers["X-Client"] == "c1"
         assert ws.response_headers["Sec-WebSocket-Accept"] == accept_for(sent_key)
         assert ws.response_headers["X-Served-By"] == "raw"
-        assert not connector.closed
+        (private,) = sessions_made
+        assert private.connector is connector
+        assert len(connector._acquired) == 1
     assert await close == (1000, b"")
     assert ws.close_code == 1000
-    assert connector.closed
+    assert private.closed  # the private session closed with the connection
+    assert not connector._acquired
+    assert not connector.closed  # the caller's connector is left open
+    await connector.close()
 
 
+@pytest.mark.parametrize("given", [False, True], ids=["own-connector", "connector="])
 async def test_one_shot_closes_session_when_server_closes_first(
     raw_server: RawServerFactory,
+    sessions_made: list[aiohttp.ClientSession],
+    given: bool,
 ) -> None:
     reply: asyncio.Future[tuple[int | None, bytes]] = (
         asyncio.get_running_loop().create_future()
@@ -331,7 +374,14 @@ async def test_one_shot_closes_session_when_server_closes_first(
 
     server = await raw_server(handler)
     connector = aiows.TCPConnector()
-    ws = await aiows.ws_connect(server.url, connector=connector)
+    if given:
+        ws = await aiows.ws_connect(server.url, connector=connector)
+    else:
+        ws = await aiows.ws_connect(server.url)
+    (private,) = sessions_made
+    used = private.connector
+    assert used is not None
+    assert (used is connector) is given
     msg = await ws.receive()
     assert msg.type == aiows.WSMsgType.CLOSE
     assert msg.data == 4000
@@ -339,4 +389,52 @@ async def test_one_shot_closes_session_when_server_closes_first(
     await ws.wait_closed()
     assert ws.closed
     assert ws.close_code == 4000
+    assert private.closed  # closed with the connection, by wait_closed()
+    assert not used._acquired
+    # The private session's own connector is closed with it; the caller's is
+    # left open.
+    assert used.closed is not given
+    assert not connector.closed
+    await connector.close()
+
+
+async def test_one_shots_on_one_connector_leave_it_open(echo_url: str) -> None:
+    # Regression: the first one-shot connection closed the caller's
+    # connector, so the second failed and the caller lost its pool.
+    connector = aiows.TCPConnector()
+    try:
+        for text in ("first", "second"):
+            async with aiows.ws_connect(echo_url, connector=connector) as ws:
+                await ws.send_str(text)
+                assert await ws.receive_str() == text
+            assert not connector.closed
+        # Two at once on the same connector, each on its own private session.
+        async with (
+            aiows.ws_connect(echo_url, connector=connector) as a,
+            aiows.ws_connect(echo_url, connector=connector) as b,
+        ):
+            assert len(connector._acquired) == 2
+            await a.send_str("a")
+            await b.send_str("b")
+            assert await a.receive_str() == "a"
+            assert await b.receive_str() == "b"
+        assert not connector.closed
+        assert not connector._acquired
+    finally:
+        await connector.close()
+
+
+async def test_one_shot_connect_closes_its_session(
+    echo_url: str, sessions_made: list[aiohttp.ClientSession]
+) -> None:
+    # aiows.connect() without session= runs on a private session too, with
+    # a connector of its own; both close with the connection.
+    async with aiows.connect(echo_url, compression=None) as ws:
+        await ws.send("x")
+        assert await ws.recv() == "x"
+        (private,) = sessions_made
+        connector = private.connector
+        assert connector is not None
+        assert not connector.closed
+    assert private.closed
     assert connector.closed

@@ -3,19 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import ssl
 
 import aiohttp
 import pytest
 
 import aiows
+from tests.conftest import RawPeer
 
 
-async def test_float_timeout_is_deprecated_but_honoured(echo_url: str) -> None:
+async def test_float_timeout_is_deprecated_but_honoured(raw_server) -> None:  # type: ignore[no-untyped-def]
+    # The server reads the client's close and never answers it: close()
+    # returns once the float timeout (ws_close) has run out.
+    closes: list[tuple[int | None, bytes]] = []
+    done = asyncio.Event()
+
+    async def handler(peer: RawPeer) -> None:
+        closes.append(await peer.read_close())
+        await peer.expect_eof()
+        done.set()
+
+    server = await raw_server(handler)
     with pytest.warns(DeprecationWarning, match="ClientWSTimeout"):
-        ws = await aiows.ws_connect(echo_url, timeout=3.5)
-    assert ws._close_timeout == 3.5
-    await ws.close()
+        ws = await aiows.ws_connect(server.url, timeout=0.3)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await ws.close() is True
+    elapsed = loop.time() - started
+    assert 0.3 <= elapsed < 1.5
+    assert ws.close_code == aiohttp.WSCloseCode.ABNORMAL_CLOSURE
+    await asyncio.wait_for(done.wait(), 5)
+    assert closes == [(1000, b"")]
 
 
 async def test_receive_timeout_sets_ws_receive(echo_url: str) -> None:
@@ -184,3 +204,103 @@ async def test_session_credentials_on_rest_calls(aiohttp_server) -> None:  # typ
     assert seen[1] == {"authorization": basic, "cookie": "sid=2", "x": "d"}
     assert seen[2]["authorization"] == aiows.BasicAuth("other", "x").encode()
     assert seen[2]["cookie"] == "sid=1"
+
+
+WS_CONNECT_MISTAKES = [
+    pytest.param({"protocols": "chat"}, TypeError, "protocols", id="protocols-str"),
+    pytest.param({"protocols": ["a b"]}, ValueError, "protocols", id="protocols-token"),
+    pytest.param({"max_msg_size": -1}, ValueError, "max_msg_size", id="max_msg_size"),
+    pytest.param({"max_queue": 0}, ValueError, "max_queue", id="max_queue"),
+    pytest.param({"write_limit": -1}, ValueError, "write_limit", id="write_limit"),
+    pytest.param({"heartbeat": 0}, ValueError, "heartbeat", id="heartbeat-zero"),
+    pytest.param({"heartbeat": "5"}, ValueError, "heartbeat", id="heartbeat-str"),
+    pytest.param({"ping_timeout": -1}, ValueError, "ping_timeout", id="ping_timeout"),
+    pytest.param({"open_timeout": 0}, ValueError, "open_timeout", id="open_timeout"),
+    pytest.param({"compress": 8}, ValueError, "compress", id="compress"),
+    pytest.param({"autoclose": "yes"}, TypeError, "autoclose", id="autoclose"),
+    pytest.param({"autoping": 1}, TypeError, "autoping", id="autoping"),
+    pytest.param({"decode_text": None}, TypeError, "decode_text", id="decode_text"),
+    pytest.param(
+        {"allow_redirects": 0}, TypeError, "allow_redirects", id="allow_redirects"
+    ),
+    pytest.param({"max_redirects": -1}, ValueError, "max_redirects", id="redirects"),
+    pytest.param({"ssl": "no"}, TypeError, "ssl", id="ssl"),
+    pytest.param({"method": 1}, TypeError, "method", id="method"),
+    pytest.param({"backoff": 1.5}, TypeError, "backoff", id="backoff"),
+    pytest.param(
+        {"timeout": aiows.ClientWSTimeout(ws_close=-1)},
+        ValueError,
+        r"timeout\.ws_close",
+        id="ws_close",
+    ),
+    pytest.param(
+        {"timeout": aiows.ClientWSTimeout(ws_receive=-1)},
+        ValueError,
+        r"timeout\.ws_receive",
+        id="ws_receive",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "name"), WS_CONNECT_MISTAKES)
+async def test_ws_connect_checks_each_argument_at_the_call(
+    kwargs: dict[str, object], error: type[Exception], name: str
+) -> None:
+    # Raised by the call itself, before it is awaited and before anything
+    # is sent, naming the argument.
+    with pytest.raises(error, match=name):
+        aiows.ws_connect("ws://127.0.0.1:9/", **kwargs)
+    async with aiows.ClientSession() as session:
+        with pytest.raises(error, match=name):
+            session.ws_connect("ws://127.0.0.1:9/", **kwargs)
+
+
+CONNECT_MISTAKES = [
+    pytest.param({"subprotocols": "chat"}, TypeError, "subprotocols", id="str"),
+    pytest.param({"max_size": -1}, ValueError, "max_size", id="max_size"),
+    pytest.param({"max_queue": 0}, ValueError, "max_queue", id="max_queue"),
+    pytest.param({"write_limit": -1}, ValueError, "write_limit", id="write_limit"),
+    pytest.param({"ping_interval": 0}, ValueError, "ping_interval", id="interval"),
+    pytest.param({"ping_timeout": -1}, ValueError, "ping_timeout", id="ping_timeout"),
+    pytest.param({"close_timeout": -1}, ValueError, "close_timeout", id="close"),
+    pytest.param({"open_timeout": 0}, ValueError, "open_timeout", id="open_timeout"),
+    pytest.param({"compression": "zstd"}, ValueError, "compression", id="zstd"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "name"), CONNECT_MISTAKES)
+def test_connect_checks_each_argument_at_the_call(
+    kwargs: dict[str, object], error: type[Exception], name: str
+) -> None:
+    with pytest.raises(error, match=name):
+        aiows.connect("ws://127.0.0.1:9/", **kwargs)  # type: ignore[arg-type]
+
+
+async def test_tls_settings_for_a_cleartext_uri_are_refused() -> None:
+    # Asking for TLS and not getting it is an error, never a quiet downgrade.
+    context = ssl.create_default_context()
+    with pytest.raises(ValueError, match="ws://"):
+        await aiows.ws_connect("ws://127.0.0.1:9/", ssl=context)
+    with pytest.raises(ValueError, match="ws://"):
+        await aiows.connect("ws://127.0.0.1:9/", ssl=context)
+
+
+def test_deprecated_ssl_spellings_are_exclusive() -> None:
+    with (
+        pytest.warns(DeprecationWarning, match="verify_ssl"),
+        pytest.raises(ValueError, match="mutually exclusive"),
+    ):
+        aiows.ws_connect("wss://127.0.0.1:9/", ssl=False, verify_ssl=False)
+
+
+def test_options_are_frozen() -> None:
+    from aiows.session.aiohttp_args import ws_connect_options
+
+    options = ws_connect_options({"protocols": ["chat"], "max_msg_size": 10})
+    assert options.upgrade.protocols == ("chat",)
+    assert options.connection.max_msg_size == 10
+    # A reconnect reuses them as they are: nothing can change them.
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.upgrade.protocols = ("other",)  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.connection.max_msg_size = 0  # type: ignore[misc]
