@@ -88,19 +88,8 @@ async def test_options_reach_the_server(server: tuple[str, Seen]) -> None:
     assert "Sec-WebSocket-Extensions" not in headers
 
 
-SAME_READ_AS_CLOSE = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "LIB: connect(): data messages that arrive in the same read as the "
-        "server's close frame are dropped (Connection.data_received sends the close "
-        "reply, setting Assembler.closing, before it queues that read's events)"
-    ),
-)
-
-
 # The server echoes the three messages and closes at once, so its frames
 # reach the client together (every run on loopback so far).
-@SAME_READ_AS_CLOSE
 async def test_iteration_yields_data_and_ends_on_normal_close(
     server: tuple[str, Seen],
 ) -> None:
@@ -115,7 +104,6 @@ async def test_iteration_yields_data_and_ends_on_normal_close(
     assert ws.close_reason == "going"
 
 
-@SAME_READ_AS_CLOSE
 async def test_messages_in_the_same_read_as_the_close_stay_readable(
     raw_server,  # type: ignore[no-untyped-def]
 ) -> None:
