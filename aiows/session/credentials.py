@@ -40,6 +40,63 @@ def with_credentials(
     return headers
 
 
+class ProxyCredentials:
+    """The proxy's credentials and headers, kept apart from the request's.
+
+    ``Proxy-Authorization`` is for the proxy and nowhere else, on every hop:
+    on the CONNECT that opens a tunnel (``wss://``), in the request itself
+    when the proxy forwards it in clear (``ws://``; the proxy strips it,
+    RFC 9110 §11.7.1), and nowhere at all without a proxy.  A redirect may
+    change which, so :meth:`for_hop` decides it for each request.
+    """
+
+    __slots__ = ("credential", "headers")
+
+    def __init__(self, credential: str | None, headers: CIMultiDict[str]) -> None:
+        #: The ``Proxy-Authorization`` value, from ``proxy_auth=`` or a header.
+        self.credential = credential
+        #: The other headers meant for the proxy (``proxy_headers=``).
+        self.headers = headers
+
+    @classmethod
+    def gather(
+        cls,
+        request_headers: CIMultiDict[str],
+        proxy_headers: Any,
+        proxy_auth: str | None,
+    ) -> ProxyCredentials:
+        """Take the proxy's credentials out of ``request_headers`` (in place),
+        ``proxy_headers`` and ``proxy_auth``, whichever carries them."""
+        own: CIMultiDict[str] = CIMultiDict(proxy_headers or {})
+        given = [
+            *request_headers.popall(hdrs.PROXY_AUTHORIZATION, []),
+            *own.popall(hdrs.PROXY_AUTHORIZATION, []),
+        ]
+        if proxy_auth is not None:
+            if given:
+                raise ValueError(
+                    "pass proxy_auth= or a Proxy-Authorization header, not both"
+                )
+            given = [proxy_auth]
+        return cls(given[0] if given else None, own)
+
+    def for_hop(
+        self, request_headers: CIMultiDict[str], proxied: bool, tunnel: bool
+    ) -> tuple[CIMultiDict[str], CIMultiDict[str] | None]:
+        """The request's headers and the proxy's headers for one request."""
+        if not proxied:
+            return request_headers, None
+        proxy_headers = CIMultiDict(self.headers)
+        if self.credential is None:
+            return request_headers, proxy_headers or None
+        if tunnel:
+            proxy_headers[hdrs.PROXY_AUTHORIZATION] = self.credential
+            return request_headers, proxy_headers
+        hop: CIMultiDict[str] = CIMultiDict(request_headers)
+        hop[hdrs.PROXY_AUTHORIZATION] = self.credential
+        return hop, proxy_headers or None
+
+
 def drop_origin_bound(headers: CIMultiDict[str]) -> None:
     """Remove what may not follow a request to another origin."""
     for name in ORIGIN_BOUND:

@@ -28,6 +28,7 @@ from ..core import deflate as core_deflate
 from ..core import errors as core_errors
 from ..core import handshake
 from .credentials import (
+    ProxyCredentials,
     drop_origin_bound,
     redacted,
     with_credentials,
@@ -174,20 +175,12 @@ async def _open(
         if hdrs.AUTHORIZATION in headers:
             raise ValueError("pass auth= or an Authorization header, not both")
         headers[hdrs.AUTHORIZATION] = options.auth.encode()
-    proxy_headers: CIMultiDict[str] = CIMultiDict(options.proxy_headers or {})
-    if options.proxy_auth is not None and options.proxy is not None:
-        credentials_value = options.proxy_auth.encode()
-        if url.scheme in _SECURE:
-            # Sent on the CONNECT that opens the tunnel, never to the server.
-            proxy_headers[hdrs.PROXY_AUTHORIZATION] = credentials_value
-        else:
-            # A cleartext request goes to the proxy whole; the proxy reads
-            # the credentials from it and strips them (RFC 9110 §11.7.1).
-            headers[hdrs.PROXY_AUTHORIZATION] = credentials_value
-
-    response = await _request_following_redirects(
-        session, url, options, headers, proxy_headers
+    proxy = ProxyCredentials.gather(
+        headers,
+        options.proxy_headers,
+        None if options.proxy_auth is None else options.proxy_auth.encode(),
     )
+    response = await _request_following_redirects(session, url, options, headers, proxy)
     try:
         result = handshake.check_response(
             response.status,
@@ -221,7 +214,7 @@ async def _request_following_redirects(
     url: URL,
     options: UpgradeOptions,
     headers: CIMultiDict[str],
-    proxy_headers: CIMultiDict[str],
+    proxy: ProxyCredentials,
 ) -> ClientResponse:
     """Send the upgrade, following redirects the way a WebSocket client must.
 
@@ -241,15 +234,20 @@ async def _request_following_redirects(
             # and proxies expect an http:// one there (RFC 9112 §3.2.2);
             # aiohttp would send ws://, which they refuse.
             request_url = url.with_scheme("http")
+        # Where the proxy's credentials go is decided per hop: a redirect
+        # may turn a cleartext request into a tunnel.
+        hop_headers, proxy_headers = proxy.for_hop(
+            headers, options.proxy is not None, url.scheme in _SECURE
+        )
         try:
             response = await session.request(
                 options.method,
                 request_url,
                 params=params,
-                headers=headers,
+                headers=hop_headers,
                 read_until_eof=False,
                 proxy=options.proxy,
-                proxy_headers=proxy_headers or None,
+                proxy_headers=proxy_headers,
                 ssl=options.ssl,
                 server_hostname=options.server_hostname,
                 allow_redirects=False,

@@ -1,0 +1,102 @@
+"""A forward HTTP proxy over real sockets that records what it is asked.
+
+It tunnels ``CONNECT host:port`` and forwards absolute-form requests
+(``GET http://host:port/path``) to their origin, stripping
+``Proxy-Authorization`` as RFC 9110 §11.7.1 asks of a proxy, and keeps each
+request's method, target and headers, so a test can see which credentials
+reached the proxy and which went on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+
+@dataclass
+class Seen:
+    """One request the proxy received."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+
+
+@dataclass
+class RecordingProxy:
+    """Start with :meth:`start`; ``url`` is ``http://127.0.0.1:PORT``."""
+
+    seen: list[Seen] = field(default_factory=list)
+    server: asyncio.AbstractServer | None = None
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def start(self) -> RecordingProxy:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        return self
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    async def _client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, version = lines[0].split(" ")
+            headers = {}
+            for line in lines[1:]:
+                if line:
+                    name, _, value = line.partition(":")
+                    headers[name.strip()] = value.strip()
+            self.seen.append(Seen(method, target, headers))
+            if method == "CONNECT":
+                host, _, port = target.rpartition(":")
+                up_reader, up_writer = await asyncio.open_connection(host, int(port))
+                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            else:
+                parts = urlsplit(target)
+                up_reader, up_writer = await asyncio.open_connection(
+                    parts.hostname, parts.port or 80
+                )
+                path = parts.path + (f"?{parts.query}" if parts.query else "")
+                forwarded = [f"{method} {path or '/'} {version}"] + [
+                    f"{name}: {value}"
+                    for name, value in headers.items()
+                    if name.lower() != "proxy-authorization"
+                ]
+                up_writer.write(("\r\n".join(forwarded) + "\r\n\r\n").encode("latin-1"))
+            await asyncio.gather(
+                _pipe(reader, up_writer),
+                _pipe(up_reader, writer),
+                return_exceptions=True,
+            )
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            self.tasks.discard(task)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        with contextlib.suppress(Exception):
+            writer.close()
