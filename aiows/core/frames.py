@@ -93,6 +93,13 @@ def build_close_payload(code: int, reason: str | bytes = b"") -> bytes:
             f"close code {code} may not be sent; use 1000-1003, 1007-1014 or 3000-4999"
         )
     raw = reason.encode("utf-8") if isinstance(reason, str) else bytes(reason)
+    if not isinstance(reason, str):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            # RFC 6455 §5.5.1: the reason is UTF-8; the server would fail
+            # the connection with 1007 on anything else.
+            raise ValueError(f"close reason {raw!r} is not valid UTF-8") from None
     if len(raw) > MAX_CLOSE_REASON:
         raise ValueError(
             f"close reason is {len(raw)} bytes; at most {MAX_CLOSE_REASON} fit "

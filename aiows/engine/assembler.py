@@ -306,10 +306,16 @@ class Assembler:
                     if self._discarding:
                         self._discarding = not item.fin
                         continue
-                    yield item.data
                     if item.fin:
+                        # The message is complete before its last piece is
+                        # handed out: a consumer that stops there and reads
+                        # again must not skip the next message.
+                        self.streaming = False
+                        yield item.data
                         return
+                    yield item.data
                 elif item[0] == text or item[0] == binary:
+                    self.streaming = False
                     yield item[1]
                     return
                 else:

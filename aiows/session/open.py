@@ -128,17 +128,47 @@ async def open_websocket(
         f"{options.open_timeout} s"
     )
     if _timeout is not None:
+        deadline = _timeout(options.open_timeout)
         try:
-            async with _timeout(options.open_timeout):
+            async with deadline:
                 return await _open(session, parsed, options, bind, credentials)
-        except TimeoutError:
-            raise expired from None
+        except TimeoutError as exc:
+            if deadline.expired():
+                raise expired from None
+            error = _session_timeout(session, parsed, exc)
+            if error is exc:
+                raise
+            raise error from exc
+    loop = asyncio.get_running_loop()  # pragma: no cover - Python 3.10
+    started = loop.time()  # pragma: no cover - Python 3.10
     try:  # pragma: no cover - Python 3.10
         return await asyncio.wait_for(
             _open(session, parsed, options, bind, credentials), options.open_timeout
         )
-    except asyncio.TimeoutError:  # pragma: no cover - Python 3.10
-        raise expired from None
+    except asyncio.TimeoutError as exc:  # pragma: no cover - Python 3.10
+        if loop.time() - started >= options.open_timeout:
+            raise expired from None
+        error = _session_timeout(session, parsed, exc)
+        if error is exc:
+            raise
+        raise error from exc
+
+
+def _session_timeout(
+    session: ClientSession, url: URL, exc: BaseException
+) -> BaseException:
+    """The error for a timeout that is not ``open_timeout``: aiohttp's own.
+
+    aiohttp's timeouts with a message of their own (``sock_connect``, ...)
+    are raised as they are; a bare one is the session's ``ClientTimeout``,
+    named here with its value.
+    """
+    if isinstance(exc, aiohttp.ClientError) and str(exc):
+        return exc
+    return exceptions.OpenTimeout(
+        f"the aiohttp session's timeout fired during the opening handshake "
+        f"with {url.host}: {session.timeout!r}"
+    )
 
 
 async def _open(

@@ -145,3 +145,9 @@ def test_close_repr_and_str() -> None:
     assert repr(Close(1000, "bye")) == "Close(1000, 'bye')"
     assert str(Close(1000, "bye")) == "close frame with code 1000 and reason 'bye'"
     assert str(Close(1005)) == "close frame with code 1005"
+
+
+def test_build_close_payload_refuses_a_reason_that_is_not_utf8() -> None:
+    with pytest.raises(ValueError, match="not valid UTF-8"):
+        build_close_payload(1000, b"\xff")
+    assert build_close_payload(1000, "é".encode()) == b"\x03\xe8\xc3\xa9"

@@ -304,3 +304,30 @@ def test_options_are_frozen() -> None:
         options.upgrade.protocols = ("other",)  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         options.connection.max_msg_size = 0  # type: ignore[misc]
+
+
+async def test_a_session_timeout_is_named_not_taken_for_open_timeout() -> None:
+    import asyncio as _asyncio
+
+    import aiohttp as _aiohttp
+
+    release = _asyncio.Event()
+
+    async def never_answers(reader, writer):  # type: ignore[no-untyped-def]
+        await reader.readuntil(b"\r\n\r\n")
+        await release.wait()
+        writer.close()
+
+    server = await _asyncio.start_server(never_answers, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with aiows.ClientSession(timeout=_aiohttp.ClientTimeout(total=0.2)) as s:
+            with pytest.raises(aiows.OpenTimeout) as info:
+                await s.ws_connect(f"ws://127.0.0.1:{port}/", open_timeout=30)
+        message = str(info.value)
+        assert "session's timeout" in message and "total=0.2" in message
+        assert "30" not in message
+    finally:
+        release.set()
+        server.close()
+        await server.wait_closed()
