@@ -143,6 +143,25 @@ def _accept_params(
     return DeflateParams(server_nct, client_nct, server_bits, client_bits)
 
 
+def offered_window_bits(header_values: Iterable[str]) -> int | None:
+    """The ``server_max_window_bits`` an offer of permessage-deflate allows.
+
+    For an offer the application wrote itself in ``Sec-WebSocket-Extensions``
+    (rather than ``compress=``): None when it offers no permessage-deflate,
+    15 when it sets no window.
+
+    >>> offered_window_bits(["permessage-deflate; server_max_window_bits=10"])
+    10
+    """
+    for name, params in parse_extension_list(header_values):
+        if name.lower() == EXTENSION_NAME:
+            for param, value in params:
+                if param == "server_max_window_bits" and value is not None:
+                    return _window_bits(param, value)
+            return MAX_WINDOW_BITS
+    return None
+
+
 def negotiate(
     header_values: Iterable[str], offered_server_max_window_bits: int | None
 ) -> DeflateParams | None:

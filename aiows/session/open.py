@@ -27,6 +27,7 @@ from .. import exceptions
 from ..core import deflate as core_deflate
 from ..core import errors as core_errors
 from ..core import handshake
+from ..core.headers import parse_token_list
 from .credentials import (
     ProxyCredentials,
     drop_origin_bound,
@@ -205,6 +206,15 @@ async def _open(
         if hdrs.AUTHORIZATION in headers:
             raise ValueError("pass auth= or an Authorization header, not both")
         headers[hdrs.AUTHORIZATION] = options.auth.encode()
+    # What was offered is what the request carries: the application may
+    # write the subprotocol or extension headers itself (RFC 6455 §4.1).
+    offered_protocols = tuple(
+        parse_token_list(headers.getall(hdrs.SEC_WEBSOCKET_PROTOCOL, []))
+    )
+    if offered_bits is None:
+        offered_bits = core_deflate.offered_window_bits(
+            headers.getall(hdrs.SEC_WEBSOCKET_EXTENSIONS, [])
+        )
     proxy = ProxyCredentials.gather(
         headers,
         options.proxy_headers,
@@ -216,7 +226,7 @@ async def _open(
             response.status,
             list(response.headers.items()),
             key=key,
-            protocols=options.protocols,
+            protocols=offered_protocols,
             offered_server_max_window_bits=offered_bits,
         )
     except core_errors.HandshakeError as exc:

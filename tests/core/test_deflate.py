@@ -835,3 +835,18 @@ def test_limit_across_many_streams(
         over.decompress(payload, True, 999)
     # At most limit + 1 bytes were inflated before giving up.
     assert sum(out for _, out in calls) == 1000
+
+
+def test_offered_window_bits_of_a_hand_written_offer() -> None:
+    from aiows.core.deflate import offered_window_bits
+
+    assert offered_window_bits([]) is None
+    assert offered_window_bits(["x-other"]) is None
+    assert offered_window_bits(["Permessage-Deflate"]) == 15
+    assert offered_window_bits(["permessage-deflate; client_max_window_bits"]) == 15
+    assert (
+        offered_window_bits(["x-other, permessage-deflate; server_max_window_bits=9"])
+        == 9
+    )
+    with pytest.raises(NegotiationError):
+        offered_window_bits(["permessage-deflate; server_max_window_bits=99"])
