@@ -1,60 +1,29 @@
-"""Helpers shared by the connection tests (not fixtures: plain functions)."""
+"""Moved to ``tests/helpers.py``; kept until tests/connection is migrated."""
 
-from __future__ import annotations
+from tests.helpers import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    StartServer,
+    bounded,
+    close_payload,
+    hold,
+    receive_in_task,
+)
 
-import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
-import aiows
-from tests.conftest import RawServer
-
-#: The type of the ``raw_server`` fixture: ``await raw_server(handler, ...)``.
-StartServer = Callable[..., Awaitable[RawServer]]
-
-T = TypeVar("T")
-
-OP_CONT = 0x0
-OP_TEXT = 0x1
-OP_BINARY = 0x2
-OP_CLOSE = 0x8
-OP_PING = 0x9
-OP_PONG = 0xA
-
-
-def close_payload(code: int, reason: bytes = b"") -> bytes:
-    """The payload of a close frame, built by hand."""
-    return code.to_bytes(2, "big") + reason
-
-
-async def bounded(awaitable: Awaitable[T], timeout: float = 5.0) -> T:
-    """Await ``awaitable`` but fail the test instead of hanging forever."""
-    return await asyncio.wait_for(awaitable, timeout)
-
-
-async def receive_in_task(
-    ws: aiows.ClientWebSocketResponse,
-) -> asyncio.Task[aiows.WSMessage]:
-    """Start ``ws.receive()`` in a task; return once it is waiting inside."""
-    entered = asyncio.Event()
-
-    async def receive() -> aiows.WSMessage:
-        entered.set()
-        # receive() runs up to its first suspension in this same step, so by
-        # the time the caller wakes up the task is waiting inside it.
-        return await ws.receive()
-
-    task = asyncio.ensure_future(receive())
-    await bounded(entered.wait())
-    return task
-
-
-async def hold(event: asyncio.Event, limit: float = 3.0) -> None:
-    """Wait for ``event`` in a server handler, but never longer than ``limit``.
-
-    A handler that stays silent on purpose uses this, so a client bug makes
-    the test fail when the server finally closes instead of hanging it.
-    """
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(event.wait(), limit)
+__all__ = [
+    "OP_BINARY",
+    "OP_CLOSE",
+    "OP_CONT",
+    "OP_PING",
+    "OP_PONG",
+    "OP_TEXT",
+    "StartServer",
+    "bounded",
+    "close_payload",
+    "hold",
+    "receive_in_task",
+]

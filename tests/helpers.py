@@ -1,0 +1,66 @@
+"""Helpers shared by the test directories (not fixtures: plain functions).
+
+The fixtures (``raw_server``, ``wire_server``, ``echo_server``) live in
+``tests/conftest.py``; these are the plain functions and constants the tests
+import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import aiows
+from tests.conftest import RawServer
+
+#: The type of the ``raw_server`` and ``wire_server`` fixtures:
+#: ``await wire_server(handler, ...)``.
+StartServer = Callable[..., Awaitable[RawServer]]
+
+T = TypeVar("T")
+
+OP_CONT = 0x0
+OP_TEXT = 0x1
+OP_BINARY = 0x2
+OP_CLOSE = 0x8
+OP_PING = 0x9
+OP_PONG = 0xA
+
+
+def close_payload(code: int, reason: bytes = b"") -> bytes:
+    """The payload of a close frame, built by hand."""
+    return code.to_bytes(2, "big") + reason
+
+
+async def bounded(awaitable: Awaitable[T], timeout: float = 5.0) -> T:
+    """Await ``awaitable`` but fail the test instead of hanging forever."""
+    return await asyncio.wait_for(awaitable, timeout)
+
+
+async def receive_in_task(
+    ws: aiows.ClientWebSocketResponse,
+) -> asyncio.Task[aiows.WSMessage]:
+    """Start ``ws.receive()`` in a task; return once it is waiting inside."""
+    entered = asyncio.Event()
+
+    async def receive() -> aiows.WSMessage:
+        entered.set()
+        # receive() runs up to its first suspension in this same step, so by
+        # the time the caller wakes up the task is waiting inside it.
+        return await ws.receive()
+
+    task = asyncio.ensure_future(receive())
+    await bounded(entered.wait())
+    return task
+
+
+async def hold(event: asyncio.Event, limit: float = 3.0) -> None:
+    """Wait for ``event`` in a server handler, but never longer than ``limit``.
+
+    A handler that stays silent on purpose uses this, so a client bug makes
+    the test fail when the server finally closes instead of hanging it.
+    """
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(event.wait(), limit)
