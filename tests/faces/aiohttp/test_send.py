@@ -37,22 +37,6 @@ async def test_send_json_is_a_text_frame(wire_server: StartServer) -> None:
         assert await bounded(frame) == (OP_TEXT, b'{"k": 1}')
 
 
-async def test_send_json_bytes_is_a_binary_frame(wire_server: StartServer) -> None:
-    frame: asyncio.Future[tuple[int, bytes]] = (
-        asyncio.get_running_loop().create_future()
-    )
-
-    async def handler(peer: RawPeer) -> None:
-        f = await peer.read_frame()
-        frame.set_result((f.opcode, f.payload))
-        await peer.read_close()
-
-    server = await wire_server(handler)
-    async with aiows.ws_connect(server.url) as ws:
-        await ws.send_json_bytes({"k": 1}, dumps=lambda v: b'{"k":1}')
-        assert await bounded(frame) == (OP_BINARY, b'{"k":1}')
-
-
 async def test_send_type_errors(wire_server: StartServer) -> None:
     first: asyncio.Future[tuple[int, bytes]] = (
         asyncio.get_running_loop().create_future()
