@@ -46,10 +46,35 @@ async def test_server_close_is_answered_at_once(wire_server: StartServer) -> Non
 
     server = await wire_server(handler)
     ws = await connect(server.url, close_timeout=5.0)
-    assert await bounded(reply) == (4100, b"")
+    code, _ = await bounded(reply)
+    assert code == 4100
     await bounded(ws.wait_closed())
     assert ws.close_code == 4100
     assert ws.close_reason == "done"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LIB: the reply to the server's close echoes its code but not its "
+    "reason; websockets echoes both",
+)
+async def test_server_close_reply_echoes_code_and_reason(
+    wire_server: StartServer,
+) -> None:
+    reply: asyncio.Future[tuple[int | None, bytes]] = (
+        asyncio.get_running_loop().create_future()
+    )
+
+    async def handler(peer: RawPeer) -> None:
+        peer.send(server_frame(OP_CLOSE, close_payload(4100, b"done")))
+        reply.set_result(await peer.read_close())
+
+    server = await wire_server(handler)
+    ws = await connect(server.url)
+    try:
+        assert await bounded(reply) == (4100, b"done")
+    finally:
+        await bounded(ws.wait_closed())
 
 
 async def test_messages_before_the_close_stay_readable(
@@ -164,7 +189,19 @@ async def test_close_is_idempotent_and_wait_closed(echo_url: str) -> None:
     await bounded(ws.close())
     assert ws.close_code == 1000
     assert ws.close_reason == ""
-    assert ws.local_address is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LIB: local_address and remote_address turn None once the transport "
+    "is gone; websockets still reports them after the close",
+)
+async def test_addresses_stay_known_after_the_close(echo_url: str) -> None:
+    ws = await aiows.connect(echo_url)
+    local, remote = ws.local_address, ws.remote_address
+    await bounded(ws.close())
+    assert ws.local_address == local
+    assert ws.remote_address == remote
 
 
 async def test_async_for_ends_on_a_normal_close(wire_server: StartServer) -> None:
