@@ -3,6 +3,8 @@
 * ``echo_server`` — an aiohttp.web echo server (pytest-aiohttp).
 * ``raw_server`` — a scripted asyncio server that answers the upgrade and
   then lets the test read and write exact bytes, for hostile input.
+* ``wire_server`` — ``raw_server`` where an assertion failing inside a server
+  handler fails the test (asyncio would otherwise only log it).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import base64
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 import pytest
@@ -230,3 +233,35 @@ async def echo_server(aiohttp_server):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def echo_url(echo_server) -> str:  # type: ignore[no-untyped-def]
     return f"ws://127.0.0.1:{echo_server.port}/ws"
+
+
+# What a wire_server handler may legitimately die of: the client went away.
+_EXPECTED_HANDLER_ERRORS = (
+    ConnectionError,
+    asyncio.IncompleteReadError,
+    asyncio.CancelledError,
+)
+
+
+@pytest.fixture
+async def wire_server(
+    raw_server: Callable[..., Awaitable[RawServer]],
+) -> AsyncIterator[Callable[..., Awaitable[RawServer]]]:
+    """``raw_server``, but a handler's failed assertion fails the test."""
+    errors: list[BaseException] = []
+
+    async def start(handler: Any, **kwargs: Any) -> RawServer:
+        async def checked(peer: RawPeer) -> None:
+            try:
+                await handler(peer)
+            except _EXPECTED_HANDLER_ERRORS:
+                raise
+            except BaseException as exc:
+                errors.append(exc)
+                raise
+
+        return await raw_server(checked, **kwargs)
+
+    yield start
+    if errors:
+        raise AssertionError(f"server handler failed: {errors[0]!r}") from errors[0]

@@ -1,4 +1,9 @@
-"""Helpers shared by the connection tests (not fixtures: plain functions)."""
+"""Helpers shared by the test directories (not fixtures: plain functions).
+
+The fixtures (``raw_server``, ``wire_server``, ``echo_server``) live in
+``tests/conftest.py``; these are the plain functions and constants the tests
+import.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ from typing import TypeVar
 import aiows
 from tests.conftest import RawServer
 
-#: The type of the ``raw_server`` fixture: ``await raw_server(handler, ...)``.
+#: The type of the ``raw_server`` and ``wire_server`` fixtures:
+#: ``await wire_server(handler, ...)``.
 StartServer = Callable[..., Awaitable[RawServer]]
 
 T = TypeVar("T")

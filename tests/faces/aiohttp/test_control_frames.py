@@ -1,17 +1,19 @@
-"""Pings and pongs: automatic answers, the ping() API and heartbeat."""
+"""The aiohttp face: pings, pongs and the server's close as control frames.
+
+Pings are answered the moment they arrive (aiows's difference: aiohttp
+answers them only inside ``receive()``); ``ping()`` returns a future of the
+round-trip time (aiohttp returns None) and sends the payload it is given.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
 
-import aiohttp
 import pytest
 
 import aiows
 from tests.conftest import RawPeer, server_frame
-
-from ._helpers import (
+from tests.helpers import (
     OP_CLOSE,
     OP_PING,
     OP_PONG,
@@ -19,13 +21,7 @@ from ._helpers import (
     StartServer,
     bounded,
     close_payload,
-    hold,
 )
-
-HEARTBEAT = 0.2
-# A silent server is declared dead heartbeat * 1.5 after the last input.
-DEADLINE = HEARTBEAT * 1.5
-MARGIN = 0.15
 
 # -- autoping -----------------------------------------------------------------
 
@@ -48,7 +44,8 @@ async def test_ping_answered_while_application_not_receiving(
         # No receive() call at all: the pong must still come back.
         assert await bounded(pong) == (OP_PONG, b"are you there", True)
         assert not ws.closed
-        assert len(ws._queue) == 0  # autoping does not deliver the ping
+        # autoping does not deliver the ping
+        assert len(ws._engine.assembler.queue) == 0
 
 
 async def test_ten_pings_answered_in_order(wire_server: StartServer) -> None:
@@ -129,10 +126,11 @@ async def test_autoclose_completes_handshake(wire_server: StartServer) -> None:
 
     server = await wire_server(handler)
     ws = await aiows.ws_connect(server.url)
-    # The reply goes out before the application reads anything.
-    assert await bounded(reply) == (4100, b"")
+    # The reply goes out when the application reads the close, echoing the
+    # server's code (aiows's difference: aiohttp answers 1000).
     msg = await bounded(ws.receive())
     assert (msg.type, msg.data, msg.extra) == (aiows.WSMsgType.CLOSE, 4100, "done")
+    assert await bounded(reply) == (4100, b"")
     assert (await bounded(ws.receive())).type == aiows.WSMsgType.CLOSED
     await bounded(ws.wait_closed())
     assert ws.close_code == 4100
@@ -169,7 +167,10 @@ async def test_no_autoping_no_autoclose_delivers_control_frames(
         1000,
         "bye",
     )
-    assert ws.closed
+    # With autoclose=False the close is read but not answered: not closed
+    # until the application calls close(), as in aiohttp.
+    assert not ws.closed
+    assert ws.close_code == 1000
     client_closing.set()
     assert await bounded(ws.close()) is True
     assert await bounded(first_after) == (OP_CLOSE, close_payload(1000))
@@ -222,7 +223,7 @@ async def test_ping_future_resolves_to_round_trip_time(
         assert ws.latency == rtt
         opcode, payload, masked = await seen
         assert opcode == OP_PING
-        assert len(payload) == 4  # a unique payload when none is given
+        assert payload == b""  # aiohttp's default payload
         assert masked
 
 
@@ -280,7 +281,8 @@ async def test_unsolicited_pong_resolves_nothing(wire_server: StartServer) -> No
         assert first.done()
 
 
-async def test_two_pings_with_same_payload_raise(wire_server: StartServer) -> None:
+async def test_two_pings_with_same_payload_both_go(wire_server: StartServer) -> None:
+    """aiohttp sends every ping as given; a pong for each answers each."""
     frames: asyncio.Future[list[tuple[int, bytes]]] = (
         asyncio.get_running_loop().create_future()
     )
@@ -288,20 +290,41 @@ async def test_two_pings_with_same_payload_raise(wire_server: StartServer) -> No
     async def handler(peer: RawPeer) -> None:
         got = [await peer.read_frame(), await peer.read_frame()]
         frames.set_result([(f.opcode, f.payload) for f in got])
-        peer.send(server_frame(OP_CLOSE, close_payload(1000)))
+        peer.send(server_frame(OP_PONG, b"same") + server_frame(OP_PONG, b"same"))
+        await peer.read_close()
 
     server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
-        await ws.ping(b"same")
-        with pytest.raises(aiows.ConcurrencyError) as info:
-            await ws.ping(b"same")
-        assert isinstance(info.value, RuntimeError)
-        await ws.close()
-    # The refused ping never reached the wire.
-    assert await bounded(frames) == [
-        (OP_PING, b"same"),
-        (OP_CLOSE, close_payload(1000)),
-    ]
+        first = await ws.ping(b"same")
+        second = await ws.ping(b"same")
+        assert await bounded(frames) == [(OP_PING, b"same"), (OP_PING, b"same")]
+        assert await bounded(first) > 0
+        assert await bounded(second) > 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LIB: a pong is credited to the oldest ping with its payload, not the "
+    "newest, so a server answering only the latest ping (RFC 6455 5.5.3) leaves "
+    "that ping's future pending",
+)
+async def test_one_pong_for_two_pings_with_same_payload_answers_both(
+    wire_server: StartServer,
+) -> None:
+    """RFC 6455 §5.5.3: a server may answer only the most recent ping."""
+
+    async def handler(peer: RawPeer) -> None:
+        await peer.read_frame()
+        await peer.read_frame()
+        peer.send(server_frame(OP_PONG, b"same"))
+        await peer.read_close()
+
+    server = await wire_server(handler)
+    async with aiows.ws_connect(server.url) as ws:
+        first = await ws.ping(b"same")
+        second = await ws.ping(b"same")
+        assert await bounded(second, 1.0) > 0
+        assert first.done()
 
 
 async def test_ping_payload_over_125_bytes_is_refused(
@@ -321,117 +344,3 @@ async def test_ping_against_aiohttp_server(echo_url: str) -> None:
     async with aiows.ws_connect(echo_url) as ws:
         rtts = [await bounded(await ws.ping()) for _ in range(3)]
         assert all(isinstance(r, float) and r > 0 for r in rtts)
-
-
-# -- heartbeat ----------------------------------------------------------------
-
-
-async def test_heartbeat_sends_pings_and_answered_server_stays(
-    wire_server: StartServer,
-) -> None:
-    pings: list[bytes] = []
-
-    async def handler(peer: RawPeer) -> None:
-        for _ in range(3):
-            frame = await peer.read_frame()
-            assert frame.opcode == OP_PING
-            assert frame.masked
-            pings.append(frame.payload)
-            peer.send(server_frame(OP_PONG, frame.payload))
-        peer.send(server_frame(OP_TEXT, b"still here"))
-        await peer.read_close()
-
-    server = await wire_server(handler)
-    start = time.monotonic()
-    async with aiows.ws_connect(server.url, heartbeat=HEARTBEAT) as ws:
-        # Three heartbeat intervals pass inside this one receive().
-        assert await bounded(ws.receive_str()) == "still here"
-        assert time.monotonic() - start >= 3 * HEARTBEAT * 0.9
-        assert not ws.closed
-        assert ws.exception() is None
-        assert len(set(pings)) == 3
-        assert ws.latency > 0
-
-
-async def test_latency_updated_by_keepalive_pong(wire_server: StartServer) -> None:
-    async def handler(peer: RawPeer) -> None:
-        frame = await peer.read_frame()
-        assert frame.opcode == OP_PING
-        peer.send(server_frame(OP_PONG, frame.payload) + server_frame(OP_TEXT, b"x"))
-        await peer.read_close()
-
-    server = await wire_server(handler)
-    async with aiows.ws_connect(server.url, heartbeat=HEARTBEAT) as ws:
-        assert ws.latency == 0.0
-        assert await bounded(ws.receive_str()) == "x"
-        assert 0 < ws.latency < 1
-
-
-async def test_heartbeat_silent_server_is_dropped(wire_server: StartServer) -> None:
-    pings: list[bytes] = []
-    release = asyncio.Event()
-
-    async def handler(peer: RawPeer) -> None:
-        frame = await peer.read_frame()
-        pings.append(bytes([frame.opcode]) + frame.payload)
-        await hold(release)  # never answers
-
-    server = await wire_server(handler)
-    async with aiows.ClientSession() as session:
-        ws = await session.ws_connect(server.url, heartbeat=HEARTBEAT)
-        start = time.monotonic()
-        msg = await bounded(ws.receive(), 3)
-        elapsed = time.monotonic() - start
-        assert msg.type == aiows.WSMsgType.ERROR
-        assert HEARTBEAT <= elapsed <= DEADLINE + MARGIN
-        assert isinstance(msg.data, aiohttp.ServerTimeoutError)
-        assert isinstance(ws.exception(), aiohttp.ServerTimeoutError)
-        assert isinstance(ws.exception(), aiows.PongTimeout)
-        assert ws.closed
-        assert ws.close_code == 1006
-        assert (await bounded(ws.receive())).type == aiows.WSMsgType.CLOSED
-        assert ws.close_code == 1006
-        assert pings and pings[0][0] == OP_PING
-        assert session.connector is not None
-        assert not session.connector._acquired
-    release.set()
-
-
-async def test_heartbeat_any_frame_is_a_sign_of_life(wire_server: StartServer) -> None:
-    """A server that answers pings with data, never with pongs, stays open."""
-
-    async def handler(peer: RawPeer) -> None:
-        for i in range(4):
-            frame = await peer.read_frame()
-            assert frame.opcode == OP_PING
-            peer.send(server_frame(OP_TEXT, b"alive %d" % i))
-        peer.send(server_frame(OP_TEXT, b"end"))
-        await peer.read_close()
-
-    server = await wire_server(handler)
-    async with aiows.ws_connect(server.url, heartbeat=HEARTBEAT) as ws:
-        got = [await bounded(ws.receive(), 2) for _ in range(5)]
-        assert [m.data for m in got] == [f"alive {i}" for i in range(4)] + ["end"]
-        assert not ws.closed
-        assert ws.exception() is None
-
-
-async def test_heartbeat_not_sent_while_server_is_chatty(
-    wire_server: StartServer,
-) -> None:
-    """Input more often than the interval: no ping is needed at all."""
-
-    async def handler(peer: RawPeer) -> None:
-        for i in range(8):
-            peer.send(server_frame(OP_TEXT, b"tick %d" % i))
-            await asyncio.sleep(HEARTBEAT / 3)  # the server's pace, not a sync
-        peer.send(server_frame(OP_TEXT, b"end"))
-        frame = await peer.read_frame()
-        # The first frame the client sent is its close, not a ping.
-        assert frame.opcode == OP_CLOSE
-
-    server = await wire_server(handler)
-    async with aiows.ws_connect(server.url, heartbeat=HEARTBEAT) as ws:
-        got = [await bounded(ws.receive_str(), 2) for _ in range(9)]
-        assert got[-1] == "end"
-        assert not ws.closed

@@ -1,20 +1,23 @@
-"""Protocol violations by the server fail the connection, checked on the wire.
+"""The aiohttp face: protocol violations by the server fail the connection.
 
-For each violation the client must send a close frame with the right code,
-report an ERROR message (after the messages that arrived before it), then
-CLOSED, and expose the code and an ``aiows.ProtocolError``.
+For each violation the client must report an ERROR message (after the
+messages that arrived before it) whose data is an ``aiows.ProtocolError``
+(an ``aiohttp.WebSocketError``) with the close code, send a close frame with
+that code when the application reads the ERROR, then report CLOSED, as
+aiohttp 3.14 does.  As in aiohttp, ``exception()`` stays None: the error is
+the ERROR message's data.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import pytest
 
 import aiows
 from tests.conftest import RawPeer, server_frame
-
-from ._helpers import (
+from tests.helpers import (
     OP_BINARY,
     OP_CLOSE,
     OP_CONT,
@@ -109,10 +112,11 @@ async def expect_failure(
         assert error.type == aiows.WSMsgType.ERROR
         assert ws.closed
         assert ws.close_code == code
-        exc = ws.exception()
+        exc = error.data
         assert isinstance(exc, aiows.ProtocolError)
-        assert error.data is exc
+        assert isinstance(exc, aiohttp.WebSocketError)
         assert exc.code == code
+        assert ws.exception() is None
         wire_code, wire_reason = await bounded(sent_close)
         assert wire_code == code
         assert len(wire_reason) <= 123
@@ -202,14 +206,15 @@ async def test_message_over_max_msg_size_decided_from_header(
     server = await wire_server(handler)
     async with aiows.ws_connect(server.url, max_msg_size=1024) as ws:
         assert (await bounded(ws.receive())).data == "before"
-        # The close comes back although not one payload byte was sent.
-        code, _ = await bounded(sent_close)
-        assert code == 1009
+        # The ERROR comes although not one payload byte was sent.
         error = await bounded(ws.receive())
         assert error.type == aiows.WSMsgType.ERROR
         assert isinstance(error.data, aiows.PayloadTooBig)
-        assert isinstance(ws.exception(), aiows.PayloadTooBig)
-        assert isinstance(ws.exception(), aiows.ProtocolError)
+        assert isinstance(error.data, aiows.ProtocolError)
+        assert error.data.code == 1009
+        # Reading it sent the close.
+        code, _ = await bounded(sent_close)
+        assert code == 1009
         assert ws.close_code == 1009
         assert (await bounded(ws.receive())).type == aiows.WSMsgType.CLOSED
 
@@ -227,9 +232,9 @@ async def test_fragmented_message_over_max_msg_size(wire_server: StartServer) ->
 
     server = await wire_server(handler)
     async with aiows.ws_connect(server.url, max_msg_size=1024) as ws:
-        assert (await bounded(sent_close))[0] == 1009
         error = await bounded(ws.receive())
         assert isinstance(error.data, aiows.PayloadTooBig)
+        assert (await bounded(sent_close))[0] == 1009
         assert ws.close_code == 1009
 
 
@@ -251,7 +256,7 @@ async def test_message_at_max_msg_size_is_accepted(
 
 
 async def test_invalid_utf8_first_fragment_fails_fast(wire_server: StartServer) -> None:
-    """The 1007 close arrives before the rest of the message is sent."""
+    """The ERROR, and the 1007 close, come before the rest is sent."""
     got_close: asyncio.Future[tuple[int | None, bytes]] = (
         asyncio.get_running_loop().create_future()
     )
@@ -265,10 +270,11 @@ async def test_invalid_utf8_first_fragment_fails_fast(wire_server: StartServer) 
 
     server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
-        assert (await bounded(got_close))[0] == 1007
         error = await bounded(ws.receive())
         assert error.type == aiows.WSMsgType.ERROR
         assert isinstance(error.data, aiows.ProtocolError)
+        assert error.data.code == 1007
+        assert (await bounded(got_close))[0] == 1007
         assert ws.close_code == 1007
         assert (await bounded(ws.receive())).type == aiows.WSMsgType.CLOSED
 
@@ -288,9 +294,11 @@ async def test_invalid_utf8_start_of_long_frame_fails_fast(
 
     server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
+        error = await bounded(ws.receive())
+        assert isinstance(error.data, aiows.ProtocolError)
+        assert error.data.code == 1007
         assert (await bounded(got_close))[0] == 1007
         assert ws.close_code == 1007
-        assert isinstance(ws.exception(), aiows.ProtocolError)
 
 
 async def test_utf8_sequence_split_across_fragments_is_valid(
@@ -343,10 +351,11 @@ async def test_server_close_after_failure_keeps_failure_code(
 
     server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
-        assert (await bounded(ws.receive())).type == aiows.WSMsgType.ERROR
+        error = await bounded(ws.receive())
+        assert error.type == aiows.WSMsgType.ERROR
+        assert isinstance(error.data, aiows.ProtocolError)
         assert (await bounded(ws.receive())).type == aiows.WSMsgType.CLOSED
         assert ws.close_code == 1002
-        assert isinstance(ws.exception(), aiows.ProtocolError)
 
 
 async def test_failure_with_silent_server_aborts_after_ws_close(

@@ -1,17 +1,29 @@
-"""Backpressure both ways, observed on the server's side of real sockets."""
+"""The engine's flow control both ways, observed on the server's side of real
+sockets: reading pauses while ``max_queue`` messages are unread, and sends
+wait while the transport's buffer is over ``write_limit``.
+
+Driven through the aiohttp face (and the websockets face where it differs);
+the engine's state is read through ``ws._engine``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
 import aiows
 from tests.conftest import RawPeer, server_frame
-
-from ._helpers import OP_BINARY, OP_CLOSE, StartServer, bounded, close_payload, hold
+from tests.helpers import (
+    OP_BINARY,
+    OP_CLOSE,
+    StartServer,
+    bounded,
+    close_payload,
+    hold,
+)
 
 COUNT = 1000
 SIZE = 16 * 1024
@@ -19,6 +31,12 @@ SIZE = 16 * 1024
 
 def numbered(i: int) -> bytes:
     return i.to_bytes(4, "big") * (SIZE // 4)
+
+
+def close_reason(ws: aiows.ClientWebSocketResponse) -> str | None:
+    """The reason of the server's close frame (not on the aiohttp face)."""
+    rcvd = ws._engine.protocol.close_rcvd
+    return None if rcvd is None else rcvd.reason
 
 
 async def test_unread_messages_push_back_on_the_server(
@@ -50,15 +68,15 @@ async def test_unread_messages_push_back_on_the_server(
         pending = await bounded(backed_up)
         # Megabytes wait in the server's own buffer, not in the client.
         assert pending > 4 * 1024 * 1024
-        assert not ws._transport.is_reading()
-        assert len(ws._queue) < 100
+        assert not ws._engine.transport.is_reading()
+        assert len(ws._engine.assembler.queue) < 100
         start = time.monotonic()
         for i in range(COUNT):
             msg = await bounded(ws.receive())
             assert msg.type == aiows.WSMsgType.BINARY
             assert msg.data == numbered(i), f"message {i} out of order"
         assert time.monotonic() - start < 10
-        assert ws._transport.is_reading()
+        assert ws._engine.transport.is_reading()
         assert not ws.closed
 
 
@@ -74,16 +92,16 @@ async def test_reading_resumes_only_when_queue_drains(wire_server: StartServer) 
 
     server = await wire_server(handler)
     async with aiows.ws_connect(server.url, max_queue=8) as ws:
-        assert ws._transport.is_reading()
+        assert ws._engine.transport.is_reading()
         go.set()
         assert await bounded(ws.receive_bytes()) == b"0"
-        assert len(ws._queue) == 7
-        assert not ws._transport.is_reading()
+        assert len(ws._engine.assembler.queue) == 7
+        assert not ws._engine.transport.is_reading()
         for i in range(1, 5):
             assert await ws.receive_bytes() == b"%d" % i
-        assert not ws._transport.is_reading()  # 3 left, more than 8 // 4
+        assert not ws._engine.transport.is_reading()  # 3 left, more than 8 // 4
         assert await ws.receive_bytes() == b"5"
-        assert ws._transport.is_reading()  # 2 left
+        assert ws._engine.transport.is_reading()  # 2 left
         assert [await ws.receive_bytes() for _ in range(2)] == [b"6", b"7"]
 
 
@@ -113,14 +131,14 @@ async def test_messages_with_the_101_count_against_max_queue(
         timeout=aiows.ClientWSTimeout(ws_receive=None, ws_close=0.5),
     ) as ws:
         # The four early messages were queued during the handshake.
-        assert len(ws._queue) == 4
+        assert len(ws._engine.assembler.queue) == 4
         await ws.send_bytes(b"go")
         pending = await bounded(backed_up)
-        queued = len(ws._queue)
+        queued = len(ws._engine.assembler.queue)
         for i in range(4):
             assert await bounded(ws.receive_bytes()) == b"early %d" % i
-        # Actual: reading was never paused, all 1000 messages (16 MiB) were
-        # read into the queue and the server's drain() completed.
+        # Reading stayed paused: the 1000 messages (16 MiB) wait in the
+        # server's buffer, not in the client's queue.
         assert queued < 100
         assert pending > 4 * 1024 * 1024
 
@@ -167,7 +185,7 @@ async def test_send_blocks_when_server_does_not_read(wire_server: StartServer) -
                 break
         assert blocked_after is not None, "send_bytes never blocked"
         # The client buffers at most the limit plus the frame being written.
-        buffered = ws._transport.get_write_buffer_size()
+        buffered = ws._engine.transport.get_write_buffer_size()
         assert 0 < buffered <= write_limit + len(chunk) + 14
         assert not ws.closed
         start = time.monotonic()
@@ -218,54 +236,6 @@ async def test_blocked_send_resumes_when_server_reads(
     assert await bounded(total) == sent
 
 
-async def test_fragmented_send_waits_for_other_sends(wire_server: StartServer) -> None:
-    """A message sent during a fragmented send goes out after its last frame."""
-    frames: asyncio.Future[list[tuple[int, bool, bytes]]] = (
-        asyncio.get_running_loop().create_future()
-    )
-    gate = asyncio.Event()
-
-    async def handler(peer: RawPeer) -> None:
-        got = []
-        for _ in range(4):
-            f = await peer.read_frame()
-            got.append((f.opcode, f.fin, f.payload))
-        frames.set_result(got)
-        await peer.read_close()
-
-    inside = asyncio.Event()
-    other_entered = asyncio.Event()
-
-    async def pieces() -> AsyncIterator[bytes]:
-        yield b"a"
-        inside.set()  # send() holds the first piece and waits for the next
-        await gate.wait()
-        yield b"b"
-        yield b"c"
-
-    server = await wire_server(handler)
-    async with aiows.ws_connect(server.url) as ws:
-
-        async def send_other() -> None:
-            other_entered.set()
-            await ws.send_bytes(b"whole")  # runs up to its wait in this step
-
-        fragmented = asyncio.ensure_future(ws.send(pieces()))
-        await bounded(inside.wait())
-        other = asyncio.ensure_future(send_other())
-        await bounded(other_entered.wait())
-        assert not other.done()
-        gate.set()
-        await bounded(fragmented)
-        await bounded(other)
-        assert await bounded(frames) == [
-            (OP_BINARY, False, b"a"),
-            (0x0, False, b"b"),
-            (0x0, True, b"c"),
-            (OP_BINARY, True, b"whole"),
-        ]
-
-
 async def test_blocked_send_fails_when_connection_is_lost(
     wire_server: StartServer,
 ) -> None:
@@ -290,7 +260,7 @@ async def test_blocked_send_fails_when_connection_is_lost(
     assert await bounded(ws.close()) is True
     assert ws.close_code == 1006
     release.set()
-    with pytest.raises(aiows.ConnectionClosed):
+    with pytest.raises(aiohttp.ClientConnectionResetError):
         await bounded(blocked)
 
 
@@ -310,12 +280,12 @@ async def test_close_while_reading_paused_still_sees_server_close(
     ws = await aiows.ws_connect(server.url, max_queue=2, timeout=timeout)
     await ws.send_bytes(b"go")
     assert await bounded(ws.receive_bytes()) == b"0"
-    assert not ws._transport.is_reading()
+    assert not ws._engine.transport.is_reading()
     start = time.monotonic()
     assert await bounded(ws.close()) is True
     assert ws.close_code == 1000
-    assert ws.close_reason == "ack"
-    # Actual: 2.0 s, the abort by the ws_close timer.
+    assert close_reason(ws) == "ack"
+    # Not the abort by the ws_close timer, 2 s.
     assert time.monotonic() - start < 1.0
 
 
@@ -336,8 +306,37 @@ async def test_close_while_reading_paused_reads_server_close_frame(
     ws = await aiows.ws_connect(server.url, max_queue=2, timeout=timeout)
     await ws.send_bytes(b"go")
     assert await bounded(ws.receive_bytes()) == b"0"
-    assert not ws._transport.is_reading()
+    assert not ws._engine.transport.is_reading()
     assert await bounded(ws.close()) is True
     # Without resuming, no close frame would be read: 1006.
     assert ws.close_code == 4005
-    assert ws.close_reason == "ack"
+    assert close_reason(ws) == "ack"
+
+
+async def test_websockets_face_pauses_reading_too(wire_server: StartServer) -> None:
+    """connect(max_queue=...) bounds the same queue; recv() resumes reading."""
+    backed_up: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def handler(peer: RawPeer) -> None:
+        assert (await peer.read_frame()).payload == b"go"
+        for i in range(COUNT):
+            peer.send(server_frame(OP_BINARY, numbered(i)))
+        try:
+            await asyncio.wait_for(peer.writer.drain(), 0.5)
+        except asyncio.TimeoutError:
+            backed_up.set_result(peer.writer.transport.get_write_buffer_size())
+        else:
+            backed_up.set_result(0)
+        await peer.writer.drain()
+        await peer.read_close()
+
+    server = await wire_server(handler)
+    async with aiows.connect(
+        server.url, compression=None, ping_interval=None, max_queue=4
+    ) as ws:
+        await ws.send(b"go")
+        assert await bounded(backed_up) > 4 * 1024 * 1024
+        assert not ws._engine.transport.is_reading()
+        for i in range(COUNT):
+            assert await bounded(ws.recv()) == numbered(i), f"message {i}"
+        assert ws._engine.transport.is_reading()
