@@ -124,12 +124,15 @@ class ClientProtocol:
     protocol installs one.  ``report_control`` puts pings and pongs in the
     output as messages too (aiohttp's ``autoping=False``), ``auto_pong``
     answers pings.  ``close_reply`` and ``failure`` say when a close frame
-    is answered and when a protocol error fails the connection.
+    is answered and when a protocol error fails the connection;
+    ``echo_reason`` repeats the server's reason in the reply (websockets
+    does, aiohttp does not).
     """
 
     __slots__ = (
         "_auto_pong",
         "_close_reply",
+        "_echo_reason",
         "_failure_policy",
         "_parser",
         "_pings",
@@ -154,6 +157,7 @@ class ClientProtocol:
         report_control: bool = False,
         close_reply: Policy = Policy.AT_ONCE,
         failure: Policy = Policy.AT_ONCE,
+        echo_reason: bool = False,
     ) -> None:
         if failure is Policy.BY_APPLICATION:
             raise ValueError(
@@ -166,6 +170,8 @@ class ClientProtocol:
         self._report_control = report_control
         self._close_reply = close_reply
         self._failure_policy = failure
+        # Whether the close reply repeats the server's reason with its code.
+        self._echo_reason = echo_reason
         #: Where the connection is; changed only through :data:`TRANSITIONS`.
         self.state = State.OPEN
         #: The close frame the server sent, once it did.
@@ -245,14 +251,17 @@ class ClientProtocol:
 
     def _on_pong(self, payload: bytes) -> None:
         pings = self._pings
-        if not any(sent == payload for sent, _ in pings):
-            return  # unsolicited: a one-way heartbeat (RFC 6455 §5.5.3)
-        # A pong answers its ping and every one sent before it.
-        while True:
-            sent, token = pings.popleft()
-            self.acknowledged.append(token)
+        # The newest ping with this payload: a peer may answer only the
+        # latest of several pings (RFC 6455 §5.5.3).
+        last = None
+        for index, (sent, _) in enumerate(pings):
             if sent == payload:
-                return
+                last = index
+        if last is None:
+            return  # unsolicited: a one-way heartbeat
+        # A pong answers its ping and every one sent before it.
+        for _ in range(last + 1):
+            self.acknowledged.append(pings.popleft()[1])
 
     def _on_close(self, msg: Any, out: list[Event]) -> None:
         code, reason = msg[1], msg[2]
@@ -307,8 +316,10 @@ class ClientProtocol:
         # RFC 6455 §5.5.1: echo the code; a close without one gets one
         # without one.
         assert self.close_rcvd is not None
-        code = self.close_rcvd.code
-        return self._close_frame(None if code == NO_STATUS_RECEIVED else code, "")
+        code, reason = self.close_rcvd.code, self.close_rcvd.reason
+        if code == NO_STATUS_RECEIVED:
+            return self._close_frame(None, "")
+        return self._close_frame(code, reason if self._echo_reason else "")
 
     # -- sending ---------------------------------------------------------
 

@@ -435,7 +435,13 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
             raise
         if self._close_code_value is None:
             rcvd = engine.protocol.close_rcvd
-            if rcvd is not None:
+            failure = engine.protocol.failure
+            if failure is not None:
+                # The error was never read: aiohttp's close() meets it
+                # while reading for the close, and reports it so.
+                self._close_code_value = aiohttp.WSCloseCode.ABNORMAL_CLOSURE
+                self._exception_value = _public_error(failure)
+            elif rcvd is not None:
                 self._close_code_value = rcvd.code
             else:
                 self._close_code_value = aiohttp.WSCloseCode.ABNORMAL_CLOSURE

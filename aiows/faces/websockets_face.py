@@ -63,7 +63,14 @@ class ClientConnection:
                 print(message)
     """
 
-    __slots__ = ("_assembler", "_engine", "_response", "_subprotocol", "logger")
+    __slots__ = (
+        "_addresses",
+        "_assembler",
+        "_engine",
+        "_response",
+        "_subprotocol",
+        "logger",
+    )
 
     def __init__(
         self,
@@ -78,6 +85,16 @@ class ClientConnection:
         # The 101 response.
         self._response = response
         self._subprotocol = subprotocol
+        # (sockname, peername), read once: they stay known after the close.
+        transport = engine.transport
+        self._addresses = (
+            (None, None)
+            if transport is None
+            else (
+                transport.get_extra_info("sockname"),
+                transport.get_extra_info("peername"),
+            )
+        )
         #: Where this connection logs (websockets' ``logger=`` option).
         self.logger = logger
 
@@ -118,16 +135,12 @@ class ClientConnection:
     @property
     def local_address(self) -> Any:
         """The local socket address."""
-        return self._extra("sockname")
+        return self._addresses[0]
 
     @property
     def remote_address(self) -> Any:
         """The server's socket address."""
-        return self._extra("peername")
-
-    def _extra(self, name: str) -> Any:
-        transport = self._engine.transport
-        return None if transport is None else transport.get_extra_info(name)
+        return self._addresses[1]
 
     @property
     def response(self) -> ClientResponse:

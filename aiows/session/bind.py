@@ -178,6 +178,7 @@ def bind_websockets(
                 "report_control": False,
                 "close_reply": Policy.AT_ONCE,
                 "failure": Policy.AT_ONCE,
+                "echo_reason": True,
             },
             close_timeout=options.close_timeout,
             keepalive=keepalive,

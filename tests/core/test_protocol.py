@@ -158,14 +158,26 @@ def test_pong_acknowledges_its_ping_and_every_earlier_one() -> None:
     assert p.acknowledged == [] and p.pings_in_flight() == [3]
 
 
-def test_pings_with_the_same_payload_are_answered_one_by_one() -> None:
+def test_a_pong_answers_the_newest_ping_with_its_payload() -> None:
+    # A peer may answer only the latest of several pings (RFC 6455 §5.5.3).
     p = protocol()
     p.send_ping(b"", "first")
     p.send_ping(b"", "second")
+    p.send_ping(b"x", "third")
     p.receive_data(server_frame(PONG, b""))
-    assert p.take_acknowledged() == ["first"]
+    assert p.take_acknowledged() == ["first", "second"]
     p.receive_data(server_frame(PONG, b""))
-    assert p.take_acknowledged() == ["second"]
+    assert p.take_acknowledged() == []
+    assert p.pings_in_flight() == ["third"]
+
+
+def test_reply_echoes_the_reason_when_asked() -> None:
+    p = protocol(echo_reason=True)
+    p.receive_data(close_frame(4100, b"done"))
+    assert close_of(sent(p.take_outgoing())[0]) == (4100, b"done")
+    q = protocol(echo_reason=True)
+    q.receive_data(close_frame(None))
+    assert close_of(sent(q.take_outgoing())[0]) == (None, b"")
 
 
 def test_pings_in_flight_are_bounded() -> None:

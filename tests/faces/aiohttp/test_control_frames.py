@@ -302,12 +302,6 @@ async def test_two_pings_with_same_payload_both_go(wire_server: StartServer) -> 
         assert await bounded(second) > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LIB: a pong is credited to the oldest ping with its payload, not the "
-    "newest, so a server answering only the latest ping (RFC 6455 5.5.3) leaves "
-    "that ping's future pending",
-)
 async def test_one_pong_for_two_pings_with_same_payload_answers_both(
     wire_server: StartServer,
 ) -> None:

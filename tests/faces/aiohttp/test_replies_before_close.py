@@ -127,11 +127,6 @@ async def test_idle_application_still_answers_within_ws_close(
     assert (await ws.receive()).type == aiows.WSMsgType.CLOSED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LIB: close() with a protocol error unread sets exception() to "
-    "TimeoutError() instead of the ProtocolError (aiohttp: the WebSocketError)",
-)
 async def test_close_with_the_error_unread_reports_the_error(
     wire_server: StartServer,
 ) -> None:

@@ -24,8 +24,6 @@ from tests.helpers import (
     close_payload,
 )
 
-from .test_recv_send import SAME_READ_AS_CLOSE
-
 
 def connect(url: str, **kwargs: Any) -> Any:
     """``aiows.connect`` without compression or keepalive pings, for raw servers."""
@@ -53,11 +51,6 @@ async def test_server_close_is_answered_at_once(wire_server: StartServer) -> Non
     assert ws.close_reason == "done"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LIB: the reply to the server's close echoes its code but not its "
-    "reason; websockets echoes both",
-)
 async def test_server_close_reply_echoes_code_and_reason(
     wire_server: StartServer,
 ) -> None:
@@ -102,7 +95,6 @@ async def test_messages_before_the_close_stay_readable(
             await ws.recv()
 
 
-@pytest.mark.xfail(strict=True, reason=SAME_READ_AS_CLOSE)
 async def test_messages_in_the_same_read_as_the_close_stay_readable(
     wire_server: StartServer,
 ) -> None:
@@ -191,11 +183,6 @@ async def test_close_is_idempotent_and_wait_closed(echo_url: str) -> None:
     assert ws.close_reason == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LIB: local_address and remote_address turn None once the transport "
-    "is gone; websockets still reports them after the close",
-)
 async def test_addresses_stay_known_after_the_close(echo_url: str) -> None:
     ws = await aiows.connect(echo_url)
     local, remote = ws.local_address, ws.remote_address

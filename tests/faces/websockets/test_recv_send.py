@@ -28,12 +28,6 @@ from tests.helpers import (
     close_payload,
 )
 
-#: The library bug behind the strict xfails here and in test_closing.py.
-SAME_READ_AS_CLOSE = (
-    "LIB: messages parsed in the same read as the server's close are dropped "
-    "(the close reply marks the assembler closing before they are queued)"
-)
-
 
 def connect(url: str, **kwargs: Any) -> Any:
     """``aiows.connect`` without compression or keepalive pings, for raw servers."""
@@ -70,7 +64,6 @@ async def test_recv_skips_pings_and_pongs(wire_server: StartServer) -> None:
         assert await bounded(ws.recv()) == "data"
 
 
-@pytest.mark.xfail(strict=True, reason=SAME_READ_AS_CLOSE)
 async def test_recv_returns_data_and_raises_when_closed(
     wire_server: StartServer,
 ) -> None:
