@@ -31,6 +31,12 @@ on stdout.  Three kinds of job:
 ``--profile FILE`` runs the timed part of throughput jobs under cProfile and
 writes the stats to ``FILE`` (``FILE.N`` for the N-th job); timings from a
 profiled run are flagged and are not comparable.
+
+``--probe`` runs no job: it prints one JSON object saying whether the client
+can run in this process and, for the clients built on aiows, which aiows it
+imports (``aiows.__file__``, version, compiled extensions loaded).  The
+orchestrator probes the aiows clients before a run, skips those that cannot
+run, and checks every job record's ``aiows_file`` against the probe's.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import cProfile
 import gc
 import json
 import os
+import platform
 import ssl
 import sys
 import time
@@ -48,8 +55,9 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from benchmarks.clients import ClientAdapter, make_adapter
+from benchmarks.clients import ClientAdapter, make_adapter, unavailable
 from benchmarks.common import (
+    AIOWS_CLIENTS,
     SCENARIOS_BY_NAME,
     pin_to_cpu,
     raise_fd_limit,
@@ -214,16 +222,52 @@ def run_on_loop(loop_name: str, coro: Any) -> Any:
     raise ValueError(f"unknown loop {loop_name!r}")
 
 
+def imported_aiows() -> str | None:
+    """The file of the aiows this process imported, if it imported one."""
+    module = sys.modules.get("aiows")
+    return getattr(module, "__file__", None) if module is not None else None
+
+
+def probe(client: str) -> dict[str, Any]:
+    """Whether ``client`` can run here, and with which aiows (see above)."""
+    info: dict[str, Any] = {
+        "client": client,
+        "python": sys.executable,
+        "python_version": platform.python_version(),
+        "skip": unavailable(client),
+    }
+    if client in AIOWS_CLIENTS:
+        import aiows
+
+        info["aiows_file"] = aiows.__file__
+        info["aiows_version"] = getattr(aiows, "__version__", None)
+        # Compiled modules loaded by importing aiows: none means the pure
+        # Python paths (a source tree never built, or AIOWS_NO_EXTENSIONS).
+        info["aiows_compiled"] = sorted(
+            name
+            for name, module in sys.modules.items()
+            if name.partition(".")[0] == "aiows"
+            and str(getattr(module, "__file__", "")).endswith((".so", ".pyd"))
+        )
+    return info
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (``python -m benchmarks.client``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--client", required=True)
-    parser.add_argument("--jobs", required=True, help="JSON list of jobs")
-    parser.add_argument("--urls", required=True, help="JSON: plain, tls, deflate")
+    parser.add_argument("--probe", action="store_true", help="only say what'd run")
+    parser.add_argument("--jobs", help="JSON list of jobs")
+    parser.add_argument("--urls", help="JSON: plain, tls, deflate")
     parser.add_argument("--ca", help="CA certificate (PEM) for the TLS server")
     parser.add_argument("--cpu", type=int, default=1, help="CPU to pin to (-1: none)")
     parser.add_argument("--profile", help="write cProfile stats of timed loops here")
     args = parser.parse_args(argv)
+    if args.probe:
+        print(json.dumps(probe(args.client)), flush=True)
+        return 0
+    if args.jobs is None or args.urls is None:
+        parser.error("--jobs and --urls are required unless --probe is given")
 
     pinned = pin_to_cpu(args.cpu)
     raise_fd_limit()
@@ -244,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc(file=sys.stderr)
         if profile is not None and args.profile:
             profile.dump_stats(args.profile if i == 0 else f"{args.profile}.{i}")
+        record["aiows_file"] = imported_aiows()
         print(json.dumps(record), flush=True)
     return 1 if failed else 0
 
