@@ -12,7 +12,9 @@ on stdout.  Three kinds of job:
     then ``count`` messages timed: wall time with ``time.perf_counter()``
     and this process's CPU time (user + system, all threads) with
     ``time.process_time()``.  Reports messages/s (wall) and CPU µs per
-    message.  The echo's own cost is on the server's core, not counted.
+    message, and from ``getrusage`` the system CPU µs and minor page faults
+    per message (JSON only: where CPU goes beyond the library's own code).
+    The echo's own cost is on the server's core, not counted.
 ``memory``
     open and close a few connections (so that imports and lazily built
     caches are paid for), read the resident set size from
@@ -48,6 +50,7 @@ import gc
 import json
 import os
 import platform
+import resource
 import ssl
 import sys
 import time
@@ -78,19 +81,21 @@ class Context:
 
 async def _timed(
     func: Callable[[], Awaitable[None]], profile: cProfile.Profile | None
-) -> tuple[float, float]:
-    """Run ``func`` once; return (wall seconds, CPU seconds)."""
+) -> tuple[float, float, resource.struct_rusage, resource.struct_rusage]:
+    """Run ``func`` once: wall seconds, CPU seconds, rusage before and after."""
     gc.collect()
     if profile is not None:
         profile.enable()
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     await func()
     t1 = time.perf_counter()
     cpu1 = time.process_time()
+    usage1 = resource.getrusage(resource.RUSAGE_SELF)
     if profile is not None:
         profile.disable()
-    return t1 - t0, cpu1 - cpu0
+    return t1 - t0, cpu1 - cpu0, usage0, usage1
 
 
 async def throughput(
@@ -118,7 +123,7 @@ async def throughput(
                 await adapter.pipelined(conn, payload, n, scenario.window)
 
         await run(warmup)
-        wall, cpu = await _timed(lambda: run(count), profile)
+        wall, cpu, usage0, usage1 = await _timed(lambda: run(count), profile)
     finally:
         await adapter.close(conn)
     return {
@@ -127,6 +132,8 @@ async def throughput(
         "cpu_s": cpu,
         "msgs_per_s": count / wall,
         "cpu_us_per_msg": cpu / count * 1e6,
+        "sys_us_per_msg": (usage1.ru_stime - usage0.ru_stime) / count * 1e6,
+        "minflt_per_msg": (usage1.ru_minflt - usage0.ru_minflt) / count,
         "profiled": profile is not None,
     }
 
@@ -183,7 +190,7 @@ async def handshake(
             await adapter.close(await adapter.open(url, None, False))
 
     await cycles(job["warmup"])
-    wall, cpu = await _timed(lambda: cycles(n), None)
+    wall, cpu, _, _ = await _timed(lambda: cycles(n), None)
     return {
         "handshakes": n,
         "wall_s": wall,
