@@ -12,7 +12,9 @@ on stdout.  Three kinds of job:
     then ``count`` messages timed: wall time with ``time.perf_counter()``
     and this process's CPU time (user + system, all threads) with
     ``time.process_time()``.  Reports messages/s (wall) and CPU µs per
-    message.  The echo's own cost is on the server's core, not counted.
+    message, and from ``getrusage`` the system CPU µs and minor page faults
+    per message (JSON only: where CPU goes beyond the library's own code).
+    The echo's own cost is on the server's core, not counted.
 ``memory``
     open and close a few connections (so that imports and lazily built
     caches are paid for), read the resident set size from
@@ -31,6 +33,12 @@ on stdout.  Three kinds of job:
 ``--profile FILE`` runs the timed part of throughput jobs under cProfile and
 writes the stats to ``FILE`` (``FILE.N`` for the N-th job); timings from a
 profiled run are flagged and are not comparable.
+
+``--probe`` runs no job: it prints one JSON object saying whether the client
+can run in this process and, for the clients built on aiows, which aiows it
+imports (``aiows.__file__``, version, compiled extensions loaded).  The
+orchestrator probes the aiows clients before a run, skips those that cannot
+run, and checks every job record's ``aiows_file`` against the probe's.
 """
 
 from __future__ import annotations
@@ -41,6 +49,8 @@ import cProfile
 import gc
 import json
 import os
+import platform
+import resource
 import ssl
 import sys
 import time
@@ -48,8 +58,9 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from benchmarks.clients import ClientAdapter, make_adapter
+from benchmarks.clients import ClientAdapter, make_adapter, unavailable
 from benchmarks.common import (
+    AIOWS_CLIENTS,
     SCENARIOS_BY_NAME,
     pin_to_cpu,
     raise_fd_limit,
@@ -70,19 +81,21 @@ class Context:
 
 async def _timed(
     func: Callable[[], Awaitable[None]], profile: cProfile.Profile | None
-) -> tuple[float, float]:
-    """Run ``func`` once; return (wall seconds, CPU seconds)."""
+) -> tuple[float, float, resource.struct_rusage, resource.struct_rusage]:
+    """Run ``func`` once: wall seconds, CPU seconds, rusage before and after."""
     gc.collect()
     if profile is not None:
         profile.enable()
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     await func()
     t1 = time.perf_counter()
     cpu1 = time.process_time()
+    usage1 = resource.getrusage(resource.RUSAGE_SELF)
     if profile is not None:
         profile.disable()
-    return t1 - t0, cpu1 - cpu0
+    return t1 - t0, cpu1 - cpu0, usage0, usage1
 
 
 async def throughput(
@@ -110,7 +123,7 @@ async def throughput(
                 await adapter.pipelined(conn, payload, n, scenario.window)
 
         await run(warmup)
-        wall, cpu = await _timed(lambda: run(count), profile)
+        wall, cpu, usage0, usage1 = await _timed(lambda: run(count), profile)
     finally:
         await adapter.close(conn)
     return {
@@ -119,6 +132,8 @@ async def throughput(
         "cpu_s": cpu,
         "msgs_per_s": count / wall,
         "cpu_us_per_msg": cpu / count * 1e6,
+        "sys_us_per_msg": (usage1.ru_stime - usage0.ru_stime) / count * 1e6,
+        "minflt_per_msg": (usage1.ru_minflt - usage0.ru_minflt) / count,
         "profiled": profile is not None,
     }
 
@@ -175,7 +190,7 @@ async def handshake(
             await adapter.close(await adapter.open(url, None, False))
 
     await cycles(job["warmup"])
-    wall, cpu = await _timed(lambda: cycles(n), None)
+    wall, cpu, _, _ = await _timed(lambda: cycles(n), None)
     return {
         "handshakes": n,
         "wall_s": wall,
@@ -214,16 +229,52 @@ def run_on_loop(loop_name: str, coro: Any) -> Any:
     raise ValueError(f"unknown loop {loop_name!r}")
 
 
+def imported_aiows() -> str | None:
+    """The file of the aiows this process imported, if it imported one."""
+    module = sys.modules.get("aiows")
+    return getattr(module, "__file__", None) if module is not None else None
+
+
+def probe(client: str) -> dict[str, Any]:
+    """Whether ``client`` can run here, and with which aiows (see above)."""
+    info: dict[str, Any] = {
+        "client": client,
+        "python": sys.executable,
+        "python_version": platform.python_version(),
+        "skip": unavailable(client),
+    }
+    if client in AIOWS_CLIENTS:
+        import aiows
+
+        info["aiows_file"] = aiows.__file__
+        info["aiows_version"] = getattr(aiows, "__version__", None)
+        # Compiled modules loaded by importing aiows: none means the pure
+        # Python paths (a source tree never built, or AIOWS_NO_EXTENSIONS).
+        info["aiows_compiled"] = sorted(
+            name
+            for name, module in sys.modules.items()
+            if name.partition(".")[0] == "aiows"
+            and str(getattr(module, "__file__", "")).endswith((".so", ".pyd"))
+        )
+    return info
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (``python -m benchmarks.client``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--client", required=True)
-    parser.add_argument("--jobs", required=True, help="JSON list of jobs")
-    parser.add_argument("--urls", required=True, help="JSON: plain, tls, deflate")
+    parser.add_argument("--probe", action="store_true", help="only say what'd run")
+    parser.add_argument("--jobs", help="JSON list of jobs")
+    parser.add_argument("--urls", help="JSON: plain, tls, deflate")
     parser.add_argument("--ca", help="CA certificate (PEM) for the TLS server")
     parser.add_argument("--cpu", type=int, default=1, help="CPU to pin to (-1: none)")
     parser.add_argument("--profile", help="write cProfile stats of timed loops here")
     args = parser.parse_args(argv)
+    if args.probe:
+        print(json.dumps(probe(args.client)), flush=True)
+        return 0
+    if args.jobs is None or args.urls is None:
+        parser.error("--jobs and --urls are required unless --probe is given")
 
     pinned = pin_to_cpu(args.cpu)
     raise_fd_limit()
@@ -244,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc(file=sys.stderr)
         if profile is not None and args.profile:
             profile.dump_stats(args.profile if i == 0 else f"{args.profile}.{i}")
+        record["aiows_file"] = imported_aiows()
         print(json.dumps(record), flush=True)
     return 1 if failed else 0
 

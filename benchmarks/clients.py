@@ -1,6 +1,6 @@
-"""The four clients, each written the way its own documentation suggests.
+"""The clients, each written the way its own documentation suggests.
 
-Each library gets a small adapter class with the same four operations so the
+Each client gets a small adapter class with the same operations so the
 measuring code in :mod:`benchmarks.client` is shared and identical for all:
 
 ``open(url, ssl, compress)`` / ``close(conn)``
@@ -16,11 +16,15 @@ measuring code in :mod:`benchmarks.client` is shared and identical for all:
     ``n`` were sent, and wait for all ``n`` echoes (a single task, as a
     client streaming requests would).
 
-aiows and aiohttp share their code path (``send_bytes`` + ``receive``): aiows
-keeps aiohttp's API, so the same loop measures both.  websockets uses
-``send`` + ``recv``.  picows has no awaitable receive: its listener's
-``on_ws_frame`` callback resolves a future per echo (ping-pong) or counts
-echoes and sends the next message from the callback (pipelined).
+aiows, aiows-before and aiohttp share their code path (``send_bytes`` +
+``receive``): aiows keeps aiohttp's API, so the same loop measures all
+three.  websockets uses ``send`` + ``recv``.  picows has no awaitable
+receive, and runs two ways: **picows-cb** sends the next message from its
+``on_ws_frame`` callback, and the loop awaits only the end of a run (how
+picows' users write latency-critical code); **picows-fut** sends from the
+loop and awaits a future per echo that the callback resolves (the await
+model of aiows' coroutine API).  **aiows-listener**, aiows' callback API, is
+in :mod:`benchmarks.aiows_listener` and is written like picows-cb.
 
 All received messages are materialised as ``bytes`` and their type is
 checked, so that no client skips the work the others do.  Defaults are left
@@ -32,9 +36,11 @@ from __future__ import annotations
 
 import asyncio
 import ssl as ssl_module
+from collections import deque
 from typing import Any, ClassVar, Protocol
 
-from benchmarks.common import MAX_MESSAGE
+from benchmarks.aiows_listener import AiowsListenerClient, listener_unavailable
+from benchmarks.common import MAX_MESSAGE, EchoError
 
 
 class ClientAdapter(Protocol):
@@ -59,10 +65,6 @@ class ClientAdapter(Protocol):
     async def pipelined(
         self, conn: Any, payload: bytes, n: int, window: int
     ) -> None: ...
-
-
-class EchoError(RuntimeError):
-    """The server sent something other than the expected echo."""
 
 
 class _AiohttpAPI:
@@ -125,6 +127,17 @@ class AiowsClient(_AiohttpAPI):
         # limit=0: 1,000 idle connections must not queue behind the pool's
         # default limit of 100.
         self.session = aiows.ClientSession(connector=aiows.TCPConnector(limit=0))
+
+
+class AiowsBeforeClient(AiowsClient):
+    """aiows-before: the same client, run on another aiows build.
+
+    Which build is up to the process: :mod:`benchmarks.run` starts it with
+    the interpreter and ``PYTHONPATH`` of ``--python-before`` and
+    ``--aiows-before``.
+    """
+
+    name = "aiows-before"
 
 
 class AiohttpClient(_AiohttpAPI):
@@ -191,61 +204,47 @@ class WebsocketsClient:
                 sent += 1
 
 
-def _picows_listener_class() -> type:
-    """Build the picows listener (picows is imported only by its client)."""
+def _picows_listener_classes() -> dict[str, type]:
+    """Build the two picows listeners (picows is imported only by its clients).
+
+    ``"cb"`` is picows-cb's, ``"fut"`` picows-fut's.  Both share the
+    connection bookkeeping (closing handshake, failures); each has its own
+    ``on_ws_frame``, written out in full as a picows user would write it.
+    """
     from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
     binary = WSMsgType.BINARY
     close = WSMsgType.CLOSE
 
-    class EchoListener(WSListener):
-        """Resolves ``waiter`` per echo, or after a pipelined run's last echo."""
+    class Listener(WSListener):
+        """The closing handshake, and failing whatever the run awaits."""
 
         def __init__(self) -> None:
-            self.transport: WSTransport | None = None
-            self.waiter: asyncio.Future[Any] | None = None
-            self.closed: asyncio.Future[None] = (
-                asyncio.get_running_loop().create_future()
-            )
-            self.payload = b""
-            self.to_send = 0  # pipelined: messages still to send
-            self.to_receive = 0  # pipelined: echoes still expected
-            self.pipelining = False
+            self.loop = asyncio.get_running_loop()
+            self.transport: WSTransport | None = None  # set once connected
+            # Resolved by the server's close frame or the disconnection.
+            self.closed: asyncio.Future[None] = self.loop.create_future()
 
         def on_ws_connected(self, transport: WSTransport) -> None:
             self.transport = transport
 
-        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-            msg_type = frame.msg_type
-            if msg_type is binary:
-                data = frame.get_payload_as_bytes()
-                if not self.pipelining:
-                    waiter = self.waiter
-                    if waiter is not None and not waiter.done():
-                        waiter.set_result(data)
-                    return
-                if self.to_send:
-                    transport.send(binary, self.payload)
-                    self.to_send -= 1
-                self.to_receive -= 1
-                if not self.to_receive and self.waiter is not None:
-                    self.waiter.set_result(None)
-            elif msg_type is close:
+        def on_other_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            """Any frame but a binary one: a close frame, or an error."""
+            if frame.msg_type is close:
                 if not self.closed.done():
                     self.closed.set_result(None)
                 transport.disconnect()
             else:
-                self._fail(EchoError(f"unexpected {msg_type} frame"))
+                self.fail(EchoError(f"unexpected {frame.msg_type} frame"))
 
         def on_ws_disconnected(self, transport: WSTransport) -> None:
-            self._fail(EchoError("disconnected"))
+            self.fail(EchoError("disconnected"))
             if not self.closed.done():
                 self.closed.set_result(None)
 
-        def _fail(self, exc: BaseException) -> None:
-            waiter = self.waiter
-            if waiter is not None and not waiter.done():
-                waiter.set_exception(exc)
+        def fail(self, exc: BaseException) -> None:
+            """Make the run awaiting an echo raise ``exc``."""
+            raise NotImplementedError
 
         async def close(self) -> None:
             assert self.transport is not None
@@ -254,20 +253,108 @@ def _picows_listener_class() -> type:
             await self.closed
             await self.transport.wait_disconnected()
 
-    return EchoListener
+    class CallbackListener(Listener):
+        """picows-cb: each echo's callback sends the next message.
+
+        A run of ``n`` messages with ``window`` in flight (1: ping-pong)
+        sends the first ``window``, then the callback sends one more per
+        echo until ``n`` were sent; the loop awaits one future for the whole
+        run, resolved by the last echo.  No task wakes up per message.
+        """
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.payload = b""  # what the callback sends
+            self.to_send = 0  # messages the callback has still to send
+            self.to_receive = 0  # echoes still expected in this run
+            self.done: asyncio.Future[None] | None = None  # the run's end
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            if frame.msg_type is binary:
+                frame.get_payload_as_bytes()
+                if self.to_send:
+                    transport.send(binary, self.payload)
+                    self.to_send -= 1
+                self.to_receive -= 1
+                if not self.to_receive:
+                    assert self.done is not None
+                    self.done.set_result(None)
+            else:
+                self.on_other_frame(transport, frame)
+
+        def fail(self, exc: BaseException) -> None:
+            if self.done is not None and not self.done.done():
+                self.done.set_exception(exc)
+
+        def start_run(
+            self, payload: bytes, n: int, window: int
+        ) -> asyncio.Future[None]:
+            """Send the first messages of a run; return the run's end."""
+            assert self.transport is not None
+            first = min(window, n)
+            self.payload = payload
+            self.to_send = n - first
+            self.to_receive = n
+            self.done = done = self.loop.create_future()
+            for _ in range(first):
+                self.transport.send(binary, payload)
+            return done
+
+    class FutureListener(Listener):
+        """picows-fut: ``receive()`` awaits a future the callback resolves.
+
+        The callback hands each echo to the waiting ``receive()`` through
+        its future, or queues it when nobody waits (pipelined: several
+        echoes in one read), so ``receive()`` only suspends when nothing is
+        queued: the await model of aiows' and aiohttp's ``receive()``.
+        """
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.queue: deque[bytes] = deque()  # echoes nobody waited for
+            self.waiter: asyncio.Future[bytes] | None = None  # receive()'s
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            if frame.msg_type is binary:
+                data = frame.get_payload_as_bytes()
+                waiter = self.waiter
+                if waiter is not None:
+                    self.waiter = None
+                    waiter.set_result(data)
+                else:
+                    self.queue.append(data)
+            else:
+                self.on_other_frame(transport, frame)
+
+        def fail(self, exc: BaseException) -> None:
+            waiter, self.waiter = self.waiter, None
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc)
+
+        async def receive(self) -> bytes:
+            """The next echo."""
+            if self.queue:
+                return self.queue.popleft()
+            self.waiter = waiter = self.loop.create_future()
+            data: bytes = await waiter
+            return data
+
+    return {"cb": CallbackListener, "fut": FutureListener}
 
 
-class PicowsClient:
+class _PicowsClient:
     """picows: ``ws_connect`` with a ``WSListener``; no compression support."""
 
-    name = "picows"
+    name: ClassVar[str]
+    #: Which listener of :func:`_picows_listener_classes` this client uses.
+    listener_kind: ClassVar[str]
 
     async def start(self) -> None:
         from picows import WSMsgType, ws_connect
 
         self.ws_connect = ws_connect
         self.binary = WSMsgType.BINARY
-        self.listener_class = _picows_listener_class()
+        self.listener_class = _picows_listener_classes()[self.listener_kind]
 
     async def stop(self) -> None:
         pass
@@ -291,43 +378,74 @@ class PicowsClient:
     async def close(self, conn: Any) -> None:
         await conn.close()
 
+
+class PicowsCallbackClient(_PicowsClient):
+    """picows-cb: the next message is sent from ``on_ws_frame``.
+
+    The way picows' users write latency-critical code: the loop only awaits
+    the end of a run.
+    """
+
+    name = "picows-cb"
+    listener_kind = "cb"
+
     async def pingpong(self, conn: Any, payload: bytes, n: int) -> None:
-        loop = asyncio.get_running_loop()
-        transport = conn.transport
-        binary = self.binary
-        conn.pipelining = False
-        for _ in range(n):
-            conn.waiter = waiter = loop.create_future()
-            transport.send(binary, payload)
-            await waiter
-        conn.waiter = None
+        await conn.start_run(payload, n, 1)
 
     async def pipelined(self, conn: Any, payload: bytes, n: int, window: int) -> None:
-        loop = asyncio.get_running_loop()
-        transport = conn.transport
+        await conn.start_run(payload, n, window)
+
+
+class PicowsFutureClient(_PicowsClient):
+    """picows-fut: send from the loop, await a future per echo.
+
+    The same loops as aiows' and aiohttp's ``send_bytes`` + ``receive``.
+    """
+
+    name = "picows-fut"
+    listener_kind = "fut"
+
+    async def pingpong(self, conn: Any, payload: bytes, n: int) -> None:
+        send = conn.transport.send
+        receive = conn.receive
         binary = self.binary
-        first = min(window, n)
-        conn.pipelining = True
-        conn.payload = payload
-        conn.to_send = n - first
-        conn.to_receive = n
-        conn.waiter = waiter = loop.create_future()
-        for _ in range(first):
-            transport.send(binary, payload)
-        await waiter
-        conn.waiter = None
-        conn.pipelining = False
+        for _ in range(n):
+            send(binary, payload)
+            await receive()
+
+    async def pipelined(self, conn: Any, payload: bytes, n: int, window: int) -> None:
+        send = conn.transport.send
+        receive = conn.receive
+        binary = self.binary
+        sent = min(window, n)
+        for _ in range(sent):
+            send(binary, payload)
+        for _ in range(n):
+            await receive()
+            if sent < n:
+                send(binary, payload)
+                sent += 1
 
 
 ADAPTERS: dict[str, type] = {
     "aiows": AiowsClient,
+    "aiows-listener": AiowsListenerClient,
+    "aiows-before": AiowsBeforeClient,
     "aiohttp": AiohttpClient,
     "websockets": WebsocketsClient,
-    "picows": PicowsClient,
+    "picows-cb": PicowsCallbackClient,
+    "picows-fut": PicowsFutureClient,
 }
 
 
 def make_adapter(name: str) -> ClientAdapter:
-    """An adapter for the client library called ``name``."""
+    """An adapter for the client called ``name``."""
     adapter: ClientAdapter = ADAPTERS[name]()
     return adapter
+
+
+def unavailable(name: str) -> str | None:
+    """Why the client called ``name`` cannot run here, or None if it can."""
+    if name == "aiows-listener":
+        return listener_unavailable()
+    return None

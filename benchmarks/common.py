@@ -11,17 +11,66 @@ import os
 import resource
 from dataclasses import dataclass
 
-#: The client libraries compared, aiows first (the ratios are aiows/peer).
-CLIENTS: tuple[str, ...] = ("aiows", "aiohttp", "websockets", "picows")
-#: The peers aiows is compared against.
-PEERS: tuple[str, ...] = CLIENTS[1:]
+#: Every client the harness knows, in the order of the tables' columns.
+#: ``picows-cb`` sends the next message from its frame callback (no task
+#: wake-up per message), ``picows-fut`` resolves a future per echo that the
+#: loop awaits (the await model of aiows' coroutine API).  ``aiows-listener``
+#: is aiows' callback API, run only when the aiows under test has one;
+#: ``aiows-before`` is the coroutine API of another aiows build, run only
+#: when ``--aiows-before`` or ``--python-before`` says where it is.
+CLIENTS: tuple[str, ...] = (
+    "aiows",
+    "aiows-listener",
+    "aiows-before",
+    "aiohttp",
+    "websockets",
+    "picows-cb",
+    "picows-fut",
+)
+#: The clients a run has unless ``--clients`` says otherwise (aiows-listener
+#: is then skipped with a note if aiows has no listener API).
+DEFAULT_CLIENTS: tuple[str, ...] = tuple(c for c in CLIENTS if c != "aiows-before")
+#: Names ``--clients`` also accepts, standing for several clients.
+CLIENT_ALIASES: dict[str, tuple[str, ...]] = {"picows": ("picows-cb", "picows-fut")}
+#: The clients that import aiows, whose ``aiows.__file__`` is checked.
+AIOWS_CLIENTS: tuple[str, ...] = ("aiows", "aiows-listener", "aiows-before")
+#: Ratio columns of the tables, ``numerator/denominator``: aiows against
+#: each peer and its own other build, and the listener against the peer it
+#: is meant to match.  A column appears only if both clients have results.
+RATIOS: tuple[tuple[str, str], ...] = (
+    ("aiows", "aiows-before"),
+    ("aiows", "aiohttp"),
+    ("aiows", "websockets"),
+    ("aiows", "picows-cb"),
+    ("aiows", "picows-fut"),
+    ("aiows-listener", "picows-cb"),
+)
+#: Distributions whose versions the results record.
+LIBRARIES: tuple[str, ...] = (
+    "aiows",
+    "aiohttp",
+    "websockets",
+    "picows",
+    "uvloop",
+    "aiofastnet",
+)
 #: Event loops every throughput scenario runs on.
 LOOPS: tuple[str, ...] = ("asyncio", "uvloop")
 #: Clients that can negotiate permessage-deflate.
-COMPRESSING_CLIENTS: tuple[str, ...] = ("aiows", "aiohttp", "websockets")
+COMPRESSING_CLIENTS: tuple[str, ...] = (
+    "aiows",
+    "aiows-listener",
+    "aiows-before",
+    "aiohttp",
+    "websockets",
+)
 
 #: Largest message a client accepts (the 1 MiB scenario must fit).
 MAX_MESSAGE = 16 * 1024 * 1024
+
+
+class EchoError(RuntimeError):
+    """The server sent something other than the expected echo."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Each client process reports one record per job (see
 :mod:`benchmarks.client`).  Here the records of the same client, case and
 metric are reduced to their median over the rounds, and laid out as
-Markdown tables with one column per client and one ratio column per peer:
+Markdown tables with one column per client that ran and one column per
+ratio of :data:`benchmarks.common.RATIOS` whose two clients ran:
 ``aiows/peer`` is aiows' value divided by the peer's, so below 1 means aiows
 uses less CPU (or memory) and above 1 means it moves more messages per
 second.  The chart (matplotlib, Agg backend, log scale) shows CPU µs per
@@ -19,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import CLIENTS, PEERS, case_id
+from benchmarks.common import CLIENTS, RATIOS, case_id
 
 Summary = dict[str, dict[str, dict[str, float]]]
 
@@ -70,24 +71,40 @@ def _fmt(value: float | None) -> str:
 
 
 def markdown_table(
-    summary: Summary, first_column: str, cases: Sequence[str] | None = None
+    summary: Summary,
+    first_column: str,
+    cases: Sequence[str] | None = None,
+    clients: Sequence[str] = CLIENTS,
 ) -> str:
-    """One row per case: medians per client, then aiows/peer ratios."""
-    header = [first_column, *CLIENTS, *(f"aiows/{p}" for p in PEERS)]
+    """One row per case: medians per client, then the ratios.
+
+    ``clients`` are the columns (those of the run, in the order of
+    :data:`~benchmarks.common.CLIENTS`); a ratio gets a column when both of
+    its clients are among them.
+    """
+    ratios = [(a, b) for a, b in RATIOS if a in clients and b in clients]
+    header = [first_column, *clients, *(f"{a}/{b}" for a, b in ratios)]
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
     ]
     for case in cases if cases is not None else list(summary):
         row = summary.get(case, {})
-        medians = {c: row[c]["median"] for c in CLIENTS if c in row}
-        cells = [case, *(_fmt(medians.get(c)) for c in CLIENTS)]
-        ours = medians.get("aiows")
-        for peer in PEERS:
-            theirs = medians.get(peer)
+        medians = {c: row[c]["median"] for c in clients if c in row}
+        cells = [case, *(_fmt(medians.get(c)) for c in clients)]
+        for a, b in ratios:
+            ours, theirs = medians.get(a), medians.get(b)
             cells.append(f"{ours / theirs:.2f}" if ours is not None and theirs else "—")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _probe_line(info: dict[str, Any]) -> str:
+    compiled = ", ".join(info.get("aiows_compiled") or []) or "none (pure Python)"
+    return (
+        f"  - {info['client']}: `{info.get('aiows_file')}` (compiled: {compiled}; "
+        f"python {info.get('python_version')}, `{info.get('python')}`)"
+    )
 
 
 def markdown_report(
@@ -98,6 +115,13 @@ def markdown_report(
 ) -> str:
     """The whole results document."""
     rounds = meta["rounds"]
+    clients: Sequence[str] = meta.get("clients", CLIENTS)
+    probes: dict[str, dict[str, Any]] = meta.get("probes", {})
+    before = [
+        f"- aiows-before: {k.removeprefix('aiows_before_').replace('_', ' ')} {meta[k]}"
+        for k in ("aiows_before_path", "aiows_before_revision", "python_before")
+        if meta.get(k)
+    ]
     parts = [
         "# aiows benchmark results",
         "",
@@ -106,6 +130,12 @@ def markdown_report(
         f"- cpu: {meta['cpu']}",
         "- versions: "
         + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v),
+        f"- aiows revision: {meta.get('aiows_revision')}",
+        *before,
+        "- clients: " + ", ".join(clients),
+        *(f"- {note}" for note in meta.get("notes", [])),
+        "- aiows imported by each aiows client:",
+        *(_probe_line(info) for info in probes.values() if not info.get("skip")),
         f"- pinned: server on CPU 0, clients on CPU 1: {meta['pinned']}",
         f"- load average at start / end: {meta['load_start']} / {meta['load_end']}",
         f"- rounds: {rounds}; each value is the median over rounds, each round a "
@@ -116,11 +146,15 @@ def markdown_report(
         "",
         "## Client CPU time per message (µs, lower is better)",
         "",
-        markdown_table(summaries.get("cpu_us_per_msg", {}), "scenario", case_order),
+        markdown_table(
+            summaries.get("cpu_us_per_msg", {}), "scenario", case_order, clients
+        ),
         "",
         "## Messages per second, wall clock (higher is better)",
         "",
-        markdown_table(summaries.get("msgs_per_s", {}), "scenario", case_order),
+        markdown_table(
+            summaries.get("msgs_per_s", {}), "scenario", case_order, clients
+        ),
     ]
     if "kib_per_conn" in summaries:
         parts += [
@@ -134,6 +168,7 @@ def markdown_report(
                 summaries["kib_per_conn"],
                 "connections",
                 ["compression off", "compression on"],
+                clients,
             ),
         ]
     if "handshakes_per_s" in summaries:
@@ -141,15 +176,16 @@ def markdown_report(
             "",
             f"## Handshakes: {meta['handshakes']} sequential open + close cycles",
             "",
-            "aiows and aiohttp share one session (pooled connector).",
+            "The aiows clients and aiohttp open them all through one session "
+            "(pooled connector).",
             "",
             "Cycles per second (higher is better):",
             "",
-            markdown_table(summaries["handshakes_per_s"], "cycle"),
+            markdown_table(summaries["handshakes_per_s"], "cycle", None, clients),
             "",
             "Client CPU µs per cycle (lower is better):",
             "",
-            markdown_table(summaries["cpu_us_per_handshake"], "cycle"),
+            markdown_table(summaries["cpu_us_per_handshake"], "cycle", None, clients),
         ]
     if failures:
         parts += ["", "## Failures", "", *(f"- {f}" for f in failures)]
@@ -157,7 +193,11 @@ def markdown_report(
 
 
 def write_chart(
-    summary: Summary, case_order: Sequence[str], path: Path, title: str
+    summary: Summary,
+    case_order: Sequence[str],
+    path: Path,
+    title: str,
+    clients: Sequence[str] = CLIENTS,
 ) -> bool:
     """Grouped bars of CPU µs/message; False if matplotlib isn't installed."""
     try:
@@ -169,10 +209,10 @@ def write_chart(
         return False
 
     cases = [c for c in case_order if c in summary]
-    width = 0.8 / len(CLIENTS)
+    width = 0.8 / len(clients)
     fig, ax = plt.subplots(figsize=(max(8.0, 1.0 * len(cases) + 2), 5.5))
-    for i, client in enumerate(CLIENTS):
-        xs = [k + (i - (len(CLIENTS) - 1) / 2) * width for k in range(len(cases))]
+    for i, client in enumerate(clients):
+        xs = [k + (i - (len(clients) - 1) / 2) * width for k in range(len(cases))]
         ys = [summary[c].get(client, {}).get("median", 0.0) for c in cases]
         ax.bar(xs, ys, width, label=client)
     ax.set_yscale("log")

@@ -6,15 +6,29 @@ What it does:
    the echo servers (:mod:`benchmarks.server`: picows on uvloop, plus a
    websockets server accepting permessage-deflate for the memory test) in a
    process pinned to CPU 0;
-2. for each round, for each throughput case (scenario x event loop), runs
-   each client (aiows, aiohttp, websockets, picows) in a fresh process
+2. probes the clients built on aiows (``python -m benchmarks.client
+   --probe``, in the process set-up their jobs get): which aiows each
+   imports, and whether aiows-listener can run (skipped, with a note, when
+   aiows has no ``Listener``);
+3. for each round, for each throughput case (scenario x event loop), runs
+   each client (aiows, aiows-listener, aiows-before, aiohttp, websockets,
+   picows-cb, picows-fut; see :mod:`benchmarks.clients`) in a fresh process
    pinned to CPU 1 (:mod:`benchmarks.client`), the clients taking turns in
    an order rotated every round; then the idle-connection memory jobs
    (compression off and on) and the handshake jobs, likewise;
-3. takes the median over rounds of each client's messages/s and CPU µs per
+4. takes the median over rounds of each client's messages/s and CPU µs per
    message (and KiB per connection, handshakes/s), prints the tables with the
-   aiows/peer ratios, and writes them as Markdown and JSON, with a PNG chart,
+   ratios (aiows against each other client, aiows-listener against
+   picows-cb), and writes them as Markdown and JSON, with a PNG chart,
    under ``benchmarks/results/`` (``--docs``: also ``docs/_static/``).
+
+aiows-before is the same coroutine client run on another aiows build, given
+by ``--aiows-before PATH`` (a source tree, put first on the client's
+``PYTHONPATH``) and/or ``--python-before PYTHON`` (an interpreter that has
+that build installed).  Its processes start outside this checkout, so that
+the aiows next to ``benchmarks/`` is not the one they import; each job
+record says which aiows it imported, and a record that imported another
+than the probe found is a failure.
 
 ``--smoke`` is the CI check: one round, a few messages and connections, all
 of a client's jobs in one process; it checks that every client works and
@@ -24,6 +38,7 @@ exits non-zero if any failed, and asserts nothing about timings.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -42,8 +57,12 @@ if not __package__:  # run as a script: make the ``benchmarks`` package importab
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import (
+    AIOWS_CLIENTS,
+    CLIENT_ALIASES,
     CLIENTS,
     COMPRESSING_CLIENTS,
+    DEFAULT_CLIENTS,
+    LIBRARIES,
     LOOPS,
     SCENARIOS,
     can_pin,
@@ -71,8 +90,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--clients",
-        default=",".join(CLIENTS),
-        help="comma-separated subset of: " + ", ".join(CLIENTS),
+        default=None,
+        help="comma-separated subset of: "
+        + ", ".join(CLIENTS)
+        + " ('picows': both picows clients; default: all but aiows-before, "
+        "which --aiows-before or --python-before adds)",
+    )
+    parser.add_argument(
+        "--aiows-before",
+        type=Path,
+        metavar="PATH",
+        help="source tree of another aiows build, run as client aiows-before "
+        "(PATH goes first on its PYTHONPATH)",
+    )
+    parser.add_argument(
+        "--python-before",
+        metavar="PYTHON",
+        help="interpreter for aiows-before, with that aiows (and uvloop) "
+        "installed (default: this one)",
     )
     parser.add_argument(
         "--scenarios",
@@ -113,9 +148,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.connections = min(args.connections, 10)
         args.handshakes = min(args.handshakes, 10)
         args.timeout = min(args.timeout, 60)
-    unknown = set(args.clients.split(",")) - set(CLIENTS)
+    before = args.aiows_before is not None or args.python_before is not None
+    if args.clients is None:
+        args.clients = ",".join(
+            (*DEFAULT_CLIENTS, "aiows-before") if before else DEFAULT_CLIENTS
+        )
+    wanted: list[str] = []
+    for name in args.clients.split(","):
+        wanted += CLIENT_ALIASES.get(name.strip(), (name.strip(),))
+    unknown = set(wanted) - set(CLIENTS)
     if unknown:
         parser.error(f"unknown clients: {', '.join(sorted(unknown))}")
+    # In the tables' order, each once.
+    args.clients = ",".join(c for c in CLIENTS if c in wanted)
+    if "aiows-before" in wanted and not before:
+        parser.error("client aiows-before needs --aiows-before or --python-before")
+    if args.python_before is not None and os.sep in args.python_before:
+        # Absolute, as aiows-before runs elsewhere; not resolved: a venv's
+        # python is a link, and resolving it would leave the venv.
+        args.python_before = os.path.abspath(args.python_before)
+    if args.aiows_before is not None:
+        args.aiows_before = args.aiows_before.resolve()
+        if not (args.aiows_before / "aiows" / "__init__.py").is_file():
+            parser.error(f"--aiows-before {args.aiows_before}: no aiows/ in it")
     bad_loops = set(args.loops.split(",")) - set(LOOPS)
     if bad_loops:
         parser.error(f"unknown loops: {', '.join(sorted(bad_loops))}")
@@ -215,6 +270,101 @@ def child_env() -> dict[str, str]:
     return env
 
 
+@dataclasses.dataclass(frozen=True)
+class Runtime:
+    """How a client's processes are started: interpreter, environment, cwd."""
+
+    python: str
+    env: dict[str, str]
+    cwd: Path
+
+
+def runtimes(args: argparse.Namespace, tmp: Path) -> dict[str, Runtime]:
+    """The runtime of every client of the run.
+
+    All run this checkout's ``benchmarks`` package with this interpreter,
+    from the checkout (so its aiows is the one imported), except
+    aiows-before: that runs ``--python-before`` (default: this interpreter)
+    from a directory holding nothing but a link to ``benchmarks``, with
+    ``PYTHONPATH`` set to ``--aiows-before`` alone, so that the aiows it
+    imports is that tree's, or else the interpreter's installed one.
+    """
+    here = Runtime(sys.executable, child_env(), ROOT)
+    out = {client: here for client in args.clients.split(",")}
+    if "aiows-before" in out:
+        shim = tmp / "before"
+        shim.mkdir()
+        (shim / "benchmarks").symlink_to(ROOT / "benchmarks", target_is_directory=True)
+        env = child_env()
+        if args.aiows_before is not None:
+            env["PYTHONPATH"] = str(args.aiows_before)
+        else:
+            env.pop("PYTHONPATH")
+        out["aiows-before"] = Runtime(args.python_before or sys.executable, env, shim)
+    return out
+
+
+def probe_client(client: str, runtime: Runtime) -> dict[str, Any]:
+    """Run ``python -m benchmarks.client --probe`` for ``client``."""
+    done = subprocess.run(
+        [runtime.python, "-m", "benchmarks.client", "--client", client, "--probe"],
+        cwd=runtime.cwd,
+        env=runtime.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if done.returncode != 0 or not done.stdout.strip():
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"probing {client} failed (exit {done.returncode}):\n{tail}")
+    info: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return info
+
+
+def git_revision(path: Path) -> str | None:
+    """``path``'s git commit (short), with ``+dirty`` if it has changes."""
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return rev + ("+dirty" if dirty else "")
+
+
+def describe_probe(info: dict[str, Any]) -> str:
+    """One line: which aiows a client imports, and from which interpreter."""
+    compiled = ", ".join(info.get("aiows_compiled") or []) or "none (pure Python)"
+    return (
+        f"{info['client']}: aiows {info.get('aiows_version')} from "
+        f"{info.get('aiows_file')} (compiled: {compiled}), "
+        f"python {info['python_version']} {info['python']}"
+    )
+
+
+def check_probes(probes: dict[str, dict[str, Any]]) -> list[str]:
+    """Problems that make the aiows-before comparison meaningless."""
+    ours, before = probes.get("aiows"), probes.get("aiows-before")
+    if ours is None or before is None:
+        return []
+    if os.path.realpath(ours["aiows_file"]) != os.path.realpath(before["aiows_file"]):
+        return []
+    return [
+        f"aiows-before imports the same aiows as aiows ({ours['aiows_file']}): "
+        "give --aiows-before a source tree or --python-before an interpreter "
+        "with the other build"
+    ]
+
+
 def start_server(
     ca_dir: Path, cpu: int
 ) -> tuple[subprocess.Popen[str], dict[str, int]]:
@@ -254,6 +404,7 @@ def stop_server(proc: subprocess.Popen[str]) -> None:
 
 def run_client(
     client: str,
+    runtime: Runtime,
     jobs: list[Job],
     urls: dict[str, str],
     ca: Path,
@@ -262,7 +413,7 @@ def run_client(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Run one client process; return its records and an error, if any."""
     cmd = [
-        sys.executable,
+        runtime.python,
         "-m",
         "benchmarks.client",
         "--client",
@@ -279,8 +430,8 @@ def run_client(
     try:
         done = subprocess.run(
             cmd,
-            cwd=ROOT,
-            env=child_env(),
+            cwd=runtime.cwd,
+            env=runtime.env,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -330,7 +481,7 @@ def label(record: dict[str, Any]) -> str:
 
 def versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {}
-    for name in (*CLIENTS, "uvloop", "aiofastnet"):
+    for name in LIBRARIES:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -356,11 +507,46 @@ def load_average() -> str:
         return "n/a"
 
 
+def prepare_clients(
+    args: argparse.Namespace, runtime: dict[str, Runtime]
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Probe the aiows clients; drop those that cannot run from ``args``.
+
+    Returns the probes and one note per client skipped.  Raises
+    RuntimeError if a probe fails or aiows-before would measure aiows.
+    """
+    probes: dict[str, dict[str, Any]] = {}
+    notes: list[str] = []
+    for client in args.clients.split(","):
+        if client not in AIOWS_CLIENTS:
+            continue
+        probes[client] = info = probe_client(client, runtime[client])
+        if info["skip"]:
+            notes.append(f"{client}: skipped: {info['skip']}")
+        else:
+            print(describe_probe(info), flush=True)
+    problems = check_probes(probes)
+    if problems:
+        raise RuntimeError("; ".join(problems))
+    for client, info in probes.items():
+        ours = probes.get("aiows", {}).get("aiows_compiled")
+        if client != "aiows" and ours and not info.get("aiows_compiled"):
+            notes.append(
+                f"{client}: its aiows loads no compiled extension (pure Python), "
+                "aiows does: build it (pip install it into --python-before's venv)"
+            )
+    for note in notes:
+        print(note, flush=True)
+    args.clients = ",".join(
+        c for c in args.clients.split(",") if not probes.get(c, {}).get("skip")
+    )
+    return probes, notes
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     pinned = not args.no_pin and can_pin((0, 1))
     server_cpu, client_cpu = (0, 1) if pinned else (-1, -1)
-    processes = plan(args)
     case_order = list(
         dict.fromkeys(case_id(j["scenario"], j["loop"]) for j in throughput_jobs(args))
     )
@@ -370,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
         "platform": platform.platform(),
         "cpu": cpu_model(),
         "versions": versions(),
+        "aiows_revision": git_revision(ROOT),
         "pinned": pinned,
         "rounds": args.rounds,
         "scale": args.scale,
@@ -378,17 +565,32 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "smoke" if args.smoke else "full",
         "load_start": load_average(),
     }
-    print(
-        f"{len(processes)} client processes, {args.rounds} round(s), "
-        f"pinned={pinned}, load {meta['load_start']}",
-        flush=True,
-    )
+    if args.aiows_before is not None:
+        meta["aiows_before_path"] = str(args.aiows_before)
+        meta["aiows_before_revision"] = git_revision(args.aiows_before)
+    if args.python_before is not None:
+        meta["python_before"] = args.python_before
 
     records: list[dict[str, Any]] = []
     failures: list[str] = []
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="aiows-bench-") as tmp:
         ca_dir = Path(tmp)
+        runtime = runtimes(args, ca_dir)
+        try:
+            probes, notes = prepare_clients(args, runtime)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            print(f"cannot run: {exc}", file=sys.stderr)
+            return 2
+        meta["clients"] = args.clients.split(",")
+        meta["probes"] = probes
+        meta["notes"] = notes
+        processes = plan(args)
+        print(
+            f"{len(processes)} client processes ({args.clients}), "
+            f"{args.rounds} round(s), pinned={pinned}, load {meta['load_start']}",
+            flush=True,
+        )
         server, ports = start_server(ca_dir, server_cpu)
         urls = {
             "plain": f"ws://127.0.0.1:{ports['plain']}/",
@@ -398,15 +600,28 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for i, (client, jobs) in enumerate(processes, 1):
                 got, error = run_client(
-                    client, jobs, urls, ca_dir / "ca.pem", client_cpu, args.timeout
+                    client,
+                    runtime[client],
+                    jobs,
+                    urls,
+                    ca_dir / "ca.pem",
+                    client_cpu,
+                    args.timeout,
                 )
-                records += got
+                expected = probes.get(client, {}).get("aiows_file")
                 for r in got:
+                    if r.get("aiows_file") != expected:
+                        r["ok"] = False
+                        r["error"] = (
+                            f"imported aiows from {r.get('aiows_file')}, not {expected}"
+                        )
+                        error = error or f"{client}: {r['error']}"
                     print(
-                        f"[{i}/{len(processes)}] {client:<10} {label(r):<34} "
+                        f"[{i}/{len(processes)}] {client:<14} {label(r):<34} "
                         f"{describe(r)}",
                         flush=True,
                     )
+                records += got
                 if error:
                     failures.append(error.splitlines()[0])
                     print(f"[{i}/{len(processes)}] {error}", file=sys.stderr)
@@ -439,7 +654,9 @@ def main(argv: list[str] | None = None) -> int:
             f"aiows benchmarks ({meta['mode']}, median of {args.rounds} round(s)): "
             "client CPU per message"
         )
-        if write_chart(summaries["cpu_us_per_msg"], case_order, chart, title):
+        if write_chart(
+            summaries["cpu_us_per_msg"], case_order, chart, title, meta["clients"]
+        ):
             written.append(chart)
         else:
             print("matplotlib is not installed: no chart", file=sys.stderr)
