@@ -71,7 +71,7 @@ class Listener:
 class ListenerConnection:
     """The connection a :class:`Listener` sends on."""
 
-    __slots__ = ("_engine", "_listener", "_response", "_subprotocol")
+    __slots__ = ("_compress", "_engine", "_listener", "_response", "_subprotocol")
 
     def __init__(
         self,
@@ -79,11 +79,13 @@ class ListenerConnection:
         listener: Listener,
         response: ClientResponse,
         subprotocol: str | None,
+        compress: int = 0,
     ) -> None:
         self._engine = engine
         self._listener = listener
         self._response = response
         self._subprotocol = subprotocol
+        self._compress = compress
 
     # -- state -------------------------------------------------------------------
 
@@ -107,6 +109,11 @@ class ListenerConnection:
     def protocol(self) -> str | None:
         """The subprotocol the server selected, if any."""
         return self._subprotocol
+
+    @property
+    def compress(self) -> int:
+        """The client's negotiated window bits (as aiohttp's); 0: no compression."""
+        return self._compress
 
     @property
     def latency(self) -> float:

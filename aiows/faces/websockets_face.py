@@ -395,4 +395,12 @@ class ClientConnection:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.close()
+        await self.close_for(exc)
+
+    async def close_for(self, exc: BaseException | None) -> None:
+        """Close as leaving ``async with`` does: 1000, or 1011 after an
+        exception (websockets' rule)."""
+        if exc is None:
+            await self.close()
+        else:
+            await self.close(WSCloseCode.INTERNAL_ERROR)

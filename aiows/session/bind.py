@@ -229,8 +229,9 @@ def bind_listener(
             closed_error=lambda: ClientConnectionResetError("the connection closed"),
             timeout_error=lambda: PongTimeout("no pong from the server"),
         )
+        bits = 0 if result.deflate is None else result.deflate.client_max_window_bits
         ws = listener.ListenerConnection(
-            engine, callbacks, response, result.subprotocol
+            engine, callbacks, response, result.subprotocol, bits
         )
         engine.sink = listener.ListenerSink(ws)
         # Before the hand-over, which delivers the frames that came with the

@@ -190,7 +190,9 @@ def _connect(
         shared = (
             session if isinstance(session, ClientSession) else ClientSession(session)
         )
-        return WSConnectContext(lambda: shared.open(uri, upgrade, bind), uri, reconnect)
+        return WSConnectContext(
+            lambda: shared.open(uri, upgrade, bind), uri, reconnect, _close_for
+        )
 
     def make_session() -> aiohttp.ClientSession:
         connector: aiohttp.BaseConnector
@@ -210,7 +212,13 @@ def _connect(
     async def open_on(http: aiohttp.ClientSession) -> ClientConnection:
         return await open_websocket(http, uri, upgrade, bind)
 
-    return WSConnectContext(on_private_session(make_session, open_on), uri, reconnect)
+    return WSConnectContext(
+        on_private_session(make_session, open_on), uri, reconnect, _close_for
+    )
+
+
+async def _close_for(ws: ClientConnection, exc: BaseException | None) -> None:
+    await ws.close_for(exc)
 
 
 def _options(
