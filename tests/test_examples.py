@@ -177,6 +177,12 @@ async def test_one_shot(server: TestServer, recorder: Recorder) -> None:
     assert await recorder.closes.get() == 1000
 
 
+async def test_listener(server: TestServer, recorder: Recorder) -> None:
+    out, _ = await run_example("listener.py", base_url(server, "ws") + "/ws")
+    assert out.splitlines() == ["echoed: 1000", "closed: 1000"]
+    assert await recorder.closes.get() == 1000
+
+
 async def test_message_loop(server: TestServer, recorder: Recorder) -> None:
     out, _ = await run_example("message_loop.py", base_url(server, "ws") + "/ws")
     assert out.splitlines() == [
