@@ -6,11 +6,20 @@ style::
 
     ClientError (aiohttp)
     ├── WSServerHandshakeError (aiohttp)
-    │   └── InvalidHandshake
+    │   └── InvalidHandshake             (websockets' names from here down)
+    │       ├── SecurityError            the answer went past a limit
+    │       ├── InvalidMessage           not valid HTTP, or no answer at all
     │       ├── InvalidStatus            status other than 101
-    │       ├── InvalidUpgrade           Upgrade / Connection headers
-    │       ├── InvalidAccept            Sec-WebSocket-Accept
-    │       └── NegotiationError         subprotocol or extension
+    │       ├── InvalidHeader            a header is missing or wrong
+    │       │   ├── InvalidHeaderFormat
+    │       │   ├── InvalidHeaderValue
+    │       │   │   └── InvalidAccept    Sec-WebSocket-Accept
+    │       │   ├── InvalidOrigin
+    │       │   └── InvalidUpgrade       Upgrade / Connection headers
+    │       ├── NegotiationError         subprotocol or extension
+    │       └── ProxyError               the proxy could not open the way
+    │           ├── InvalidProxyMessage
+    │           └── InvalidProxyStatus   (also ClientHttpProxyError)
     ├── ClientConnectionResetError (aiohttp)
     │   └── ConnectionClosed             the connection is closed
     │       ├── ConnectionClosedOK       ... with 1000 or 1001 (or no code)
@@ -19,7 +28,8 @@ style::
     │   ├── PongTimeout                  keepalive found the peer silent
     │   └── OpenTimeout                  the opening handshake took too long
     └── InvalidURL (aiohttp)
-        └── InvalidURI                   not a ws:// or wss:// URI
+        ├── InvalidURI                   not a ws:// or wss:// URI
+        └── InvalidProxy                 a proxy URL aiows cannot use
     WebSocketError (aiohttp)
     └── ProtocolError                    the server broke RFC 6455 / 7692
         └── PayloadTooBig                a message over the size limit
@@ -35,10 +45,9 @@ may not import aiohttp; the layers above translate them into these.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import (
     ClientConnectionResetError,
+    ClientHttpProxyError,
     ConnectionTimeoutError,
     InvalidURL,
     ServerTimeoutError,
@@ -48,6 +57,7 @@ from aiohttp import (
 
 from .core.errors import TooManyPings
 from .core.frames import Close
+from .core.handshake import Response
 
 try:
     from aiohttp import WSMessageTypeError
@@ -57,9 +67,6 @@ except ImportError:  # pragma: no cover - aiohttp 3.10 has none
         """The message received is not of the type asked for (aiohttp 3.11's)."""
 
 
-if TYPE_CHECKING:
-    from aiohttp import ClientResponse
-
 __all__ = [
     "ConcurrencyError",
     "ConnectionClosed",
@@ -67,6 +74,14 @@ __all__ = [
     "ConnectionClosedOK",
     "InvalidAccept",
     "InvalidHandshake",
+    "InvalidHeader",
+    "InvalidHeaderFormat",
+    "InvalidHeaderValue",
+    "InvalidMessage",
+    "InvalidOrigin",
+    "InvalidProxy",
+    "InvalidProxyMessage",
+    "InvalidProxyStatus",
     "InvalidStatus",
     "InvalidURI",
     "InvalidUpgrade",
@@ -75,35 +90,86 @@ __all__ = [
     "PayloadTooBig",
     "PongTimeout",
     "ProtocolError",
+    "ProxyError",
+    "SecurityError",
     "TooManyPings",
     "WSMessageTypeError",
 ]
 
 
 class InvalidHandshake(WSServerHandshakeError):
-    """The server's answer to the opening handshake was not acceptable.
+    """The opening handshake failed: the server's answer, or the way to it.
 
-    ``status`` and ``headers`` are the response's, as in aiohttp.
+    ``status`` and ``headers`` are the response's, as in aiohttp (0 and None
+    when there was no valid response).
     """
 
-    #: The handshake response, when the session layer had one.
-    response: ClientResponse | None = None
+    #: The server's answer, websockets-style (``status_code``,
+    #: ``reason_phrase``, ``headers``, ``body``), when there was one.
+    response: Response | None = None
+
+
+class SecurityError(InvalidHandshake):
+    """The server's answer went past a limit (header lines, fields, body)."""
+
+
+class InvalidMessage(InvalidHandshake):
+    """The server's answer was not a valid HTTP response, or it closed the
+    connection before answering."""
 
 
 class InvalidStatus(InvalidHandshake):
-    """The server answered the upgrade with a status other than 101."""
+    """The server answered the upgrade with a status other than 101.
+
+    ``response.status_code`` is that status (websockets' spelling);
+    ``status`` is the same (aiohttp's).
+    """
 
 
-class InvalidUpgrade(InvalidHandshake):
+class InvalidHeader(InvalidHandshake):
+    """A handshake header is missing or wrong; ``name`` and ``value`` say which."""
+
+    #: The header's name.
+    name: str = ""
+    #: Its value, or None when it was missing.
+    value: str | None = None
+
+
+class InvalidHeaderFormat(InvalidHeader):
+    """A handshake header does not follow its grammar."""
+
+
+class InvalidHeaderValue(InvalidHeader):
+    """A handshake header has a value the client cannot accept."""
+
+
+class InvalidOrigin(InvalidHeader):
+    """The ``Origin`` header is not acceptable (a server-side check)."""
+
+
+class InvalidUpgrade(InvalidHeader):
     """``Upgrade`` or ``Connection`` is missing or is not a WebSocket upgrade."""
 
 
-class InvalidAccept(InvalidHandshake):
+class InvalidAccept(InvalidHeaderValue):
     """``Sec-WebSocket-Accept`` does not match the key the client sent."""
 
 
 class NegotiationError(InvalidHandshake):
     """The server selected a subprotocol or extension the client cannot accept."""
+
+
+class ProxyError(InvalidHandshake):
+    """The proxy could not open the way to the server."""
+
+
+class InvalidProxyMessage(ProxyError):
+    """The proxy's answer to CONNECT was not a valid HTTP response."""
+
+
+class InvalidProxyStatus(ProxyError, ClientHttpProxyError):
+    """The proxy answered CONNECT with a status other than 2xx (aiohttp's
+    ``ClientHttpProxyError`` too); ``response.status_code`` is that status."""
 
 
 class ProtocolError(WebSocketError):
@@ -180,7 +246,37 @@ class OpenTimeout(ConnectionTimeoutError):
 
 
 class InvalidURI(InvalidURL):
-    """The URI is not a valid ``ws://`` or ``wss://`` URI."""
+    """The URI is not a valid ``ws://`` or ``wss://`` URI.
+
+    ``uri`` and ``msg`` are websockets' names for ``url`` and ``description``.
+    """
+
+    @property
+    def uri(self) -> str:
+        """The URI given."""
+        return str(self.url)
+
+    @property
+    def msg(self) -> str:
+        """What is wrong with it."""
+        return str(self.description or "")
+
+
+class InvalidProxy(InvalidURL):
+    """The proxy URL is not one aiows can use (scheme, syntax, missing extra).
+
+    ``proxy`` and ``msg`` as in websockets.
+    """
+
+    @property
+    def proxy(self) -> str:
+        """The proxy URL given."""
+        return str(self.url)
+
+    @property
+    def msg(self) -> str:
+        """What is wrong with it."""
+        return str(self.description or "")
 
 
 class ConcurrencyError(RuntimeError):

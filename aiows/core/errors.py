@@ -56,7 +56,18 @@ class TooManyPings(RuntimeError):
 
 
 class HandshakeError(Exception):
-    """The server's answer to the opening handshake is not acceptable."""
+    """The server's answer to the opening handshake is not acceptable.
+
+    ``header`` names the header at fault, when one is, and ``value`` is its
+    value as received (None when it was missing).
+    """
+
+    def __init__(
+        self, message: str, *, header: str | None = None, value: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.header = header
+        self.value = value
 
 
 class InvalidUpgrade(HandshakeError):

@@ -13,7 +13,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from . import deflate
 from .deflate import DeflateParams
@@ -62,6 +62,28 @@ def request_headers(
 
 
 @dataclass(frozen=True)
+class Request:
+    """The upgrade request as sent (websockets' ``websocket.request``)."""
+
+    #: The request-target: path and query.
+    path: str
+    #: The headers, as the HTTP layer holds them.
+    headers: Any
+
+
+@dataclass(frozen=True)
+class Response:
+    """The server's answer (websockets' ``websocket.response``)."""
+
+    status_code: int
+    reason_phrase: str
+    #: The headers, as the HTTP layer holds them.
+    headers: Any
+    #: The body, for an answer other than 101 (up to a limit).
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
 class HandshakeResult:
     """What the server agreed to."""
 
@@ -93,26 +115,22 @@ def check_response(
     if status != SWITCHING_PROTOCOLS:
         raise InvalidStatusCode(status)
 
-    upgrade = [token.lower() for token in parse_token_list(_values(headers, "Upgrade"))]
-    if "websocket" not in upgrade:
-        raise InvalidUpgrade(
-            f"Upgrade header is {', '.join(_values(headers, 'Upgrade'))!r}, "
-            "expected 'websocket'"
-        )
-    connection = [
-        token.lower() for token in parse_token_list(_values(headers, "Connection"))
-    ]
-    if "upgrade" not in connection:
-        raise InvalidUpgrade(
-            f"Connection header is {', '.join(_values(headers, 'Connection'))!r}, "
-            "expected 'Upgrade'"
-        )
+    for name, token in (("Upgrade", "websocket"), ("Connection", "upgrade")):
+        values = _values(headers, name)
+        if token not in [item.lower() for item in parse_token_list(values)]:
+            raise InvalidUpgrade(
+                f"{name} header is {', '.join(values)!r}, expected {token!r}",
+                header=name,
+                value=", ".join(values) if values else None,
+            )
 
     accept = _values(headers, "Sec-WebSocket-Accept")
     expected = accept_value(key)
     if accept != [expected]:
         raise InvalidAccept(
-            f"Sec-WebSocket-Accept is {', '.join(accept)!r}, expected {expected!r}"
+            f"Sec-WebSocket-Accept is {', '.join(accept)!r}, expected {expected!r}",
+            header="Sec-WebSocket-Accept",
+            value=", ".join(accept) if accept else None,
         )
 
     selected = parse_token_list(_values(headers, "Sec-WebSocket-Protocol"))

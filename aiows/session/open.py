@@ -27,7 +27,7 @@ from .. import exceptions
 from ..core import deflate as core_deflate
 from ..core import errors as core_errors
 from ..core import handshake
-from ..core.headers import parse_token_list
+from ..core.headers import HeaderSyntaxError, parse_token_list
 from .credentials import (
     ProxyCredentials,
     drop_origin_bound,
@@ -91,10 +91,17 @@ def check_tls(url: URL, ssl: Any) -> None:
         )
 
 
+#: How much of the body of a refusal (a status other than 101) is kept for
+#: ``InvalidStatus.response.body``; the rest is not read.
+MAX_REFUSAL_BODY: Final = 64 * 1024
+
+
 def _handshake_error(
-    exc: core_errors.HandshakeError, response: ClientResponse
+    exc: core_errors.HandshakeError, response: ClientResponse, body: bytes = b""
 ) -> exceptions.InvalidHandshake:
     cls = _HANDSHAKE_ERRORS.get(type(exc), exceptions.InvalidHandshake)
+    if cls is exceptions.InvalidHandshake and isinstance(exc, HeaderSyntaxError):
+        cls = exceptions.InvalidHeaderFormat
     error = cls(
         redacted(response.request_info),
         response.history,
@@ -102,8 +109,21 @@ def _handshake_error(
         message=str(exc),
         headers=response.headers,
     )
-    error.response = response
+    error.response = handshake.Response(
+        response.status, response.reason or "", response.headers, body
+    )
+    if isinstance(error, exceptions.InvalidHeader):
+        error.name = exc.header or ""
+        error.value = exc.value
     return error
+
+
+async def _refusal_body(response: ClientResponse) -> bytes:
+    """What the server said with its refusal, up to :data:`MAX_REFUSAL_BODY`."""
+    try:
+        return await response.content.read(MAX_REFUSAL_BODY)
+    except (aiohttp.ClientError, OSError):
+        return b""
 
 
 async def open_websocket(
@@ -230,8 +250,13 @@ async def _open(
             offered_server_max_window_bits=offered_bits,
         )
     except core_errors.HandshakeError as exc:
-        discard(response)
-        raise _handshake_error(exc, response) from None
+        body = b""
+        try:
+            if isinstance(exc, core_errors.InvalidStatusCode):
+                body = await _refusal_body(response)
+        finally:
+            discard(response)
+        raise _handshake_error(exc, response, body) from None
     except BaseException:
         discard(response)
         raise

@@ -155,7 +155,9 @@ async def test_connect_logger_and_unix_connect_arguments(tmp_path) -> None:  # t
     path = str(tmp_path / "s.sock")
     custom = logging.getLogger("my.app.ws")
     async with unix_serve(echo, path), aiows.unix_connect(path, logger=custom) as ws:
-        assert ws.logger is custom
+        assert isinstance(ws.logger, logging.LoggerAdapter)
+        assert ws.logger.logger is custom
+        assert ws.logger.extra == {"websocket": ws}
         await ws.send("u")
         assert await ws.recv() == "u"
     with pytest.raises(TypeError, match="socket path"):

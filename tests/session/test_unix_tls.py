@@ -55,7 +55,8 @@ async def test_wss_over_a_unix_socket_is_tls(tmp_path: Path, ca: trustme.CA) -> 
             str(tmp_path / "s"), "wss://localhost/", ssl=client_context
         ) as ws:
             assert await ws.recv() == "tls=True host=localhost"
-            assert ws.response.url.scheme == "wss"
+            assert ws.aiohttp_response.url.scheme == "wss"
+            assert ws.response.status_code == 101
     finally:
         await runner.cleanup()
 
