@@ -145,6 +145,7 @@ def bind_websockets(
     *,
     ping_interval: float | None,
     ping_timeout: float | None,
+    create_connection: Any = None,
 ) -> Callable[[ClientResponse, HandshakeResult], websockets_face.ClientConnection]:
     """The binder of ``connect()``: websockets' semantics."""
     keepalive = None
@@ -185,9 +186,14 @@ def bind_websockets(
             closed_error=closed_error,
             timeout_error=lambda: TimeoutError("keepalive ping timeout"),
         )
-        face = websockets_face.ClientConnection(
-            engine, response, subprotocol=result.subprotocol, logger=log
-        )
+        # websockets' create_connection: a subclass, or a factory, of the face.
+        make_face = create_connection or websockets_face.ClientConnection
+        face = make_face(engine, response, subprotocol=result.subprotocol, logger=log)
+        if not isinstance(face, websockets_face.ClientConnection):
+            raise TypeError(
+                "create_connection must make an aiows.ClientConnection, not "
+                f"{type(face).__name__}"
+            )
         _install(engine, response)
         return face
 

@@ -1,119 +1,54 @@
 """``aiows.connect()``: a drop-in for ``websockets.asyncio.client.connect``.
 
-Same keyword names and defaults as websockets, mapped onto ``ws_connect``.
-It runs on a private aiohttp session (closed with the connection) unless
-``session=`` is given.  ``async for message in ws`` yields ``str``/``bytes``
-and raises :class:`~aiows.ConnectionClosedError` on an abnormal close, as in
-websockets.
+It takes websockets' arguments, current and legacy
+(:mod:`.websockets_args`), dials as websockets does (:mod:`.dial`: CONNECT
+tunnels, SOCKS, ``sock=``, ``host=``/``port=``), and returns the websockets
+face (:class:`aiows.ClientConnection`).  It runs on a private aiohttp
+session, closed with the connection, unless ``session=`` is given.  Errors
+are websockets' classes: no aiohttp exception escapes untranslated.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import socket
+import ssl as ssl_module
 import sys
-import urllib.request
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any, Final
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from .. import __name__ as _package
+from .. import exceptions
 from ..engine.connection import DEFAULT_CLOSE_TIMEOUT
 from ..faces.websockets_face import ClientConnection
 from .bind import bind_websockets
 from .client import ClientSession, on_private_session
 from .context import WSConnectContext
+from .credentials import redacted
+from .dial import CREATE_CONNECTION_KEYWORDS, Dialer
 from .open import open_websocket
-from .options import (
-    ConnectionOptions,
-    ReconnectOptions,
-    UpgradeOptions,
-    count,
-    seconds,
-)
-from .options import (
-    subprotocols as check_subprotocols,
-)
 from .reconnect import Backoff, ProcessException
 from .unix import UnixConnector
+from .websockets_args import ConnectSettings, connect_settings, proxy_from_environment
 
 #: websockets' default ``User-Agent``, with aiows's name.
 USER_AGENT: Final = (
     f"Python/{sys.version_info.major}.{sys.version_info.minor} {_package}/0.1.0"
 )
 
-# Keywords websockets passes to loop.create_connection that aiows supports.
-_CONNECTION_KEYWORDS: Final = frozenset(
-    {"host", "port", "ssl", "server_hostname", "local_addr", "family"}
-)
-
-
-def proxy_from_environment(uri: str) -> str | None:
-    """The proxy ``connect(proxy=True)`` uses for ``uri``, as websockets picks it.
-
-    ``no_proxy`` wins; then a proxy declared for ``ws``/``wss`` itself, then
-    the HTTPS proxy, then (for ``ws://`` only) the HTTP proxy.  SOCKS proxies
-    are not supported by aiohttp, so one that would be chosen is an error
-    rather than silently skipped.
-    """
-    url = URL(uri)
-    if urllib.request.proxy_bypass(f"{url.host}:{url.port}"):
-        return None
-    proxies = urllib.request.getproxies()
-    secure = url.scheme in ("wss", "https")
-    schemes = ["wss", "socks", "https"] if secure else ["ws", "socks", "https", "http"]
-    for scheme in schemes:
-        proxy = proxies.get(scheme)
-        if proxy is None:
-            continue
-        if scheme == "socks" or proxy.startswith("socks"):
-            raise ValueError(
-                f"the environment names a SOCKS proxy ({scheme}_proxy) for {url.host}; "
-                "aiows supports HTTP proxies only: pass proxy=None or proxy='http://...'"
-            )
-        return proxy
-    return None
-
-
-def _first(value: Any) -> Any:
-    """websockets accepts (message, fragment) pairs for some limits; aiows
-    applies the first."""
-    return value[0] if isinstance(value, tuple) else value
-
-
-class _DestinationResolver(AbstractResolver):
-    """Sends every connection to ``host:port``, whatever the URI names.
-
-    This is how ``connect(uri, host=..., port=...)`` changes only the TCP
-    destination: the URI's host still goes in the Host header, SNI and
-    certificate verification, which aiohttp takes from the URL.
-    """
-
-    def __init__(self, host: str | None, port: int | None) -> None:
-        self._host = host
-        self._port = port
-        self._resolver = aiohttp.DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._resolver.resolve(
-            self._host or host, self._port or port, family
-        )
-        return [{**result, "hostname": host} for result in results]
-
-    async def close(self) -> None:
-        await self._resolver.close()
+__all__ = ["USER_AGENT", "connect", "proxy_from_environment", "unix_connect"]
 
 
 def connect(
     uri: str,
     *,
     origin: str | None = None,
+    extensions: Sequence[Any] | None = None,
     subprotocols: Sequence[str] | None = None,
     compression: str | None = "deflate",
     additional_headers: Any = None,
@@ -124,10 +59,12 @@ def connect(
     ping_interval: float | None = 20,
     ping_timeout: float | None = 20,
     close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
+    reconnect_delays: Callable[[], Iterator[float]] | None = None,
     max_size: int | tuple[int | None, int | None] | None = 2**20,
     max_queue: int | tuple[int | None, int | None] | None = 16,
     write_limit: int | tuple[int, int | None] = 2**15,
     logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
+    create_connection: Any = None,
     session: ClientSession | aiohttp.ClientSession | None = None,
     backoff: Backoff | None = None,
     **kwargs: Any,
@@ -143,15 +80,22 @@ def connect(
 
     Keywords have websockets' names and defaults.  ``compression`` is
     ``"deflate"`` or None.  ``proxy=True`` uses the environment's proxy
-    settings as websockets reads them (:func:`proxy_from_environment`), a
-    URL uses that proxy, None uses none.  ``host``/``port``
-    change only the TCP destination; ``ssl``, ``server_hostname``,
-    ``local_addr`` and ``family`` apply as in ``loop.create_connection``.
+    settings as websockets reads them, a URL (``http://``, ``https://``,
+    ``socks5://``, ``socks5h://``, ``socks4://``, ``socks4a://``) uses that
+    proxy through a tunnel, None uses none; SOCKS needs the
+    ``aiows-client[socks]`` extra.  ``host``/``port`` change only the TCP
+    destination, ``sock`` is a connected socket to use, and the other
+    keywords of ``loop.create_connection`` apply as there, with
+    ``proxy_ssl`` and ``proxy_server_hostname`` for TLS to the proxy.
+    websockets' legacy spellings (``extra_headers``, ``timeout``,
+    ``read_limit``, ``create_protocol``/``klass``, ``extensions``, ``loop``)
+    work, with a ``DeprecationWarning`` naming the current one.
     ``session`` runs the connection on an existing session, with its
     credentials.
     """
     given = {
         "origin": origin,
+        "extensions": extensions,
         "subprotocols": subprotocols,
         "compression": compression,
         "additional_headers": additional_headers,
@@ -162,121 +106,16 @@ def connect(
         "ping_interval": ping_interval,
         "ping_timeout": ping_timeout,
         "close_timeout": close_timeout,
+        "reconnect_delays": reconnect_delays,
         "max_size": max_size,
         "max_queue": max_queue,
         "write_limit": write_limit,
         "logger": logger,
+        "create_connection": create_connection,
         "backoff": backoff,
     }
-    return _connect(uri, given, kwargs, session=session, unix_path=None)
-
-
-def _connect(
-    uri: str,
-    given: dict[str, Any],
-    kwargs: dict[str, Any],
-    *,
-    session: ClientSession | aiohttp.ClientSession | None,
-    unix_path: str | None,
-) -> WSConnectContext[ClientConnection]:
-    """The one body of :func:`connect` and :func:`unix_connect`."""
-    upgrade, reconnect, bind = _options(uri, kwargs=kwargs, **given)
-    if session is not None:
-        if {"host", "port", "local_addr", "family"} & set(kwargs):
-            raise TypeError(
-                "host, port, local_addr and family configure a private session's "
-                "connector; they cannot apply to session="
-            )
-        shared = (
-            session if isinstance(session, ClientSession) else ClientSession(session)
-        )
-        return WSConnectContext(
-            lambda: shared.open(uri, upgrade, bind), uri, reconnect, _close_for
-        )
-
-    def make_session() -> aiohttp.ClientSession:
-        connector: aiohttp.BaseConnector
-        if unix_path is not None:
-            connector = UnixConnector(path=unix_path)
-        else:
-            resolver = None
-            if kwargs.get("host") or kwargs.get("port"):
-                resolver = _DestinationResolver(kwargs.get("host"), kwargs.get("port"))
-            connector = aiohttp.TCPConnector(
-                resolver=resolver,
-                local_addr=kwargs.get("local_addr"),
-                family=kwargs.get("family", 0),
-            )
-        return aiohttp.ClientSession(connector=connector)
-
-    async def open_on(http: aiohttp.ClientSession) -> ClientConnection:
-        return await open_websocket(http, uri, upgrade, bind)
-
-    return WSConnectContext(
-        on_private_session(make_session, open_on), uri, reconnect, _close_for
-    )
-
-
-async def _close_for(ws: ClientConnection, exc: BaseException | None) -> None:
-    await ws.close_for(exc)
-
-
-def _options(
-    uri: str,
-    *,
-    kwargs: dict[str, Any],
-    **given: Any,
-) -> tuple[UpgradeOptions, ReconnectOptions, Any]:
-    """``connect()``'s arguments, checked and frozen."""
-    unknown = set(kwargs) - _CONNECTION_KEYWORDS
-    if unknown:
-        names = ", ".join(sorted(unknown))
-        raise TypeError(f"connect() got unsupported keyword argument(s): {names}")
-    compression = given["compression"]
-    if compression not in ("deflate", None):
-        raise ValueError(f'compression must be "deflate" or None, not {compression!r}')
-    additional_headers = given["additional_headers"]
-    user_agent_header = given["user_agent_header"]
-    headers: Any = additional_headers
-    skip: tuple[str, ...] | None = None
-    if user_agent_header is None:
-        skip = ("User-Agent",)
-    elif not callable(additional_headers):
-        headers = {"User-Agent": user_agent_header, **dict(additional_headers or {})}
-    proxy = given["proxy"]
-    upgrade = UpgradeOptions(
-        protocols=check_subprotocols("subprotocols", given["subprotocols"]),
-        origin=given["origin"],
-        compress=15 if compression == "deflate" else 0,
-        headers=headers,
-        skip_auto_headers=skip,
-        proxy=proxy_from_environment(uri) if proxy is True else proxy or None,
-        ssl=kwargs.get("ssl", True),
-        server_hostname=kwargs.get("server_hostname"),
-        open_timeout=seconds("open_timeout", given["open_timeout"]),
-    )
-    connection = ConnectionOptions(
-        max_msg_size=count(
-            "max_size", _first(given["max_size"]) or 0, minimum=0, none=False
-        )
-        or 0,
-        max_queue=count("max_queue", _first(given["max_queue"]), minimum=1, none=True),
-        write_limit=count(
-            "write_limit", _first(given["write_limit"]), minimum=0, none=True
-        ),
-        close_timeout=seconds("close_timeout", given["close_timeout"], zero=True),
-        logger=given["logger"],
-    )
-    reconnect = ReconnectOptions(
-        backoff=given["backoff"] or Backoff(),
-        process_exception=given["process_exception"],
-    )
-    bind = bind_websockets(
-        connection,
-        ping_interval=seconds("ping_interval", given["ping_interval"]),
-        ping_timeout=seconds("ping_timeout", given["ping_timeout"]),
-    )
-    return upgrade, reconnect, bind
+    settings = connect_settings(uri, given, dict(kwargs), stacklevel=3)
+    return _connect(settings, session=session, unix_path=None)
 
 
 def unix_connect(
@@ -285,20 +124,170 @@ def unix_connect(
     """Like :func:`connect`, over the Unix socket at ``path``.
 
     ``uri`` defaults to ``ws://localhost/``; it names the Host header and the
-    request path.
+    request path.  A ``wss://`` URI speaks TLS on the socket.  Proxies from
+    the environment never apply.
     """
     if path is None:
         raise TypeError("unix_connect() needs the socket path")
     if uri is None:
         uri = "ws://localhost/"
-    unknown = set(kwargs) & {"host", "port", "local_addr", "family", "session"}
+    unknown = set(kwargs) & (
+        {"host", "port", "sock", "session"} | CREATE_CONNECTION_KEYWORDS
+    )
     if unknown:
         raise TypeError(f"unix_connect() does not take {', '.join(sorted(unknown))}")
-    # A Unix socket is local: proxies from the environment do not apply.
     kwargs.setdefault("proxy", None)
+    if kwargs["proxy"] is not None:
+        raise TypeError("unix_connect() does not take a proxy")
     bound = inspect.signature(connect).bind(uri, **kwargs)
     bound.apply_defaults()
     given = dict(bound.arguments)
     extra = given.pop("kwargs")
     del given["uri"], given["session"]
-    return _connect(uri, given, extra, session=None, unix_path=path)
+    settings = connect_settings(uri, given, extra, stacklevel=3)
+    return _connect(settings, session=None, unix_path=path)
+
+
+def _connect(
+    settings: ConnectSettings,
+    *,
+    session: ClientSession | aiohttp.ClientSession | None,
+    unix_path: str | None,
+) -> WSConnectContext[ClientConnection]:
+    """The one body of :func:`connect` and :func:`unix_connect`."""
+    uri = settings.uri
+    bind = bind_websockets(
+        settings.connection,
+        ping_interval=settings.ping_interval,
+        ping_timeout=settings.ping_timeout,
+        create_connection=settings.create_connection,
+    )
+    if session is not None:
+        if settings.dial:
+            raise TypeError(
+                f"{', '.join(sorted(settings.dial))} configure connect()'s own "
+                "connection; with session=, configure the session's connector"
+            )
+        if settings.proxy is not None and settings.proxy.scheme not in (
+            "http",
+            "https",
+        ):
+            raise exceptions.InvalidProxy(
+                str(settings.proxy),
+                "with session=, a SOCKS proxy belongs on the session's connector "
+                "(aiohttp-socks' ProxyConnector)",
+            )
+        upgrade = settings.upgrade
+        if settings.proxy is not None:
+            upgrade = replace(upgrade, proxy=str(settings.proxy))
+        shared = (
+            session if isinstance(session, ClientSession) else ClientSession(session)
+        )
+
+        async def opener() -> ClientConnection:
+            return await shared.open(uri, upgrade, bind)
+
+        return WSConnectContext(
+            _translated(opener), uri, settings.reconnect, _close_for
+        )
+
+    dial = dict(settings.dial)
+
+    def make_session() -> aiohttp.ClientSession:
+        connector: aiohttp.BaseConnector
+        if unix_path is not None:
+            connector = UnixConnector(path=unix_path)
+        else:
+            connector = Dialer(
+                host=dial.get("host"),
+                port=dial.get("port"),
+                sock=dial.get("sock"),
+                proxy=settings.proxy,
+                proxy_ssl=dial.get("proxy_ssl"),
+                proxy_server_hostname=dial.get("proxy_server_hostname"),
+                origin_host=uri.host,
+                connection_kwargs={
+                    name: value
+                    for name, value in dial.items()
+                    if name in CREATE_CONNECTION_KEYWORDS
+                },
+            )
+        return aiohttp.ClientSession(connector=connector)
+
+    async def open_on(http: aiohttp.ClientSession) -> ClientConnection:
+        return await open_websocket(http, uri, settings.upgrade, bind)
+
+    return WSConnectContext(
+        _translated(on_private_session(make_session, open_on)),
+        uri,
+        settings.reconnect,
+        _close_for,
+    )
+
+
+async def _close_for(ws: ClientConnection, exc: BaseException | None) -> None:
+    await ws.close_for(exc)
+
+
+def _translated(
+    opener: Callable[[], Awaitable[ClientConnection]],
+) -> Callable[[], Awaitable[ClientConnection]]:
+    """``opener``, raising websockets' exceptions for aiohttp's."""
+
+    async def translated() -> ClientConnection:
+        try:
+            return await opener()
+        except aiohttp.ClientError as exc:
+            error = websockets_error(exc)
+            if error is exc:
+                raise
+            raise error from exc
+
+    return translated
+
+
+def websockets_error(exc: aiohttp.ClientError) -> BaseException:
+    """The exception websockets raises where aiohttp raised ``exc``."""
+    if type(exc).__module__ == exceptions.__name__:
+        return exc  # aiows's own, websockets' name already
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        certificate_error: BaseException = exc.certificate_error
+        return certificate_error
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        # The OSError (ssl.SSLError included) behind aiohttp's wrapper.
+        os_error: BaseException = exc.os_error
+        return os_error
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return exceptions.InvalidProxyStatus(
+            redacted(exc.request_info),
+            exc.history,
+            status=exc.status,
+            message=exc.message,
+            headers=exc.headers,
+        )
+    if isinstance(exc, aiohttp.ClientResponseError):
+        cls: type[exceptions.InvalidHandshake] = exceptions.InvalidMessage
+        if "Got more than" in exc.message or "Too many headers" in exc.message:
+            cls = exceptions.SecurityError
+        return cls(
+            redacted(exc.request_info),
+            exc.history,
+            status=exc.status,
+            message=f"did not receive a valid HTTP response: {exc.message}",
+            headers=exc.headers,
+        )
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return exceptions.InvalidMessage(
+            _no_request(),
+            (),
+            message="the server closed the connection before answering the upgrade",
+        )
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return ssl_module.SSLError(str(exc))
+    if isinstance(exc, aiohttp.ClientOSError):
+        return OSError(exc.errno, exc.strerror or str(exc))
+    return exceptions.InvalidMessage(_no_request(), (), message=str(exc))
+
+
+def _no_request() -> aiohttp.RequestInfo:
+    return aiohttp.RequestInfo(URL(), "GET", CIMultiDictProxy(CIMultiDict()), URL())

@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from websockets.asyncio.server import ServerConnection, serve, unix_serve
+from yarl import URL
 
 import aiows
 from tests.conftest import RawPeer, server_frame
@@ -174,7 +175,9 @@ async def test_host_and_port_change_only_the_destination(
 async def test_unsupported_keywords_are_named() -> None:
     with pytest.raises(TypeError, match="create_connection"):
         aiows.connect("ws://127.0.0.1/", create_connection=object)
-    with pytest.raises(ValueError, match="deflate"):
+    with pytest.raises(TypeError, match="colour"):
+        aiows.connect("ws://127.0.0.1/", colour="blue")
+    with pytest.raises(ValueError, match="unsupported compression: zstd"):
         aiows.connect("ws://127.0.0.1/", compression="zstd")
 
 
@@ -313,18 +316,19 @@ def test_proxy_from_environment(
         monkeypatch.delenv(name.upper(), raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert proxy_from_environment(uri) == expected
+    assert proxy_from_environment(URL(uri)) == expected
 
 
-def test_socks_proxy_from_environment_is_refused(
+def test_socks_proxy_from_environment_is_chosen(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from aiows.session.websockets_compat import proxy_from_environment
 
+    for name in ("http_proxy", "https_proxy", "ws_proxy", "wss_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.setenv("https_proxy", "socks5h://127.0.0.1:1080")
-    monkeypatch.delenv("no_proxy", raising=False)
-    with pytest.raises(ValueError, match="SOCKS"):
-        proxy_from_environment("wss://h.example/")
+    assert proxy_from_environment(URL("wss://h.example/")) == "socks5h://127.0.0.1:1080"
 
 
 async def test_connect_on_an_aiows_session_sends_its_credentials(

@@ -1,0 +1,249 @@
+"""``connect()``'s arguments: websockets' (13 and later, and legacy), checked.
+
+:func:`connect_settings` takes the union of both signatures, turns the
+legacy spellings into the current ones with a ``DeprecationWarning`` that
+names the replacement, checks every value as websockets does (with its
+exception classes), and freezes the result.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from yarl import URL
+
+from .. import exceptions
+from ..faces.websockets_face import ClientConnection
+from .dial import CREATE_CONNECTION_KEYWORDS, check_proxy
+from .options import (
+    ConnectionOptions,
+    ReconnectOptions,
+    UpgradeOptions,
+    count,
+    seconds,
+)
+from .options import subprotocols as check_subprotocols
+from .reconnect import Backoff
+
+#: Keywords that go to the connection itself, as websockets passes them to
+#: ``loop.create_connection`` (plus the proxy's TLS settings).
+DIAL_KEYWORDS: Final = CREATE_CONNECTION_KEYWORDS | {
+    "host",
+    "port",
+    "sock",
+    "ssl",
+    "server_hostname",
+    "proxy_ssl",
+    "proxy_server_hostname",
+}
+
+#: Legacy spelling -> (current spelling, how it is carried over).
+LEGACY: Final = {
+    "extra_headers": "additional_headers",
+    "timeout": "close_timeout",
+    "klass": "create_connection",
+    "create_protocol": "create_connection",
+}
+
+
+def proxy_from_environment(uri: URL) -> str | None:
+    """The proxy ``connect(proxy=True)`` uses for ``uri``, as websockets picks it.
+
+    ``no_proxy`` wins; then a proxy declared for ``ws``/``wss`` itself, then
+    a SOCKS proxy, then the HTTPS proxy, then (for ``ws://`` only) the HTTP
+    proxy.
+    """
+    if urllib.request.proxy_bypass(f"{uri.host}:{uri.port}"):
+        return None
+    proxies = urllib.request.getproxies()
+    secure = uri.scheme == "wss"
+    schemes = ["wss", "socks", "https"] if secure else ["ws", "socks", "https", "http"]
+    for scheme in schemes:
+        proxy = proxies.get(scheme)
+        if proxy is not None:
+            if scheme == "socks" and proxy.startswith("http://"):
+                # The operating system declares SOCKS as socks=http://host.
+                proxy = "socks5h://" + proxy.removeprefix("http://")
+            return proxy
+    return None
+
+
+def _first(value: Any) -> Any:
+    """websockets accepts (message, fragment) pairs for some limits; aiows
+    applies the first."""
+    return value[0] if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class CustomDelays(Backoff):
+    """websockets' ``reconnect_delays``: a function giving the delays."""
+
+    factory: Callable[[], Iterator[float]] | None = None
+
+    def delays(self) -> Iterator[float]:
+        assert self.factory is not None
+        return iter(self.factory())
+
+
+@dataclass(frozen=True)
+class ConnectSettings:
+    """Everything one ``connect()`` call asked for."""
+
+    uri: URL
+    upgrade: UpgradeOptions
+    connection: ConnectionOptions
+    reconnect: ReconnectOptions
+    ping_interval: float | None
+    ping_timeout: float | None
+    #: The proxy for connect()'s own dialer, or None.
+    proxy: URL | None
+    #: Keywords for the dialer (see :mod:`.dial`).
+    dial: dict[str, Any] = field(default_factory=dict)
+    #: A subclass of :class:`aiows.ClientConnection`, or a factory of one.
+    create_connection: Any = None
+
+
+def _legacy(given: dict[str, Any], stacklevel: int) -> None:
+    """Turn the legacy spellings in ``given`` into the current ones, warning."""
+    for old, new in LEGACY.items():
+        if old in given:
+            value = given.pop(old)
+            warnings.warn(
+                f"{old}= is deprecated; use {new}=",
+                DeprecationWarning,
+                stacklevel=stacklevel,
+            )
+            if given.get(new) is not None and new != "close_timeout":
+                raise TypeError(f"pass {new}= or {old}=, not both")
+            given[new] = value
+    if "read_limit" in given:
+        given.pop("read_limit")
+        warnings.warn(
+            "read_limit= is deprecated and has no effect; max_queue= bounds what "
+            "is held unread",
+            DeprecationWarning,
+            stacklevel=stacklevel,
+        )
+    if "loop" in given:
+        given.pop("loop")
+        warnings.warn(
+            "loop= is deprecated and ignored: the running loop is used",
+            DeprecationWarning,
+            stacklevel=stacklevel,
+        )
+
+
+def _extensions(extensions: Any, compression: Any, stacklevel: int) -> int:
+    """The ``compress`` value of ``compression=`` and ``extensions=``."""
+    if compression not in ("deflate", None):
+        raise ValueError(f"unsupported compression: {compression}")
+    bits = 15 if compression == "deflate" else 0
+    if extensions is None:
+        return bits
+    warnings.warn(
+        "extensions= is deprecated in aiows, which offers permessage-deflate "
+        "only; use compression='deflate' or compression=None",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+    for extension in extensions:
+        if getattr(extension, "name", None) != "permessage-deflate":
+            raise ValueError(
+                f"unsupported extension {extension!r}: aiows supports "
+                "permessage-deflate only"
+            )
+        server_bits = getattr(extension, "server_max_window_bits", None)
+        bits = server_bits if isinstance(server_bits, int) else 15
+    return bits
+
+
+def connect_settings(
+    uri: str, given: dict[str, Any], kwargs: dict[str, Any], *, stacklevel: int
+) -> ConnectSettings:
+    """Check ``connect()``'s arguments and freeze them."""
+    _legacy(kwargs, stacklevel + 1)
+    for name in ("additional_headers", "close_timeout", "create_connection"):
+        if name in kwargs:
+            given[name] = kwargs.pop(name)
+    extensions = kwargs.pop("extensions", given.pop("extensions", None))
+    unknown = set(kwargs) - DIAL_KEYWORDS
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise TypeError(f"connect() got unexpected keyword argument(s): {names}")
+    try:
+        parsed = URL(uri)
+    except (TypeError, ValueError) as exc:
+        raise exceptions.InvalidURI(uri, f"not a URI: {exc}") from None
+    if parsed.scheme not in ("ws", "wss") or not parsed.host:
+        raise exceptions.InvalidURI(uri, "scheme isn't ws or wss")
+    if parsed.scheme == "ws" and kwargs.get("ssl") is not None:
+        raise ValueError("ssl argument is incompatible with a ws:// URI")
+    if kwargs.get("sock") is not None and {"host", "port"} & set(kwargs):
+        raise ValueError("host and port cannot be given with sock")
+
+    headers = given["additional_headers"]
+    skip: tuple[str, ...] | None = None
+    user_agent = given["user_agent_header"]
+    if user_agent is None:
+        skip = ("User-Agent",)
+    elif not callable(headers):
+        headers = {"User-Agent": user_agent, **dict(headers or {})}
+
+    proxy = given["proxy"]
+    if proxy is True:
+        proxy = (
+            None if kwargs.get("sock") is not None else proxy_from_environment(parsed)
+        )
+    proxy_url = check_proxy(proxy) if proxy else None
+
+    upgrade = UpgradeOptions(
+        protocols=check_subprotocols("subprotocols", given["subprotocols"]),
+        origin=given["origin"],
+        compress=_extensions(extensions, given["compression"], stacklevel + 1),
+        headers=headers,
+        skip_auto_headers=skip,
+        ssl=kwargs.get("ssl") or True,
+        server_hostname=kwargs.get("server_hostname"),
+        open_timeout=seconds("open_timeout", given["open_timeout"]),
+    )
+    connection = ConnectionOptions(
+        max_msg_size=count(
+            "max_size", _first(given["max_size"]) or 0, minimum=0, none=False
+        )
+        or 0,
+        max_queue=count("max_queue", _first(given["max_queue"]), minimum=1, none=True),
+        write_limit=count(
+            "write_limit", _first(given["write_limit"]), minimum=0, none=True
+        ),
+        close_timeout=seconds("close_timeout", given["close_timeout"], zero=True),
+        logger=given["logger"],
+    )
+    make = given.get("create_connection")
+    if isinstance(make, type) and not issubclass(make, ClientConnection):
+        raise TypeError(
+            "create_connection must be a subclass of aiows.ClientConnection, "
+            f"not {make!r}"
+        )
+    if make is not None and not callable(make):
+        raise TypeError(f"create_connection must be callable, not {make!r}")
+    backoff = given["backoff"] or Backoff()
+    if given.get("reconnect_delays") is not None:
+        backoff = CustomDelays(factory=given["reconnect_delays"])
+    reconnect = ReconnectOptions(
+        backoff=backoff, process_exception=given["process_exception"]
+    )
+    return ConnectSettings(
+        uri=parsed,
+        upgrade=upgrade,
+        connection=connection,
+        reconnect=reconnect,
+        ping_interval=seconds("ping_interval", given["ping_interval"]),
+        ping_timeout=seconds("ping_timeout", given["ping_timeout"]),
+        proxy=proxy_url,
+        dial={name: value for name, value in kwargs.items() if name != "ssl"},
+        create_connection=given.get("create_connection"),
+    )
