@@ -41,7 +41,8 @@ async def main() -> None:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    base = site.name  # e.g. http://127.0.0.1:54321
+    host, port = runner.addresses[0][:2]
+    base = f"http://{host}:{port}"  # the port the OS chose
 
     # aiohttp's keyword arguments pass through; unsafe=True lets the jar keep
     # cookies from an IP address such as 127.0.0.1.

@@ -156,16 +156,16 @@ async def test_send_json_receive_json(echo_url: str) -> None:
 async def test_receive_str_and_bytes_check_the_type(echo_url: str) -> None:
     async with aiows.ws_connect(echo_url) as ws:
         await ws.send_bytes(b"\x01")
-        with pytest.raises(aiohttp.WSMessageTypeError, match=r"is not WSMsgType\.TEXT"):
+        with pytest.raises(aiows.WSMessageTypeError, match=r"is not WSMsgType\.TEXT"):
             await ws.receive_str()
         await ws.send_str("t")
         with pytest.raises(
-            aiohttp.WSMessageTypeError, match=r"is not WSMsgType\.BINARY"
+            aiows.WSMessageTypeError, match=r"is not WSMsgType\.BINARY"
         ) as info:
             await ws.receive_bytes()
         assert isinstance(info.value, TypeError)
         await ws.send_bytes(b"{}")
-        with pytest.raises(aiohttp.WSMessageTypeError):
+        with pytest.raises(aiows.WSMessageTypeError):
             await ws.receive_json()
         assert not ws.closed
         assert ws.client_notakeover is False

@@ -67,7 +67,7 @@ async def test_reply_to_last_message_goes_before_the_close(
         frames.set_result(got)
 
     server = await wire_server(handler)
-    timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0)
+    timeout = aiows.ClientWSTimeout(ws_receive=None, ws_close=5.0)
     async with aiows.ws_connect(
         server.url, timeout=timeout, max_msg_size=MAX_MSG_SIZE
     ) as ws:
@@ -111,7 +111,7 @@ async def test_idle_application_still_answers_within_ws_close(
         answered.set_result((code, loop.time() - sent_at))
 
     server = await wire_server(handler)
-    timeout = aiohttp.ClientWSTimeout(ws_close=WS_CLOSE)
+    timeout = aiows.ClientWSTimeout(ws_close=WS_CLOSE)
     ws = await aiows.ws_connect(server.url, timeout=timeout, max_msg_size=MAX_MSG_SIZE)
     try:
         wire_code, elapsed = await bounded(answered)
@@ -138,7 +138,7 @@ async def test_close_with_the_error_unread_reports_the_error(
         closed_by_server.set()  # the fixture closes TCP now
 
     server = await wire_server(handler)
-    timeout = aiohttp.ClientWSTimeout(ws_close=WS_CLOSE)
+    timeout = aiows.ClientWSTimeout(ws_close=WS_CLOSE)
     ws = await aiows.ws_connect(server.url, timeout=timeout)
     await bounded(closed_by_server.wait())
     assert await bounded(ws.close()) is True
@@ -164,6 +164,6 @@ async def test_idle_application_pong_is_not_held_back(
         await peer.read_close()
 
     server = await wire_server(handler)
-    timeout = aiohttp.ClientWSTimeout(ws_close=5.0)
+    timeout = aiows.ClientWSTimeout(ws_close=5.0)
     async with aiows.ws_connect(server.url, timeout=timeout):
         assert await bounded(pong) < 2.0

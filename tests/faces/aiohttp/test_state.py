@@ -148,7 +148,7 @@ async def test_autoclose_false_waits_for_the_application(
         frames.set_result(got)
 
     server = await wire_server(handler)
-    timeout = aiohttp.ClientWSTimeout(ws_close=0.2)
+    timeout = aiows.ClientWSTimeout(ws_close=0.2)
     ws = await aiows.ws_connect(server.url, autoclose=False, timeout=timeout)
     msg = await bounded(ws.receive())
     assert (msg.type, msg.data, msg.extra) == (
@@ -172,7 +172,7 @@ async def test_autoclose_false_waits_for_the_application(
 async def test_receive_str_on_binary_raises_type_error(echo_url: str) -> None:
     async with aiows.ws_connect(echo_url) as ws:
         await ws.send_bytes(b"\x00")
-        with pytest.raises(aiohttp.WSMessageTypeError):
+        with pytest.raises(aiows.WSMessageTypeError):
             await bounded(ws.receive_str())
         assert not ws.closed
 
