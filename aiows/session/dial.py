@@ -149,6 +149,8 @@ class Dialer(aiohttp.BaseConnector):
         self._host = host
         self._port = port
         self._sock = sock
+        # Set once the socket was used: it serves one connection only.
+        self._sock_used = False
         self._proxy = proxy
         self._proxy_ssl = proxy_ssl
         self._proxy_server_hostname = proxy_server_hostname
@@ -158,12 +160,16 @@ class Dialer(aiohttp.BaseConnector):
 
     async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> Any:
         host, port = req.host, req.port
-        if (self._host is not None or self._port is not None or self._sock) and (
+        if self._sock_used:
+            raise ValueError(
+                f"cannot follow a redirect to {host} with a preexisting socket"
+            )
+        if (self._host is not None or self._port is not None) and (
             self._origin_host is not None and host != self._origin_host
         ):
             raise ValueError(
-                f"cannot follow a redirect to {host}: host, port or sock fix the "
-                f"destination for {self._origin_host} only"
+                f"cannot follow a cross-origin redirect to {host} with an explicit "
+                f"host or port (they fix the destination for {self._origin_host})"
             )
         context = client_context(req.ssl) if req.is_ssl() else None
         server_hostname = (req.server_hostname or host) if context else None
@@ -192,6 +198,7 @@ class Dialer(aiohttp.BaseConnector):
         kwargs = self._kwargs
         if self._sock is not None:
             sock, self._sock = self._sock, None
+            self._sock_used = True
             await loop.create_connection(
                 lambda: protocol,
                 sock=sock,
@@ -203,7 +210,10 @@ class Dialer(aiohttp.BaseConnector):
         if proxy is not None and PROXY_SCHEMES[proxy.scheme]:
             from python_socks.async_.asyncio import Proxy
 
-            dialer = Proxy.from_url(str(proxy))
+            # socks5h:// and socks4a:// leave name resolution to the proxy.
+            remote = proxy.scheme.endswith(("h", "a"))
+            scheme = proxy.scheme.rstrip("ha")
+            dialer = Proxy.from_url(str(proxy.with_scheme(scheme)), rdns=remote)
             sock = await dialer.connect(dest_host=host, dest_port=port)
             await loop.create_connection(
                 lambda: protocol,

@@ -345,6 +345,7 @@ async def _request_following_redirects(
                 f"refusing to follow a redirect from {url.scheme}:// to "
                 f"{target.scheme}:// ({target.with_query(None)}): the upgrade "
                 "and its credentials would travel in clear text",
+                exceptions.SecurityError,
             )
         if target.scheme not in ("ws", "wss") or not target.host:
             raise _refusal(
@@ -374,10 +375,13 @@ async def _request_following_redirects(
 
 
 def _refusal(
-    response: ClientResponse, history: list[ClientResponse], message: str
+    response: ClientResponse,
+    history: list[ClientResponse],
+    message: str,
+    cls: type[exceptions.InvalidHandshake] = exceptions.InvalidHandshake,
 ) -> exceptions.InvalidHandshake:
     """The error for a redirect aiows will not follow."""
-    return exceptions.InvalidHandshake(
+    return cls(
         redacted(response.request_info),
         tuple(history),
         status=response.status,

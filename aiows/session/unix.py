@@ -47,9 +47,22 @@ def client_context(setting: Any) -> ssl.SSLContext:
 
 
 class UnixConnector(aiohttp.UnixConnector):
-    """aiohttp's ``UnixConnector``, plus TLS for secure requests."""
+    """aiohttp's ``UnixConnector``, plus TLS for secure requests.
+
+    ``origin_host`` is the host of the URI: a redirect to another host would
+    reach the same socket, so it is refused, as websockets does.
+    """
+
+    def __init__(self, path: str, *, origin_host: str | None = None) -> None:
+        super().__init__(path=path)
+        self._origin_host = origin_host
 
     async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> Any:
+        if self._origin_host is not None and req.host != self._origin_host:
+            raise ValueError(
+                f"cannot follow a cross-origin redirect to {req.host} with a Unix "
+                "socket"
+            )
         if not req.is_ssl():
             return await super()._create_connection(req, traces, timeout)
         context = client_context(req.ssl)

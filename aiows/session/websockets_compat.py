@@ -196,7 +196,7 @@ def _connect(
     def make_session() -> aiohttp.ClientSession:
         connector: aiohttp.BaseConnector
         if unix_path is not None:
-            connector = UnixConnector(path=unix_path)
+            connector = UnixConnector(unix_path, origin_host=uri.host)
         else:
             connector = Dialer(
                 host=dial.get("host"),

@@ -53,7 +53,7 @@ async def test_wss_to_ws_redirect_is_refused(aiohttp_server, tls: TLS) -> None: 
         async with session.ws_connect(f"ws://127.0.0.1:{plain.port}/ws") as ws:
             await ws.receive_json()
         assert hits == ["/ws"]
-        with pytest.raises(aiows.InvalidHandshake, match="clear text") as info:
+        with pytest.raises(aiows.SecurityError, match="clear text") as info:
             await session.ws_connect(
                 f"wss://127.0.0.1:{secure.port}/start",
                 ssl=tls.client,

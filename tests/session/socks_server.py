@@ -1,0 +1,97 @@
+"""A SOCKS5 proxy over real sockets (RFC 1928, no authentication or RFC 1929
+user/password), enough for the client's CONNECT; it records each target."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SocksServer:
+    """Start with :meth:`start`; ``url`` is ``socks5://127.0.0.1:PORT``."""
+
+    #: (host, port) of each CONNECT, and the user of each login.
+    targets: list[tuple[str, int]] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
+    #: Demand a user name and password (RFC 1929).
+    password: str | None = None
+    server: asyncio.AbstractServer | None = None
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def start(self) -> SocksServer:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        return self
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    async def _client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)
+        try:
+            version, count = await reader.readexactly(2)
+            methods = await reader.readexactly(count)
+            assert version == 5
+            if self.password is None:
+                assert 0 in methods
+                writer.write(b"\x05\x00")
+            else:
+                assert 2 in methods
+                writer.write(b"\x05\x02")
+                await reader.readexactly(1)
+                user = await reader.readexactly((await reader.readexactly(1))[0])
+                word = await reader.readexactly((await reader.readexactly(1))[0])
+                self.users.append(user.decode())
+                if word.decode() != self.password:
+                    writer.write(b"\x01\x01")
+                    return
+                writer.write(b"\x01\x00")
+            _, command, _, kind = await reader.readexactly(4)
+            assert command == 1  # CONNECT
+            if kind == 1:
+                host = socket.inet_ntoa(await reader.readexactly(4))
+            elif kind == 3:
+                host = (
+                    await reader.readexactly((await reader.readexactly(1))[0])
+                ).decode()
+            else:
+                host = socket.inet_ntop(socket.AF_INET6, await reader.readexactly(16))
+            port = int.from_bytes(await reader.readexactly(2), "big")
+            self.targets.append((host, port))
+            up_reader, up_writer = await asyncio.open_connection(host, port)
+            writer.write(b"\x05\x00\x00\x01" + socket.inet_aton("127.0.0.1") + b"\0\0")
+            await asyncio.gather(
+                _pipe(reader, up_writer),
+                _pipe(up_reader, writer),
+                return_exceptions=True,
+            )
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            self.tasks.discard(task)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        with contextlib.suppress(Exception):
+            writer.close()
