@@ -233,10 +233,38 @@ class Assembler:
             self._abandon_stream()
         partial = self.partial
         types = self._kinds.types
+        queue = self.queue
         while True:
-            item = await self.next(deadline)
-            if item is None:
-                return None
+            # What next() does, written out: every receive() comes through
+            # here, and a coroutine less per call is a frame less to create
+            # and to resume through.  With the aiohttp face's receive()
+            # written out likewise: 5% fewer instructions per message in
+            # ping-pong (benchmarks/engine_loop.py under callgrind).
+            if not queue:
+                if self.ended:
+                    return None
+                if self._waiter is not None:
+                    raise Concurrency(
+                        "another task is already waiting for a message; read "
+                        "from one task only"
+                    )
+                waiter = self._waiter = self._loop.create_future()
+                timer = (
+                    None
+                    if deadline is None
+                    else self._loop.call_at(deadline, _expire, waiter)
+                )
+                try:
+                    await waiter
+                finally:
+                    self._waiter = None
+                    if timer is not None:
+                        timer.cancel()
+                if not queue:
+                    return None
+            item = queue.popleft()
+            if self.paused and len(queue) <= self._resume_at:
+                self._resume()
             if type(item) is not Fragment:
                 kind = item[0]
                 if partial and (kind == types.CLOSE or kind == types.ERROR):

@@ -209,14 +209,28 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
         while True:
             if self._waiting_flag:
                 raise ConcurrencyError("Concurrent call to receive() is not allowed")
-            if self.closed:
+            if self._closed_flag or self._engine.expired:  # self.closed
                 return WS_CLOSED_MESSAGE
             if self._closing_flag:
                 await self.close()
                 return WS_CLOSED_MESSAGE
             msg = assembler.take()
             if msg is None:
-                msg = await self._wait(receive_timeout)
+                # Waiting is written out here rather than in a helper
+                # coroutine: one frame less per message that is waited for.
+                deadline = None
+                if receive_timeout:
+                    deadline = self._loop_ref.time() + receive_timeout
+                self._waiting_flag = True
+                try:
+                    msg = await assembler.message(deadline)
+                except Concurrency as err:  # pragma: no cover - _waiting_flag guards
+                    raise ConcurrencyError(str(err)) from None
+                finally:
+                    self._waiting_flag = False
+                    waiter = self._close_wait_future
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(None)
                 if msg is None:
                     return await self._on_end()
             kind = msg[0]
@@ -237,21 +251,6 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
                 return WSMessage(_ERROR, exc, None)
             # PING or PONG: shown only with autoping=False.
             return msg  # type: ignore[no-any-return]
-
-    async def _wait(self, receive_timeout: float | None) -> Any:
-        deadline = None
-        if receive_timeout:
-            deadline = self._loop_ref.time() + receive_timeout
-        self._waiting_flag = True
-        try:
-            return await self._assembler.message(deadline)
-        except Concurrency as exc:  # pragma: no cover - _waiting_flag guards
-            raise ConcurrencyError(str(exc)) from None
-        finally:
-            self._waiting_flag = False
-            waiter = self._close_wait_future
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
 
     async def _on_end(self) -> WSMessage:
         """The queue ended or :meth:`close` woke this receive()."""
@@ -311,29 +310,37 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
 
     # -- sending -----------------------------------------------------------------
 
-    async def _send(self, opcode: int, payload: Any, compress: int | None) -> None:
+    def _send_now(self, opcode: int, payload: Any, compress: int | None) -> bool:
+        """Write a message; True if the caller must wait for the buffer.
+
+        Not a coroutine: ``send_bytes()`` and ``send_str()`` await only
+        when the transport's buffer is full, so the common send creates one
+        coroutine, not two.
+        """
         engine = self._engine
         try:
             engine.send_message(opcode, payload, compress != 0)
         except InvalidState:
             raise ClientConnectionResetError(_CLOSED_TRANSPORT) from None
-        if engine.lane.paused:
-            try:
-                await engine.lane.drain()
-            except ConnectionResetError:
-                raise ClientConnectionResetError(_CLOSED_TRANSPORT) from None
+        return engine.lane.paused
+
+    async def _send(self, opcode: int, payload: Any, compress: int | None) -> None:
+        if self._send_now(opcode, payload, compress):
+            await self._drain()
 
     async def send_str(self, data: str, compress: int | None = None) -> None:
         """Send a TEXT message."""
         if not isinstance(data, str):
             raise TypeError(f"data argument must be str ({type(data)!r})")
-        await self._send(_TEXT_OP, data.encode("utf-8"), compress)
+        if self._send_now(_TEXT_OP, data.encode("utf-8"), compress):
+            await self._drain()
 
     async def send_bytes(self, data: bytes, compress: int | None = None) -> None:
         """Send a BINARY message (``bytes``, ``bytearray`` or ``memoryview``)."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data argument must be byte-ish ({type(data)!r})")
-        await self._send(_BINARY_OP, data, compress)
+        if self._send_now(_BINARY_OP, data, compress):
+            await self._drain()
 
     async def send_json(
         self,
