@@ -1,6 +1,7 @@
 /* Compiled hot paths of the aiows protocol core.
  *
  * scan_messages() turns a run of plain data frames into messages (see below).
+ * new_payload() makes a bytes object a large message is read into in place.
  *
  * build_frame(b0, key, data) -> a whole masked client frame (header, key,
  * data XOR key), built in one allocation so a frame is written with a single
@@ -293,7 +294,88 @@ error:
     return NULL;
 }
 
+/* new_payload(n) -> (bytes, memoryview): a bytes object of n bytes, not yet
+ * filled, and a writable view of its storage.
+ *
+ * A large binary message is read from the socket straight into the object
+ * the application gets (see FrameParser.read_into), instead of into a
+ * bytearray copied into a bytes at the end: one copy of the whole payload
+ * less.  This is safe because nothing but the parser refers to the bytes
+ * until it is filled: it is not hashed or shared before.  The view refers
+ * to a PayloadWriter holding the bytes, so the storage outlives any view.
+ * The pure-Python equivalent is parser.py_new_payload (a bytearray). */
+typedef struct {
+    PyObject_HEAD
+    PyObject *bytes;
+} PayloadWriter;
+
+static int
+payload_writer_getbuffer(PayloadWriter *self, Py_buffer *view, int flags)
+{
+    return PyBuffer_FillInfo(view, (PyObject *)self,
+                             PyBytes_AS_STRING(self->bytes),
+                             PyBytes_GET_SIZE(self->bytes), 0, flags);
+}
+
+static void
+payload_writer_dealloc(PayloadWriter *self)
+{
+    Py_XDECREF(self->bytes);
+    PyObject_Free(self);
+}
+
+static PyBufferProcs payload_writer_as_buffer = {
+    (getbufferproc)payload_writer_getbuffer,
+    NULL,
+};
+
+static PyTypeObject PayloadWriterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aiows.core._speedups.PayloadWriter",
+    .tp_basicsize = sizeof(PayloadWriter),
+    .tp_dealloc = (destructor)payload_writer_dealloc,
+    .tp_as_buffer = &payload_writer_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The writable storage of a bytes object being filled.",
+};
+
+static PyObject *
+new_payload(PyObject *self, PyObject *arg)
+{
+    Py_ssize_t n = PyLong_AsSsize_t(arg);
+    PyObject *bytes, *view;
+    PayloadWriter *writer;
+
+    if (n == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "size must not be negative");
+        return NULL;
+    }
+    bytes = PyBytes_FromStringAndSize(NULL, n);
+    if (bytes == NULL) {
+        return NULL;
+    }
+    writer = PyObject_New(PayloadWriter, &PayloadWriterType);
+    if (writer == NULL) {
+        Py_DECREF(bytes);
+        return NULL;
+    }
+    Py_INCREF(bytes);
+    writer->bytes = bytes;
+    view = PyMemoryView_FromObject((PyObject *)writer);
+    Py_DECREF(writer);
+    if (view == NULL) {
+        Py_DECREF(bytes);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", bytes, view);
+}
+
 static PyMethodDef methods[] = {
+    {"new_payload", (PyCFunction)new_payload, METH_O,
+     "new_payload(n) -> (bytes, writable memoryview of it)"},
     {"build_frame", (PyCFunction)(void (*)(void))build_frame, METH_FASTCALL,
      "build_frame(b0, key, data) -> a whole masked frame"},
     {"scan_messages", (PyCFunction)(void (*)(void))scan_messages, METH_FASTCALL,
@@ -311,5 +393,8 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
+    if (PyType_Ready(&PayloadWriterType) < 0) {
+        return NULL;
+    }
     return PyModule_Create(&module);
 }

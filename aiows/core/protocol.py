@@ -215,7 +215,7 @@ class ClientProtocol:
 
     # -- receiving -------------------------------------------------------
 
-    def receive_data(self, data: bytes) -> list[Event]:
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Parse ``data``; return the messages the application should see.
 
         Pings, pongs and close frames are handled here as they are parsed;
@@ -224,7 +224,7 @@ class ClientProtocol:
         ``data`` is the error, as the last item (the connection fails at
         once or when the error is read, by the ``failure`` policy).  After
         a close frame, or once the connection failed, the server's bytes
-        are ignored.
+        are ignored.  ``data`` may be a view of a buffer the caller reuses.
         """
         if self.failure is not None or self.state is State.CLOSE_DONE:
             return []
@@ -233,6 +233,23 @@ class ClientProtocol:
         if parser.exc is not None:
             self._on_error(parser.exc, events)
         return events
+
+    def receive_buffer(self) -> memoryview | None:
+        """Where the next bytes from the server can be read to in place.
+
+        The rest of a large binary message's payload while one is being
+        received (see :meth:`FrameParser.read_into`), else None.  Bytes read
+        there are reported with :meth:`receive_into`, not
+        :meth:`receive_data`.
+        """
+        if self.failure is not None or self.state is State.CLOSE_DONE:
+            return None
+        return self._parser.read_into()
+
+    def receive_into(self, n: int) -> list[Event]:
+        """``n`` bytes were read into the view :meth:`receive_buffer` gave;
+        the messages they complete."""
+        return self._parser.written(n)
 
     def _on_control(self, msg: Any, out: list[Event]) -> None:
         kind = int(msg[0])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
@@ -36,6 +37,36 @@ _WRITES_BACKED_UP: Final = 2
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
+#: Bytes read from the socket at once, at most: asyncio's own transports
+#: read 256 KiB at a time too.
+READ_BUFFER_SIZE: Final = 256 * 1024
+
+_this_thread = threading.local()
+
+
+def shared_read_buffer() -> memoryview:
+    """The buffer this thread's connections read into, one for them all.
+
+    A connection is an ``asyncio.BufferedProtocol``: the transport reads
+    into the buffer the connection gives, and the connection parses it at
+    once.  The reads of one event loop never overlap (each is parsed before
+    the next begins), so one buffer per thread serves every connection: an
+    idle connection holds none.  The parser copies what it keeps (see
+    :meth:`~aiows.core.parser.FrameParser.feed`).
+
+    Why not ``data_received``: asyncio's selector transport then allocates
+    a fresh 256 KiB ``bytes`` per read and shrinks it to the bytes read.
+    Whether glibc serves that from the heap or with an ``mmap`` depends on
+    the process's allocation history, and the ``mmap`` case costs an
+    ``mmap``, ``mremap`` and ``munmap`` and page faults per read (see
+    ``benchmarks/results/baseline-2026-12-01.txt``); uvloop copies each
+    read into a fresh ``bytes`` too.
+    """
+    view: memoryview | None = getattr(_this_thread, "read_buffer", None)
+    if view is None:
+        view = _this_thread.read_buffer = memoryview(bytearray(READ_BUFFER_SIZE))
+    return view
+
 
 class Sink(Protocol):
     """Where the connection puts what the protocol parsed."""
@@ -50,11 +81,13 @@ class Sink(Protocol):
         """The transport is gone: nothing more will come."""
 
 
-class Connection(asyncio.Protocol):
+class Connection(asyncio.BufferedProtocol):
     """An open client WebSocket on ``transport``, as the faces drive it.
 
     The session layer builds it once the opening handshake succeeded and
-    installs it as the transport's protocol.
+    installs it as the transport's protocol.  It is a buffered protocol
+    (see :func:`shared_read_buffer`); :meth:`data_received` takes bytes
+    too, such as those that came with the 101 response.
     """
 
     __slots__ = (
@@ -64,7 +97,9 @@ class Connection(asyncio.Protocol):
         "_debug",
         "_keepalive_settings",
         "_loop",
+        "_read_buffer",
         "_read_paused",
+        "_reading_into",
         "_reply_timeout",
         "_reply_timer",
         "_timeout_error",
@@ -116,6 +151,11 @@ class Connection(asyncio.Protocol):
         self.sink: Sink = self.assembler
         # Why reading is paused (the bits above), 0 while reading.
         self._read_paused = 0
+        # Where reads go: this thread's shared buffer, unless the protocol
+        # offered a message's own (then _reading_into is set until the read
+        # is reported).
+        self._read_buffer = shared_read_buffer()
+        self._reading_into = False
         # How long the server has, once a close frame went, to finish the
         # closing handshake and close TCP; then the transport is aborted.
         self._close_timeout = close_timeout
@@ -155,9 +195,28 @@ class Connection(asyncio.Protocol):
                 any_input_is_alive=keepalive.any_input_is_alive,
             )
 
-    # -- asyncio.Protocol ------------------------------------------------------
+    # -- asyncio.BufferedProtocol ----------------------------------------------
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        # A large binary message is read straight into its own storage (see
+        # FrameParser.read_into): no copy from the shared buffer into it.
+        view = self.protocol.receive_buffer()
+        self._reading_into = view is not None
+        return self._read_buffer if view is None else view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._reading_into:
+            self._reading_into = False
+            self._handle(self.protocol.receive_into(nbytes))
+        else:
+            self.data_received(self._read_buffer[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
+        """Take bytes from the server (a view of a reused buffer will do)."""
+        self._handle(self.protocol.receive_data(data))
+
+    def _handle(self, events: list[Event]) -> None:
+        """Send what the protocol parsed of one read where it belongs."""
         keepalive = self.keepalive
         if keepalive is not None:
             keepalive.last_input = self._loop.time()
@@ -165,7 +224,6 @@ class Connection(asyncio.Protocol):
         lane.hold()
         try:
             protocol = self.protocol
-            events = protocol.receive_data(data)
             if events:
                 if self._debug:
                     for event in events:

@@ -75,11 +75,14 @@ def upgraded_transport(response: ClientResponse) -> asyncio.Transport:
 
 
 def take_over(
-    response: ClientResponse, protocol: asyncio.Protocol
+    response: ClientResponse,
+    protocol: asyncio.BaseProtocol,
+    data_received: Callable[[bytes], None],
 ) -> Callable[[BaseException | None], None]:
     """Install ``protocol`` on the upgraded socket behind ``response``.
 
-    Feeds ``protocol.data_received`` the bytes that came with the 101 first.
+    Feeds ``data_received`` the bytes that came with the 101 first (the
+    protocol may be a buffered one, which reads only into its buffers).
     Returns the function ``protocol`` must call from its ``connection_lost``
     so aiohttp learns the socket is gone and releases the connector slot.
     """
@@ -90,7 +93,7 @@ def take_over(
     assert http_protocol is not None and transport is not None
 
     http_protocol.read_timeout = None  # internal 1
-    http_protocol.set_parser(_TailReader(protocol.data_received), None)  # internal 2
+    http_protocol.set_parser(_TailReader(data_received), None)  # internal 2
     transport.set_protocol(protocol)
 
     def release(exc: BaseException | None) -> None:

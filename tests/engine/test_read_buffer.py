@@ -1,0 +1,116 @@
+"""Reading: the connection is a buffered protocol over one buffer per thread,
+and large binary messages are read straight into their own storage."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from typing import Any
+
+import pytest
+
+import aiows
+from aiows.core.parser import DIRECT_READ_MIN
+from aiows.core.protocol import ClientProtocol
+from aiows.engine.connection import READ_BUFFER_SIZE, shared_read_buffer
+from tests.conftest import RawPeer, server_frame
+from tests.helpers import OP_BINARY, OP_TEXT, StartServer, bounded
+
+
+def test_one_buffer_per_thread() -> None:
+    here = shared_read_buffer()
+    assert shared_read_buffer() is here
+    assert len(here) == READ_BUFFER_SIZE and not here.readonly
+    other: list[memoryview] = []
+    thread = threading.Thread(target=lambda: other.append(shared_read_buffer()))
+    thread.start()
+    thread.join()
+    assert other[0] is not here
+
+
+async def test_connections_share_the_buffer(wire_server: StartServer) -> None:
+    """Messages interleaved on two connections, partial frames included,
+    come out right: nothing of the shared buffer is kept across reads."""
+    go = asyncio.Event()
+
+    async def handler(peer: RawPeer) -> None:
+        await go.wait()
+        for i in range(20):
+            frame = server_frame(OP_BINARY, bytes([i]) * (1000 + i))
+            # Half a frame, then the rest: the other connection reads between.
+            peer.send(frame[:500])
+            await peer.writer.drain()
+            await asyncio.sleep(0.001)
+            peer.send(frame[500:] + server_frame(OP_TEXT, f"t{i}".encode()))
+            await peer.writer.drain()
+        await peer.read_close()
+
+    server = await wire_server(handler)
+    async with aiows.ClientSession() as session:
+        a = await session.ws_connect(server.url)
+        b = await session.ws_connect(server.url)
+        assert a._engine._read_buffer is b._engine._read_buffer
+        go.set()
+        for i in range(20):
+            for ws in (a, b):
+                assert await bounded(ws.receive_bytes()) == bytes([i]) * (1000 + i)
+                assert await bounded(ws.receive_str()) == f"t{i}"
+        await a.close()
+        await b.close()
+
+
+@pytest.mark.parametrize("size", [DIRECT_READ_MIN * 3, 1024 * 1024, 3 * 1024 * 1024])
+async def test_large_message_read_in_place(
+    wire_server: StartServer, size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload = os.urandom(size)
+    in_place: list[int] = []
+    receive_into = ClientProtocol.receive_into
+
+    def counting(self: ClientProtocol, n: int) -> list[object]:
+        in_place.append(n)
+        return receive_into(self, n)
+
+    monkeypatch.setattr(ClientProtocol, "receive_into", counting)
+
+    async def handler(peer: RawPeer) -> None:
+        frame = server_frame(OP_BINARY, payload)
+        # In uneven pieces, with the next message right behind the last one.
+        for start in range(0, len(frame), 70_001):
+            peer.send(frame[start : start + 70_001])
+            await peer.writer.drain()
+        peer.send(server_frame(OP_TEXT, b"next"))
+        await peer.read_close()
+
+    server = await wire_server(handler)
+    async with aiows.ws_connect(server.url, max_msg_size=0) as ws:
+        got = await bounded(ws.receive_bytes(), 10)
+        assert type(got) is bytes
+        assert got == payload
+        assert await bounded(ws.receive_str()) == "next"
+    if size > READ_BUFFER_SIZE:
+        # Most of it went straight from the socket into the message.
+        assert sum(in_place) >= size // 2
+
+
+async def test_large_message_to_a_listener(wire_server: StartServer) -> None:
+    payload = os.urandom(512 * 1024)
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bytes] = loop.create_future()
+
+    class Once(aiows.Listener):
+        def on_message(
+            self, ws: aiows.ListenerConnection, kind: aiows.WSMsgType, data: Any
+        ) -> None:
+            done.set_result(bytes(data))
+
+    async def handler(peer: RawPeer) -> None:
+        peer.send(server_frame(OP_BINARY, payload))
+        await peer.read_close()
+
+    server = await wire_server(handler)
+    async with aiows.ClientSession() as session:
+        ws = await session.ws_listen(server.url, Once(), max_msg_size=0)
+        assert await bounded(done, 10) == payload
+        await ws.close()
