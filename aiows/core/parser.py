@@ -25,6 +25,7 @@ socket straight into the message (see :data:`DIRECT_READ_MIN`).
 from __future__ import annotations
 
 import codecs
+import functools
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -91,6 +92,11 @@ DIRECT_READ_FRACTION: Final = 4
 # The compiled scanner turns runs of plain data frames into messages; it
 # stops at anything else, which the Python loop below handles.
 _scan_messages = None if compiled is None else compiled.scan_messages
+
+
+@functools.lru_cache(maxsize=16)
+def _scan_spec(kinds: MessageKinds) -> tuple[Any, ...]:
+    return (kinds.text, kinds.binary, kinds.types.TEXT, kinds.types.BINARY, kinds.extra)
 
 
 def py_new_payload(size: int) -> tuple[bytearray, memoryview]:
@@ -166,6 +172,34 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
     place of the output list (see :data:`ControlHandler`).
     """
 
+    __slots__ = (
+        "_buffer",
+        "_decode_text",
+        "_deflate",
+        "_direct",
+        "_direct_filled",
+        "_direct_length",
+        "_direct_view",
+        "_fragments",
+        "_frame_fin",
+        "_frame_remaining",
+        "_max_size",
+        "_msg_bytes",
+        "_msg_compressed",
+        "_msg_decoder",
+        "_msg_folded",
+        "_msg_fragmented",
+        "_msg_opcode",
+        "_msg_size",
+        "_msg_text",
+        "_msg_unsent",
+        "_on_control",
+        "_scan_spec",
+        "closed",
+        "exc",
+        "kinds",
+    )
+
     def __init__(
         self,
         *,
@@ -192,14 +226,9 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         self._fragments = fragments
         #: The classes and type members messages are built from.
         self.kinds = kinds
-        # The compiled scanner takes the data-message ones as one tuple.
-        self._scan_spec = (
-            kinds.text,
-            kinds.binary,
-            kinds.types.TEXT,
-            kinds.types.BINARY,
-            kinds.extra,
-        )
+        # The compiled scanner takes the data-message ones as one tuple,
+        # shared by the parsers of the same kinds.
+        self._scan_spec = _scan_spec(kinds)
         # Where ping, pong and close messages go instead of the output.
         self._on_control = on_control
         # Bytes of an incomplete frame header (or control frame) kept for the

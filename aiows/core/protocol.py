@@ -19,7 +19,6 @@ When to answer a close, and when to fail on a protocol error, differs by API
 
 from __future__ import annotations
 
-from collections import deque
 from enum import Enum
 from typing import Any, Final
 
@@ -192,8 +191,9 @@ class ClientProtocol:
         #: Tokens of the pings the pongs received so far answered, oldest
         #: first; the caller takes them.
         self.acknowledged: list[Any] = []
-        # Pings waiting for a pong, oldest first, as (payload, token).
-        self._pings: deque[tuple[bytes, Any]] = deque()
+        # Pings waiting for a pong, oldest first, as (payload, token).  A
+        # list: few are in flight, and an empty deque costs 760 bytes.
+        self._pings: list[tuple[bytes, Any]] = []
 
     # -- the state table -------------------------------------------------
 
@@ -277,8 +277,8 @@ class ClientProtocol:
         if last is None:
             return  # unsolicited: a one-way heartbeat
         # A pong answers its ping and every one sent before it.
-        for _ in range(last + 1):
-            self.acknowledged.append(pings.popleft()[1])
+        self.acknowledged.extend(token for _, token in pings[: last + 1])
+        del pings[: last + 1]
 
     def _on_close(self, msg: Any, out: list[Event]) -> None:
         code, reason = msg[1], msg[2]
@@ -373,7 +373,7 @@ class ClientProtocol:
 
     def forget_oldest_ping(self) -> Any:
         """Give up on the oldest ping in flight; return its token."""
-        return self._pings.popleft()[1]
+        return self._pings.pop(0)[1]
 
     def ping_in_flight(self, payload: bytes) -> bool:
         """Whether a ping with ``payload`` is waiting for its pong."""

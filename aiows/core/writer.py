@@ -23,6 +23,8 @@ class FrameWriter:
     (b'\\x81\\x82', 8)
     """
 
+    __slots__ = ("deflate",)
+
     def __init__(self, deflate: PerMessageDeflate | None = None) -> None:
         #: The permessage-deflate state, when the extension was negotiated.
         self.deflate = deflate

@@ -36,11 +36,15 @@ class WSMessage(aiohttp.WSMessage):
         return self.type
 
 
+# aiohttp puts "" in the extra field of data, ping and pong messages.
+_DECODED: Final = MessageKinds(WSMessage, WSMessage, WSMessage, WSMsgType, "")
+_UNDECODED: Final = MessageKinds(_TextBytes, WSMessage, WSMessage, WSMsgType, "")
+
+
 def message_kinds(decode_text: bool) -> MessageKinds:
-    """The message classes the parser builds for this face."""
-    text: type[tuple[Any, ...]] = WSMessage if decode_text else _TextBytes
-    # aiohttp puts "" in the extra field of data, ping and pong messages.
-    return MessageKinds(text, WSMessage, WSMessage, WSMsgType, "")
+    """The message classes the parser builds for this face (one shared
+    instance each: nothing per connection)."""
+    return _DECODED if decode_text else _UNDECODED
 
 
 WS_CLOSED_MESSAGE: Final = WSMessage(WSMsgType.CLOSED, None, None)

@@ -76,6 +76,11 @@ def _install(engine: Connection, response: ClientResponse) -> None:
     engine.sync_reading()
 
 
+def _closed_before_pong() -> BaseException:
+    # Module-level, not a closure per ws_connect(): 150 bytes per connection.
+    return ClientConnectionResetError("the connection closed before the pong")
+
+
 def bind_aiohttp(
     options: ConnectionOptions, face: AiohttpOptions
 ) -> Callable[[ClientResponse, HandshakeResult], aiohttp_face.ClientWebSocketResponse]:
@@ -98,9 +103,6 @@ def bind_aiohttp(
     else:
         timeout_error = TimeoutError
 
-    def closed_error() -> BaseException:
-        return ClientConnectionResetError("the connection closed before the pong")
-
     def bind(
         response: ClientResponse, result: HandshakeResult
     ) -> aiohttp_face.ClientWebSocketResponse:
@@ -120,7 +122,7 @@ def bind_aiohttp(
             },
             close_timeout=timeout.ws_close,
             keepalive=keepalive,
-            closed_error=closed_error,
+            closed_error=_closed_before_pong,
             timeout_error=timeout_error,
         )
         params = result.deflate
