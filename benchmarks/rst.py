@@ -1,0 +1,103 @@
+"""``python -m benchmarks.rst RESULTS.json``: the tables of ``docs/performance.rst``.
+
+Prints, as reStructuredText, from one run's JSON (``benchmarks/results/*.json``):
+the client CPU per message of every client with the ratios the targets are
+stated in (aiows against aiohttp, websockets and picows-fut, the listener
+against picows-cb), and the memory and handshake figures.  The docs' tables
+are pasted from its output, so they come from one run and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmarks.report import _fmt
+
+CLIENTS = (
+    "aiows",
+    "aiows-listener",
+    "aiohttp",
+    "websockets",
+    "picows-cb",
+    "picows-fut",
+)
+HEADS = ("aiows", "listener", "aiohttp", "websockets", "picows-cb", "picows-fut")
+RATIOS = (
+    ("aiows", "aiohttp", "/aiohttp"),
+    ("aiows", "websockets", "/websockets"),
+    ("aiows", "picows-fut", "/picows-fut"),
+    ("aiows-listener", "picows-cb", "listener/picows-cb"),
+)
+
+
+def grid(rows: list[list[str]]) -> str:
+    """A simple RST table, the first row its header."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    rule = "  ".join("=" * w for w in widths)
+
+    def line(r: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+
+    return "\n".join([rule, line(rows[0]), rule, *map(line, rows[1:]), rule])
+
+
+def median(summary: dict[str, Any], case: str, client: str) -> float | None:
+    value = summary.get(case, {}).get(client)
+    return None if value is None else float(value["median"])
+
+
+def cpu_table(summary: dict[str, Any], cases: list[str]) -> str:
+    rows = [["scenario", *HEADS, *(r[2] for r in RATIOS)]]
+    for case in cases:
+        scenario, _, loop = case.partition(" / ")
+        values = [median(summary, case, c) for c in CLIENTS]
+        cells = [f"{scenario.replace('pingpong', 'ping-pong')}, {loop}"]
+        cells += [_fmt(v) for v in values]
+        for a, b, _ in RATIOS:
+            x, y = median(summary, case, a), median(summary, case, b)
+            cells.append(f"{x / y:.2f}" if x is not None and y else "—")
+        rows.append(cells)
+    return grid(rows)
+
+
+def other_table(summaries: dict[str, Any]) -> str:
+    rows = [["", *HEADS]]
+    memory = summaries.get("kib_per_conn", {})
+    for case, label in (
+        ("compression off", "KiB per idle connection, compression off"),
+        ("compression on", "KiB per idle connection, compression negotiated"),
+    ):
+        rows.append([label, *(_fmt(median(memory, case, c)) for c in CLIENTS)])
+    for table, label in (
+        ("handshakes_per_s", "open + close cycles per second"),
+        ("cpu_us_per_handshake", "client CPU µs per open + close cycle"),
+    ):
+        summary = summaries.get(table, {})
+        for case in summary:
+            rows.append([label, *(_fmt(median(summary, case, c)) for c in CLIENTS)])
+    return grid(rows)
+
+
+def main(argv: list[str]) -> int:
+    data = json.loads(Path(argv[0]).read_text())
+    summaries = data["summary"]
+    meta = data["meta"]
+    cpu = summaries["cpu_us_per_msg"]
+    cases = list(cpu)
+    print(f".. from {argv[0]}: {meta['date']}, {meta['cpu']},")
+    print(
+        f"   Python {meta['python']}, load {meta['load_start']} / {meta['load_end']},"
+    )
+    print(f"   aiows {meta['aiows_revision']}")
+    print()
+    print(cpu_table(cpu, cases))
+    print()
+    print(other_table(summaries))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
