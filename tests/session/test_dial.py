@@ -262,3 +262,16 @@ def test_bad_arguments_get_websockets_errors(
     uri = kwargs.pop("uri")
     with pytest.raises(error, match=match):
         aiows.connect(uri, **kwargs)
+
+
+async def test_ws_through_proxy_py_with_a_connect_tunnel(
+    server: Any, http_proxy: Any
+) -> None:
+    # A real third-party proxy: proxy.py, with Basic auth.
+    user, password = http_proxy.auth.login, http_proxy.auth.password
+    proxy_url = str(http_proxy.url.with_user(user).with_password(password))
+    async with aiows.connect(f"ws://127.0.0.1:{server.port}/", proxy=proxy_url) as ws:
+        assert await echo_once(ws) == "hi"
+        await ws.send("again")
+        assert await ws.recv() == "again"
+    assert "Proxy-Authorization" not in server.seen[0]
