@@ -96,6 +96,12 @@ def check_tls(url: URL, ssl: Any) -> None:
 MAX_REFUSAL_BODY: Final = 64 * 1024
 
 
+def check_call(url: str | URL, options: UpgradeOptions) -> None:
+    """Check what a call can be checked for before anything is sent: the URL,
+    and TLS settings that it would not use."""
+    check_tls(check_url(url), options.ssl)
+
+
 def _handshake_error(
     exc: core_errors.HandshakeError, response: ClientResponse, body: bytes = b""
 ) -> exceptions.InvalidHandshake:
