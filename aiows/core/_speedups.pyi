@@ -13,3 +13,6 @@ def scan_messages(
 def build_frame(
     b0: int, key: bytes, data: bytes | bytearray | memoryview, /
 ) -> bytes: ...
+def scan_continuations(
+    data: bytes, pos: int, limit: int, /
+) -> tuple[int, bytes, bool]: ...

@@ -73,6 +73,8 @@ _FOLD_AT: Final = 64
 # The compiled scanner turns runs of plain data frames into messages; it
 # stops at anything else, which the Python loop below handles.
 _scan_messages = None if compiled is None else compiled.scan_messages
+# And runs of plain continuation frames of a message in progress, joined.
+_scan_continuations = None if compiled is None else compiled.scan_continuations
 
 
 def parse_close_payload(payload: bytes | bytearray | memoryview) -> tuple[int, str]:
@@ -243,6 +245,7 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         pos = 0
         max_size = self._max_size
         scan = _scan_messages
+        scan_more = _scan_continuations
         while end - pos >= 2:
             if scan is not None and self._msg_opcode is None:
                 pos = scan(
@@ -250,6 +253,14 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
                 )
                 if end - pos < 2:
                     break
+            elif scan_more is not None and not self._msg_compressed:
+                limit = -1 if max_size is None else max_size - self._msg_size
+                after, payload, fin = scan_more(data, pos, limit)
+                if after != pos:
+                    pos = after
+                    self._frame_fin = fin
+                    self._data_piece(payload, True, out)
+                    continue
             b0 = data[pos]
             b1 = data[pos + 1]
             fin = b0 & FIN
