@@ -163,6 +163,7 @@ class Connection(asyncio.Protocol):
             keepalive.last_input = self._loop.time()
         lane = self.lane
         lane.hold()
+        replied = False
         try:
             protocol = self.protocol
             events = protocol.receive_data(data)
@@ -173,7 +174,8 @@ class Connection(asyncio.Protocol):
                 # Queued before the replies are written: a close reply makes
                 # the queue drop data that comes after it, not before.
                 self.sink.put(events)
-            if protocol.outgoing:
+            replied = bool(protocol.outgoing)
+            if replied:
                 self._write_replies()
             if protocol.acknowledged:
                 self._acknowledge()
@@ -181,6 +183,11 @@ class Connection(asyncio.Protocol):
                 self._hold_reply()
         finally:
             lane.release()
+        if replied and lane.paused:
+            # Automatic replies respect backpressure too: a peer that floods
+            # pings and never reads cannot grow the write buffer.  Checked
+            # after release(), whose write() is what may fill the buffer.
+            self._set_reading(_WRITES_BACKED_UP, True)
 
     def eof_received(self) -> bool:
         # Returning False lets asyncio close the transport: after the server
@@ -258,10 +265,6 @@ class Connection(asyncio.Protocol):
             lane.write(frame)
         if self.protocol.close_sent is not None:
             self._closing_started()
-        if lane.paused:
-            # Automatic replies respect backpressure too: a peer that floods
-            # pings and never reads cannot grow the write buffer.
-            self._set_reading(_WRITES_BACKED_UP, True)
 
     def _acknowledge(self) -> None:
         now = self._loop.time()
