@@ -1,0 +1,928 @@
+"""websockets as the oracle: every scenario through websockets' client and aiows's.
+
+Each scenario is a piece of user code written for
+``websockets.asyncio.client.connect``.  It runs once with websockets' names
+and once with aiows's (``aiows.connect``, ``aiows.ConnectionClosedOK``, ...),
+against the same server, and records what user code observes: values
+returned, exception classes (by name, with the websockets hierarchy by
+name), close frames, ``state`` by name, the handshake objects, and the order
+of all of it, plus what the server saw.  The two records must be equal.
+
+Where aiows differs on purpose, :data:`DIFFERENCES` says where and why, and
+the scenario asserts the difference itself, so it cannot drift either way.
+Where aiows differs by mistake, a test of its own is a strict ``xfail``
+whose reason starts with ``LIB:``.
+
+The servers: ``websockets.asyncio.server.serve`` for most scenarios, an
+``aiohttp.web`` server where aiohttp's server behaves differently, and the
+scripted ``raw_server`` for hostile input.  The legacy
+``websockets.legacy.client.connect`` is a third client for the legacy
+spellings (``extra_headers=``, ``timeout=``, ``klass=`` ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+import sys
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any, NamedTuple
+
+import aiohttp
+import pytest
+import websockets
+import websockets.exceptions
+import websockets.version
+from aiohttp import web
+from websockets.asyncio.client import ClientConnection as WebsocketsConnection
+from websockets.asyncio.client import connect as websockets_connect
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+
+import aiows
+from tests.conftest import RawPeer, RawServer, server_frame, upgrade_response
+from tests.helpers import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, bounded, close_payload
+from tests.session.conftest import TLS
+
+with warnings.catch_warnings():
+    # Importing websockets.legacy warns that it is deprecated.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from websockets.legacy.client import WebSocketClientProtocol
+    from websockets.legacy.client import connect as legacy_connect
+
+StartServer = Callable[..., Awaitable[RawServer]]
+
+#: How long one scenario may take before it counts as hanging.
+SCENARIO_TIMEOUT = 10.0
+
+
+# -- the two (or three) clients ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Api:
+    """The names a program imports: websockets', legacy websockets', or aiows's."""
+
+    name: str
+    connect: Callable[..., Any]
+    #: Where the exception classes are: ``websockets.exceptions`` or ``aiows``.
+    errors: Any
+    #: The class to subclass for ``create_connection=`` / ``klass=``.
+    connection_class: type
+
+
+WEBSOCKETS = Api(
+    "websockets", websockets_connect, websockets.exceptions, WebsocketsConnection
+)
+LEGACY = Api("legacy", legacy_connect, websockets.exceptions, WebSocketClientProtocol)
+AIOWS = Api("aiows", aiows.connect, aiows, aiows.ClientConnection)
+
+#: websockets' exception names; the hierarchy is compared on these.
+WEBSOCKETS_NAMES = frozenset(websockets.exceptions.__all__) - {
+    # Checked on its own: see test_websocket_exception_is_the_root.
+    "WebSocketException",
+}
+_ROOTS = (object, BaseException, Exception)
+
+
+def kind(exc: BaseException) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """What ``except`` clauses see of ``exc``: its class name, its websockets
+    bases by name, and its built-in bases (other than those an aiohttp base
+    brings, which are a deliberate addition: see :data:`DIFFERENCES`)."""
+    mro = type(exc).__mro__
+    from_aiohttp: set[type] = set()
+    for cls in mro:
+        if cls.__module__.split(".")[0] == "aiohttp":
+            from_aiohttp.update(cls.__mro__)
+    hierarchy = tuple(
+        cls.__name__
+        for cls in mro
+        if cls.__module__.split(".")[0] in ("websockets", "aiows")
+        and cls.__name__ in WEBSOCKETS_NAMES
+    )
+    builtin = tuple(
+        cls.__name__
+        for cls in mro
+        if cls.__module__ == "builtins"
+        and cls not in _ROOTS
+        and cls not in from_aiohttp
+    )
+    return type(exc).__name__, hierarchy, builtin
+
+
+def frame(close: Any) -> tuple[int, str] | None:
+    """A close frame as ``(code, reason)``; None when there was none."""
+    return None if close is None else (int(close.code), close.reason)
+
+
+def closed_info(exc: BaseException) -> dict[str, Any]:
+    """What a ConnectionClosed says about the ending."""
+    return {
+        "rcvd": frame(getattr(exc, "rcvd", None)),
+        "sent": frame(getattr(exc, "sent", None)),
+        "rcvd_then_sent": getattr(exc, "rcvd_then_sent", None),
+        "cause": None if exc.__cause__ is None else kind(exc.__cause__),
+    }
+
+
+def masked_headers(headers: Any) -> list[tuple[str, str]]:
+    """Headers as sorted ``(lower name, value)`` pairs through the Mapping API,
+    with the values that change on every run (key, accept, date) masked."""
+    varying = {"sec-websocket-key", "sec-websocket-accept", "date"}
+    return sorted(
+        (name.lower(), "<varies>" if name.lower() in varying else value)
+        for name, value in headers.items()
+    )
+
+
+#: Request headers compared on their own: the User-Agent (a difference) and
+#: the two aiohttp adds (test_request_headers_are_websockets_own).
+AIOHTTP = ("user-agent", "accept", "accept-encoding")
+
+
+@dataclass
+class Record:
+    """The observations of one run, in order."""
+
+    api: Api
+    events: list[tuple[str, Any]] = field(default_factory=list)
+
+    def add(self, label: str, value: Any) -> None:
+        self.events.append((label, value))
+
+    def error(self, label: str, exc: BaseException) -> None:
+        """Record an exception: its kind, and the ending for ConnectionClosed."""
+        value: dict[str, Any] = {"kind": kind(exc)}
+        if isinstance(exc, self.api.errors.ConnectionClosed):
+            value.update(closed_info(exc))
+        self.add(label, ("raised", value))
+
+    async def outcome(self, label: str, awaitable: Awaitable[Any]) -> Any:
+        """Await ``awaitable``; record what it returned or raised."""
+        try:
+            result = await awaitable
+        except Exception as exc:
+            self.error(label, exc)
+            return exc
+        self.add(label, ("returned", result))
+        return result
+
+    def state(self, ws: Any, label: str) -> None:
+        """``state`` by name, and the close code and reason."""
+        self.add(f"{label} state", ws.state.name)
+        self.add(f"{label} close", (ws.close_code, ws.close_reason))
+
+    def legacy_state(self, ws: Any, label: str) -> None:
+        """The legacy attributes: ``open``, ``closed``, close code and reason."""
+        self.add(f"{label} open/closed", (ws.open, ws.closed))
+        self.add(f"{label} close", (ws.close_code, ws.close_reason))
+
+
+# -- the websockets server ---------------------------------------------------------
+
+
+@dataclass
+class ServerLog:
+    """What the server saw, per run (the ``run`` query parameter)."""
+
+    runs: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
+    done: dict[str, asyncio.Event] = field(default_factory=dict)
+
+    def add(self, run: str, label: str, value: Any) -> None:
+        self.runs.setdefault(run, []).append((label, value))
+
+    def started(self, run: str) -> None:
+        self.done.setdefault(run, asyncio.Event())
+
+    def finished(self, run: str) -> None:
+        self.done.setdefault(run, asyncio.Event()).set()
+
+    async def wait(self, run: str) -> list[tuple[str, Any]]:
+        """The server's record of ``run``, once its handler returned."""
+        if run in self.done:
+            await bounded(self.done[run].wait())
+        return self.runs.get(run, [])
+
+
+def query(path: str) -> dict[str, str]:
+    _, _, qs = path.partition("?")
+    return dict(part.partition("=")[::2] for part in qs.split("&") if part)
+
+
+def run_of(path: str) -> str:
+    return query(path).get("run", "?")
+
+
+async def commands(ws: ServerConnection, log: ServerLog, run: str) -> None:
+    """Echo, except for commands: ``close CODE REASON``, ``three CODE`` (three
+    messages, then a close), ``fragments`` / ``bin-fragments`` (a fragmented
+    message), ``ping`` (a ping, then ``pinged``), ``drop`` (TCP abort)."""
+    async for message in ws:
+        log.add(run, "got", (type(message).__name__, message))
+        if not isinstance(message, str):
+            await ws.send(message)
+            continue
+        verb, _, rest = message.partition(" ")
+        if verb == "close":
+            code, _, reason = rest.partition(" ")
+            await ws.close(int(code), reason)
+        elif verb == "three":
+            for text in ("one", "two", "three"):
+                await ws.send(text)
+            await ws.close(int(rest), "bye")
+        elif verb == "fragments":
+            await ws.send(["fra", "gm", "ent"])
+        elif verb == "bin-fragments":
+            await ws.send([b"fra", b"gm", b"ent"])
+        elif verb == "ping":
+            await ws.ping(b"srv")
+            await ws.send("pinged")
+        elif verb == "drop":
+            assert ws.transport is not None
+            ws.transport.abort()
+        else:
+            await ws.send(message)
+
+
+@dataclass
+class WebsocketsServer:
+    url: str
+    log: ServerLog
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[WebsocketsServer]:
+    """A websockets server: ``/echo`` runs :func:`commands`; ``/deny`` refuses
+    with 403; ``/redirect`` sends a 302 to ``/echo``."""
+    log = ServerLog()
+
+    async def handler(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        run = run_of(ws.request.path)
+        log.started(run)
+        log.add(run, "path", ws.request.path)
+        try:
+            await commands(ws, log, run)
+        except websockets.exceptions.ConnectionClosed:
+            pass
+        finally:
+            await ws.wait_closed()
+            log.add(run, "close rcvd", frame(ws.protocol.close_rcvd))
+            log.add(run, "close sent", frame(ws.protocol.close_sent))
+            log.finished(run)
+
+    def process_request(connection: ServerConnection, request: Any) -> Any:
+        path = request.path.partition("?")[0]
+        if path == "/deny":
+            response = connection.respond(HTTPStatus.FORBIDDEN, "no entry\n")
+            response.headers["X-Why"] = "test"
+            return response
+        if path == "/redirect":
+            response = connection.respond(HTTPStatus.FOUND, "")
+            response.headers["Location"] = "/echo?" + request.path.partition("?")[2]
+            return response
+        return None
+
+    def select_subprotocol(connection: ServerConnection, offered: Any) -> Any:
+        return "chat" if "chat" in offered else None
+
+    async with serve(
+        handler,
+        "127.0.0.1",
+        0,
+        process_request=process_request,
+        select_subprotocol=select_subprotocol,
+    ) as srv:
+        port = srv.sockets[0].getsockname()[1]
+        yield WebsocketsServer(f"ws://127.0.0.1:{port}", log)
+
+
+# -- running one scenario with each client ------------------------------------------
+
+Scenario = Callable[[Api, str, Record], Awaitable[None]]
+Result = dict[str, list[tuple[str, Any]]]
+
+
+async def each(
+    apis: tuple[Api, ...],
+    url: str,
+    scenario: Scenario,
+    log: ServerLog | None = None,
+    *,
+    exact: bool = True,
+) -> Result:
+    """Run ``scenario`` with each API in turn; add what the server saw.
+
+    Unless ``exact``, some details are masked (see :func:`details_masked`)."""
+    out: Result = {}
+    for api in apis:
+        sep = "&" if "?" in url else "?"
+        record = Record(api)
+        await asyncio.wait_for(
+            scenario(api, f"{url}{sep}run={api.name}", record), SCENARIO_TIMEOUT
+        )
+        events = list(record.events)
+        if log is not None:
+            seen = await log.wait(api.name)
+            events += [("server " + label, value) for label, value in seen]
+        events = same_run(events, api.name)
+        out[api.name] = events if exact else details_masked(events)
+    return out
+
+
+def same_run(value: Any, name: str) -> Any:
+    """``value`` with ``run=<name>`` read as ``run=<run>``: the one thing
+    that differs between the runs by design."""
+    if isinstance(value, str):
+        return value.replace(f"run={name}", "run=<run>")
+    if isinstance(value, (list, tuple)):
+        return type(value)(same_run(item, name) for item in value)
+    if isinstance(value, dict):
+        return {key: same_run(item, name) for key, item in value.items()}
+    return value
+
+
+#: Close codes that mean a failure: their reasons are each library's own words.
+FAILURE_CODES = frozenset({1002, 1003, 1007, 1008, 1009, 1010, 1011})
+
+
+def details_masked(value: Any) -> Any:
+    """``value`` with the details that user code rarely reads masked: the
+    reason of every failure close (a ``(code, reason)`` pair, or inside a
+    ConnectionClosed record) and the ``__cause__`` of ConnectionClosed.
+
+    A scenario where they differ runs twice (:func:`details`): masked, so
+    that everything else is compared, and exact, a strict xfail.
+    """
+    if (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and type(value[0]) is not bool
+        and isinstance(value[0], int)
+        and value[0] in FAILURE_CODES
+        and isinstance(value[1], str)
+        and value[1]
+    ):
+        return (value[0], "<failure reason>")
+    if isinstance(value, (list, tuple)):
+        return type(value)(details_masked(item) for item in value)
+    if isinstance(value, dict):
+        masked = {key: details_masked(item) for key, item in value.items()}
+        if "cause" in masked:
+            masked["cause"] = "<cause>"
+        return masked
+    return value
+
+
+def details(lib: str) -> Any:
+    """Parametrize a scenario whose details differ: ``masked`` compares all
+    but them, ``exact`` all of it (a strict xfail; ``lib`` says what aiows
+    does wrong)."""
+    return pytest.mark.parametrize(
+        "exact",
+        [
+            pytest.param(False, id="masked"),
+            pytest.param(
+                True,
+                id="exact",
+                marks=pytest.mark.xfail(strict=True, reason=f"LIB: {lib}"),
+            ),
+        ],
+    )
+
+
+async def both(
+    url: str, scenario: Scenario, log: ServerLog | None = None, *, exact: bool = True
+) -> Result:
+    return await each((WEBSOCKETS, AIOWS), url, scenario, log, exact=exact)
+
+
+class Difference(NamedTuple):
+    """One deliberate difference: in ``scenario``, observation ``label`` is
+    ``oracle`` for websockets (or legacy websockets) and ``aiows`` for aiows."""
+
+    scenario: str
+    label: str
+    oracle: Any
+    aiows: Any
+    reason: str
+
+
+def assert_same(result: Result, name: str) -> None:
+    """aiows observed what the oracle observed, but for :data:`DIFFERENCES`."""
+    oracle_name = next(key for key in result if key != "aiows")
+    oracle, ours = result[oracle_name], result["aiows"]
+    allowed = {d.label: d for d in DIFFERENCES if d.scenario == name}
+    if os.environ.get("WSDIFF_SHOW"):
+        for (label, expected), (_, got) in zip(oracle, ours):
+            print(("   " if expected == got else "!! ") + label)
+            print("      ", oracle_name, repr(expected))
+            print("       aiows", repr(got))
+    assert [label for label, _ in ours] == [label for label, _ in oracle], name
+    for (label, expected), (_, got) in zip(oracle, ours, strict=True):
+        if label in allowed:
+            difference = allowed.pop(label)
+            assert (expected, got) == (difference.oracle, difference.aiows), (
+                f"{name}: {label}"
+            )
+        else:
+            assert got == expected, f"{name}: {label}"
+    assert not allowed, f"{name}: documented differences not seen: {list(allowed)}"
+
+
+_PYTHON = f"Python/{sys.version_info.major}.{sys.version_info.minor}"
+
+#: Where aiows differs from websockets on purpose.  docs/from_websockets.rst
+#: lists the same ones.
+DIFFERENCES: list[Difference] = [
+    Difference(
+        "surface",
+        "User-Agent",
+        f"{_PYTHON} websockets/{websockets.version.version}",
+        f"{_PYTHON} aiows/{aiows.__version__}",
+        "the default User-Agent names the library that sends it",
+    ),
+    Difference(
+        "surface",
+        "logger name",
+        "websockets.client",
+        "aiows.client",
+        "aiows logs under its own package's name, as the logging module "
+        "recommends; configure the 'aiows' logger",
+    ),
+    Difference(
+        "surface",
+        "aiohttp_response",
+        False,
+        True,
+        "aiows also gives the handshake's aiohttp.ClientResponse",
+    ),
+]
+
+
+# -- the connection's surface ----------------------------------------------------------
+
+
+async def test_surface(server: WebsocketsServer) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        ws = await api.connect(url, subprotocols=["chat", "other"])
+        r.add("state", ws.state.name)
+        r.add("state class", type(ws.state).__name__)
+        r.add("subprotocol", ws.subprotocol)
+        r.add("request.path", ws.request.path)
+        headers = masked_headers(ws.request.headers)
+        r.add("request.headers", [item for item in headers if item[0] not in AIOHTTP])
+        r.add("User-Agent", ws.request.headers["User-Agent"])
+        response = ws.response
+        r.add("response", (response.status_code, response.reason_phrase))
+        r.add("response.headers", masked_headers(response.headers))
+        r.add("response.body", response.body)
+        r.add("latency", (type(ws.latency).__name__, ws.latency))
+        r.add("id", type(ws.id).__name__)
+        r.add("logger", isinstance(ws.logger, logging.LoggerAdapter))
+        r.add("logger extra", ws.logger.extra == {"websocket": ws})
+        r.add("logger name", ws.logger.logger.name)
+        r.add("remote_address", ws.remote_address)
+        r.add("local_address host", ws.local_address[0])
+        r.add("close before the end", (ws.close_code, ws.close_reason))
+        r.add("aiohttp_response", hasattr(ws, "aiohttp_response"))
+        await ws.send("hello")
+        r.add("echo", await ws.recv())
+        await r.outcome("close()", ws.close())
+        r.state(ws, "after close")
+        await r.outcome("second close()", ws.close())
+        await r.outcome("wait_closed()", ws.wait_closed())
+
+    result = await both(f"{server.url}/echo", scenario, server.log)
+    assert_same(result, "surface")
+
+
+# -- sending and receiving ------------------------------------------------------------
+
+
+async def test_send_and_recv(server: WebsocketsServer) -> None:
+    async def agen(*items: Any) -> AsyncIterator[Any]:
+        for item in items:
+            yield item
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        async with api.connect(url) as ws:
+            await ws.send("héllo")
+            r.add("text", await ws.recv())
+            await ws.send(b"\x00\xff")
+            r.add("binary", await ws.recv())
+            await ws.send(bytearray(b"ba"))
+            r.add("bytearray", await ws.recv())
+            await ws.send(memoryview(b"mv"))
+            r.add("memoryview", await ws.recv())
+            await ws.send(b"bytes as text", text=True)
+            r.add("text=True", await ws.recv())
+            await ws.send("str as binary", text=False)
+            r.add("text=False", await ws.recv())
+            await ws.send("text, decode=False")
+            r.add("recv(decode=False)", await ws.recv(decode=False))
+            await ws.send(b"binary, decode=True")
+            r.add("recv(decode=True)", await ws.recv(decode=True))
+            await ws.send(["frag", "mented"])
+            r.add("list of str", await ws.recv())
+            await ws.send((b"frag", b"mented"))
+            r.add("tuple of bytes", await ws.recv())
+            await ws.send(iter(["it", "er"]))
+            r.add("iterator", await ws.recv())
+            await ws.send(agen("as", "ync"))
+            r.add("async iterable", await ws.recv())
+            await ws.send(agen(b"as", b"ync"))
+            r.add("async iterable of bytes", await ws.recv())
+            await ws.send(["str", "as", "binary"], text=False)
+            r.add("fragments text=False", await ws.recv())
+            await ws.send([])
+            await ws.send(agen())
+            await ws.send("after empty iterables")
+            r.add("after empty", await ws.recv())
+            await r.outcome("send(dict)", ws.send({"a": 1}))
+            await r.outcome("send(int)", ws.send(42))
+            await ws.send("x" * 70000)
+            r.add("large", len(await ws.recv()))
+            r.state(ws, "open")
+
+    result = await both(f"{server.url}/echo", scenario, server.log)
+    assert_same(result, "send and recv")
+
+
+@details(
+    "a fragmented send that fails closes with 'fragmented send interrupted'; "
+    "websockets says 'error in fragmented message'"
+)
+async def test_mixed_fragments_fail_the_connection(
+    server: WebsocketsServer, exact: bool
+) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        async with api.connect(url) as ws:
+            await r.outcome("send(['a', b'b'])", ws.send(["a", b"b"]))
+            await r.outcome("recv()", ws.recv())
+            r.state(ws, "after")
+
+    result = await both(f"{server.url}/echo", scenario, server.log, exact=exact)
+    assert_same(result, "mixed fragments")
+
+
+async def test_recv_streaming(server: WebsocketsServer) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        async with api.connect(url) as ws:
+            await ws.send("fragments")
+            r.add("text", "".join([p async for p in ws.recv_streaming()]))
+            await ws.send("fragments")
+            pieces = [p async for p in ws.recv_streaming(decode=False)]
+            r.add("text, decode=False", (b"".join(pieces), {type(p) for p in pieces}))
+            await ws.send("bin-fragments")
+            pieces = [p async for p in ws.recv_streaming(decode=True)]
+            r.add("binary, decode=True", ("".join(pieces), {type(p) for p in pieces}))
+            await ws.send("single")
+            r.add("unfragmented", [p async for p in ws.recv_streaming()])
+            await ws.send(b"\x01")
+            r.add("unfragmented binary", [p async for p in ws.recv_streaming()])
+            await ws.send("close 1000 done")
+            stream = ws.recv_streaming()
+            await r.outcome("after the close", stream.__anext__())
+
+    result = await both(f"{server.url}/echo", scenario, server.log)
+    assert_same(result, "recv_streaming")
+
+
+# -- closing ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("code", "name"), [(1000, "normal"), (1001, "going away")])
+async def test_async_for_ends_on_a_normal_close(
+    server: WebsocketsServer, code: int, name: str
+) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        async with api.connect(url) as ws:
+            await ws.send(f"three {code}")
+            r.add("messages", [message async for message in ws])
+            r.state(ws, "after the loop")
+            await r.outcome("recv()", ws.recv())
+            await r.outcome("send()", ws.send("late"))
+
+    result = await both(f"{server.url}/echo", scenario, server.log)
+    assert_same(result, f"async for, {name} close")
+
+
+async def test_async_for_raises_on_an_error_close(server: WebsocketsServer) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        async with api.connect(url) as ws:
+            await ws.send("three 4000")
+            got: list[Any] = []
+
+            async def loop() -> None:
+                async for message in ws:
+                    got.append(message)
+
+            await r.outcome("async for", loop())
+            r.add("messages", got)
+            r.state(ws, "after the loop")
+
+    result = await both(f"{server.url}/echo", scenario, server.log)
+    assert_same(result, "async for, error close")
+
+
+@details(
+    "a TCP connection lost without a close frame raises ConnectionClosedError "
+    "with no __cause__; websockets chains the EOFError"
+)
+async def test_async_for_raises_when_tcp_drops(
+    server: WebsocketsServer, exact: bool
+) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        async with api.connect(url) as ws:
+            await ws.send("before")
+
+            async def loop() -> None:
+                async for message in ws:
+                    r.add("message", message)
+                    await ws.send("drop")
+
+            await r.outcome("async for", loop())
+            r.state(ws, "after the loop")
+
+    result = await both(f"{server.url}/echo", scenario, server.log, exact=exact)
+    assert_same(result, "async for, TCP drops")
+
+
+async def test_aiter_aclose(server: WebsocketsServer) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        async with api.connect(url) as ws:
+            await ws.send("one")
+            await ws.send("two")
+            iterator = aiter(ws)
+            r.add("iterator has aclose", hasattr(iterator, "aclose"))
+            r.add("first", await anext(iterator))
+            await r.outcome("aclose()", iterator.aclose())
+            await r.outcome("anext after aclose", anext(iterator))
+            r.add("recv still works", await ws.recv())
+            r.state(ws, "open")
+
+    result = await both(f"{server.url}/echo", scenario, server.log)
+    assert_same(result, "aiter aclose")
+
+
+@pytest.mark.parametrize(("code", "name"), [(1000, "normal"), (4000, "error")])
+async def test_server_closes_first(
+    server: WebsocketsServer, code: int, name: str
+) -> None:
+    """Messages that arrived before the close stay readable after it."""
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        ws = await api.connect(url)
+        await ws.send(f"three {code}")
+        await r.outcome("wait_closed()", ws.wait_closed())
+        r.state(ws, "closed")
+        for index in range(3):
+            await r.outcome(f"recv() {index}", ws.recv())
+        await r.outcome("recv() at the end", ws.recv())
+        await r.outcome("recv() again", ws.recv())
+        await r.outcome("send()", ws.send("late"))
+        await r.outcome("ping()", ws.ping())
+        await r.outcome("pong()", ws.pong())
+        await r.outcome("close()", ws.close())
+        r.state(ws, "after close()")
+
+    result = await both(f"{server.url}/echo", scenario, server.log)
+    assert_same(result, f"server closes first, {name}")
+
+
+async def test_client_closes_first(server: WebsocketsServer) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        ws = await api.connect(url)
+        await ws.send("hello")
+        await r.outcome("close()", ws.close(4001, "done"))
+        r.state(ws, "closed")
+        await r.outcome("recv()", ws.recv())
+        await r.outcome("send()", ws.send("late"))
+        stream = ws.recv_streaming()
+        await r.outcome("recv_streaming()", stream.__anext__())
+
+    result = await both(f"{server.url}/echo", scenario, server.log)
+    assert_same(result, "client closes first")
+
+
+async def test_close_with_a_reason(server: WebsocketsServer) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        ws = await api.connect(url)
+        await r.outcome("close()", ws.close(1000, "bye"))
+        r.state(ws, "closed")
+        await r.outcome("recv()", ws.recv())
+
+    result = await both(f"{server.url}/echo", scenario, server.log)
+    assert_same(result, "close with a reason")
+
+
+async def test_an_exception_leaving_async_with_closes_with_1011(
+    server: WebsocketsServer,
+) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        async def body() -> None:
+            async with api.connect(url) as ws:
+                r.add("inside", ws.state.name)
+                raise LookupError("user code failed")
+
+        await r.outcome("async with", body())
+
+    result = await both(f"{server.url}/echo", scenario, server.log)
+    assert_same(result, "exception leaves async with")
+
+
+@details(
+    "close() during a fragmented send closes with 'close during a fragmented "
+    "message'; websockets says 'close during fragmented message'"
+)
+async def test_close_during_a_fragmented_send(
+    server: WebsocketsServer, exact: bool
+) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        ws = await api.connect(url)
+        first_sent = asyncio.Event()
+        closed = asyncio.Event()
+
+        async def fragments() -> AsyncIterator[str]:
+            yield "first "
+            first_sent.set()
+            await closed.wait()
+            r.add("asked for the next fragment", ws.state.name)
+            yield "after the close"
+
+        sending = asyncio.ensure_future(ws.send(fragments()))
+        await bounded(first_sent.wait())
+        await r.outcome("close()", ws.close())
+        r.state(ws, "closed")
+        r.add("send done after close()", sending.done())
+        closed.set()
+        await r.outcome("the send", sending)
+
+    result = await both(f"{server.url}/echo", scenario, server.log, exact=exact)
+    assert_same(result, "close during a fragmented send")
+
+
+async def test_a_send_racing_a_normal_close_raises_ok(raw_server: StartServer) -> None:
+    """The send starts while the closing handshake is under way: it waits for
+    the end and raises ConnectionClosedOK."""
+    close_read: dict[str, asyncio.Event] = {}
+    reply: dict[str, asyncio.Event] = {}
+    seen: dict[str, list[Any]] = {}
+
+    async def handler(peer: RawPeer) -> None:
+        run = run_of(peer.request_line.split()[1])
+        frames = seen.setdefault(run, [])
+        while True:
+            got = await peer.read_frame()
+            frames.append((got.opcode, got.payload))
+            if got.opcode == OP_CLOSE:
+                break
+        close_read[run].set()
+        await bounded(reply[run].wait())
+        peer.send(server_frame(OP_CLOSE, got.payload))
+        await peer.writer.drain()
+        peer.close()
+
+    srv = await raw_server(handler)
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        run = api.name
+        close_read[run], reply[run] = asyncio.Event(), asyncio.Event()
+        ws = await api.connect(url, compression=None, ping_interval=None)
+        closing = asyncio.ensure_future(ws.close())
+        await bounded(close_read[run].wait())
+        r.state(ws, "closing")
+        # The server answers once the send below is waiting.
+        asyncio.get_running_loop().call_soon(reply[run].set)
+        await r.outcome("send()", ws.send("racing"))
+        r.add("close() done when the send raised", closing.done())
+        await r.outcome("close()", closing)
+        r.state(ws, "closed")
+        r.add("server saw", seen[run])
+
+    result = await both(srv.url, scenario)
+    assert_same(result, "send racing a normal close")
+
+
+async def test_two_recv_at_once(server: WebsocketsServer) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        async with api.connect(url) as ws:
+            first = asyncio.ensure_future(ws.recv())
+            await asyncio.sleep(0)  # let it start waiting
+            await r.outcome("second recv()", ws.recv())
+            stream = ws.recv_streaming()
+            await r.outcome("recv_streaming()", stream.__anext__())
+            await ws.send("for the first")
+            await r.outcome("first recv()", first)
+            r.state(ws, "open")
+
+    result = await both(f"{server.url}/echo", scenario, server.log)
+    assert_same(result, "two recv at once")
+
+
+# -- ping, pong, keepalive -------------------------------------------------------------
+
+
+async def test_ping_pong_and_latency(server: WebsocketsServer) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        async with api.connect(url, ping_interval=None) as ws:
+            r.add("latency before", ws.latency)
+            waiter = await ws.ping()
+            r.add("ping() returns", type(waiter).__name__)
+            latency = await waiter
+            r.add("the round trip", (type(latency).__name__, latency > 0))
+            r.add("latency is the last round trip", ws.latency == latency)
+            waiter = await ws.ping(b"abc")
+            await r.outcome("same payload again", ws.ping(b"abc"))
+            r.add("text payload", type(await (await ws.ping("txt"))).__name__)
+            r.add("first still answered", type(await waiter).__name__)
+            await r.outcome("pong()", ws.pong(b"unsolicited"))
+            await ws.send("ping")
+            r.add("after a server ping", await ws.recv())
+            r.state(ws, "open")
+
+    result = await both(f"{server.url}/echo", scenario, server.log)
+    assert_same(result, "ping pong latency")
+
+
+def ping_counter(
+    seen: dict[str, list[Any]],
+    answer: bool,
+    wanted: int,
+    enough: dict[str, asyncio.Event],
+) -> Callable[[RawPeer], Awaitable[None]]:
+    """A raw server handler: records the client's frames; answers pings (or
+    not); after ``wanted`` pings it sends ``still there?``; echoes a close."""
+
+    async def handler(peer: RawPeer) -> None:
+        run = run_of(peer.request_line.split()[1])
+        frames = seen.setdefault(run, [])
+        pings = 0
+        while True:
+            got = await peer.read_frame()
+            frames.append((got.opcode, len(got.payload)))
+            if got.opcode == OP_PING:
+                pings += 1
+                if answer:
+                    peer.send(server_frame(OP_PONG, got.payload))
+                if pings == wanted:
+                    enough[run].set()
+                    peer.send(server_frame(OP_TEXT, b"still there?"))
+            elif got.opcode == OP_CLOSE:
+                frames[-1] = (OP_CLOSE, got.payload[:2], got.payload[2:].decode())
+                peer.send(server_frame(OP_CLOSE, got.payload))
+                await peer.writer.drain()
+                return
+
+    return handler
+
+
+@pytest.mark.parametrize("answer", [True, False], ids=["answered", "unanswered"])
+async def test_keepalive_without_a_timeout(
+    raw_server: StartServer, answer: bool
+) -> None:
+    """``ping_timeout=None``: pings every ``ping_interval``; nothing fails."""
+    seen: dict[str, list[Any]] = {}
+    enough: dict[str, asyncio.Event] = {}
+    srv = await raw_server(ping_counter(seen, answer, 3, enough))
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        enough[api.name] = asyncio.Event()
+        async with api.connect(
+            url, compression=None, ping_interval=0.05, ping_timeout=None
+        ) as ws:
+            r.add("message", await ws.recv())
+            r.state(ws, "after three pings")
+            r.add("latency measured", ws.latency > 0)
+        r.add("server saw", seen[api.name][:3] + seen[api.name][-1:])
+
+    assert_same(await both(srv.url, scenario), f"keepalive, no timeout, {answer}")
+
+
+@details(
+    "the keepalive timeout's ConnectionClosedError has a TimeoutError as "
+    "__cause__; websockets' has none"
+)
+async def test_keepalive_timeout(raw_server: StartServer, exact: bool) -> None:
+    """No pong within ``ping_timeout``: the connection fails with 1011."""
+    seen: dict[str, list[Any]] = {}
+    enough: dict[str, asyncio.Event] = {}
+    srv = await raw_server(ping_counter(seen, False, 99, enough))
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        enough[api.name] = asyncio.Event()
+        ws = await api.connect(
+            url, compression=None, ping_interval=0.05, ping_timeout=0.05
+        )
+        await r.outcome("recv()", ws.recv())
+        r.state(ws, "after")
+        r.add("server saw", seen[api.name])
+
+    result = await both(srv.url, scenario, exact=exact)
+    assert_same(result, "keepalive timeout")
