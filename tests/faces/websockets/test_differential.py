@@ -29,6 +29,7 @@ import ssl
 import sys
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, NamedTuple
@@ -88,6 +89,9 @@ WEBSOCKETS_NAMES = frozenset(websockets.exceptions.__all__) - {
     "WebSocketException",
 }
 _ROOTS = (object, BaseException, Exception)
+#: aiows's public classes by name: a private class of the same name (the
+#: sans-I/O core's ProtocolError) is not in the hierarchy user code catches.
+PUBLIC: dict[str, Any] = {name: getattr(aiows, name) for name in aiows.__all__}
 
 
 def kind(exc: BaseException) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
@@ -102,8 +106,9 @@ def kind(exc: BaseException) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     hierarchy = tuple(
         cls.__name__
         for cls in mro
-        if cls.__module__.split(".")[0] in ("websockets", "aiows")
-        and cls.__name__ in WEBSOCKETS_NAMES
+        if cls.__name__ in WEBSOCKETS_NAMES
+        and cls
+        in (getattr(websockets.exceptions, cls.__name__), PUBLIC.get(cls.__name__))
     )
     builtin = tuple(
         cls.__name__
@@ -169,7 +174,8 @@ class Record:
         except Exception as exc:
             self.error(label, exc)
             return exc
-        self.add(label, ("returned", result))
+        plain = result is None or isinstance(result, (str, bytes, int, float))
+        self.add(label, ("returned", result if plain else type(result).__name__))
         return result
 
     def state(self, ws: Any, label: str) -> None:
@@ -321,7 +327,7 @@ async def each(
     Unless ``exact``, some details are masked (see :func:`details_masked`)."""
     out: Result = {}
     for api in apis:
-        sep = "&" if "?" in url else "?"
+        sep = "&" if "?" in url.rpartition("/")[2] else "?"
         record = Record(api)
         await asyncio.wait_for(
             scenario(api, f"{url}{sep}run={api.name}", record), SCENARIO_TIMEOUT
@@ -331,7 +337,12 @@ async def each(
             seen = await log.wait(api.name)
             events += [("server " + label, value) for label, value in seen]
         events = same_run(events, api.name)
-        out[api.name] = events if exact else details_masked(events)
+        if not exact:
+            events = [
+                (label, "<detail>" if label in DETAIL_LABELS else value)
+                for label, value in details_masked(events)
+            ]
+        out[api.name] = events
     return out
 
 
@@ -346,6 +357,9 @@ def same_run(value: Any, name: str) -> Any:
         return {key: same_run(item, name) for key, item in value.items()}
     return value
 
+
+#: Observations that are details too: a handshake error's text and cause.
+DETAIL_LABELS = frozenset({"str", "cause"})
 
 #: Close codes that mean a failure: their reasons are each library's own words.
 FAILURE_CODES = frozenset({1002, 1003, 1007, 1008, 1009, 1010, 1011})
@@ -461,6 +475,40 @@ DIFFERENCES: list[Difference] = [
         False,
         True,
         "aiows also gives the handshake's aiohttp.ClientResponse",
+    ),
+    *(
+        Difference(
+            "bad arguments",
+            label,
+            ("when awaited", error),
+            ("at the call", error),
+            "aiows checks every argument where connect() is called (websockets "
+            "checks some there and the others once the connection is awaited)",
+        )
+        for label, error in (
+            ("ftp:// proxy", ("InvalidProxy", ("InvalidProxy",), ())),
+            ("proxy without host", ("InvalidProxy", ("InvalidProxy",), ())),
+            ("unknown keyword", ("TypeError", (), ("TypeError",))),
+            ("sock with host", ("ValueError", (), ("ValueError",))),
+        )
+    ),
+    *(
+        Difference(
+            f"handshake error: {name}",
+            "has response",
+            False,
+            True,
+            "every aiows handshake error carries the server's answer as "
+            "response when there was one (websockets: only InvalidStatus)",
+        )
+        for name in (
+            "no Upgrade",
+            "Upgrade: h2c",
+            "no Connection",
+            "subprotocol not offered",
+            "subprotocol when none offered",
+            "extension not offered",
+        )
     ),
 ]
 
@@ -875,7 +923,8 @@ def ping_counter(
                     enough[run].set()
                     peer.send(server_frame(OP_TEXT, b"still there?"))
             elif got.opcode == OP_CLOSE:
-                frames[-1] = (OP_CLOSE, got.payload[:2], got.payload[2:].decode())
+                code = int.from_bytes(got.payload[:2], "big")
+                frames[-1] = ("close", (code, got.payload[2:].decode()))
                 peer.send(server_frame(OP_CLOSE, got.payload))
                 await peer.writer.drain()
                 return
@@ -926,3 +975,369 @@ async def test_keepalive_timeout(raw_server: StartServer, exact: bool) -> None:
 
     result = await both(srv.url, scenario, exact=exact)
     assert_same(result, "keepalive timeout")
+
+
+# -- protocol errors, from a scripted server ----------------------------------------
+
+
+def recording(seen: dict[str, list[Any]], first: bytes) -> Callable[[RawPeer], Any]:
+    """A raw server handler: send ``first``, then record the client's frames
+    until its close frame, and answer that close with the same payload."""
+
+    async def handler(peer: RawPeer) -> None:
+        frames = seen.setdefault(run_of(peer.request_line.split()[1]), [])
+        peer.send(first)
+        while True:
+            got = await peer.read_frame()
+            if got.opcode == OP_CLOSE:
+                code = int.from_bytes(got.payload[:2], "big") if got.payload else None
+                frames.append(("close", (code, got.payload[2:].decode())))
+                peer.send(server_frame(OP_CLOSE, got.payload))
+                await peer.writer.drain()
+                return
+            frames.append((got.opcode, got.payload))
+
+    return handler
+
+
+MASKED_A = bytes([0x81, 0x81, 1, 2, 3, 4, ord("A") ^ 1])
+
+PROTOCOL_ERRORS = {
+    "invalid UTF-8": server_frame(OP_TEXT, b"\xff\\xfe"),
+    "truncated UTF-8": server_frame(OP_TEXT, "é".encode()[:1]),
+    "reserved opcode": server_frame(0x3),
+    "fragmented ping": server_frame(OP_PING, b"", fin=False),
+    "long ping": server_frame(OP_PING, b"x" * 126),
+    "continuation first": server_frame(0x0, b"x"),
+    "text inside text": server_frame(OP_TEXT, b"a", fin=False)
+    + server_frame(OP_TEXT, b"b"),
+    "RSV1 without deflate": server_frame(OP_TEXT, b"x", rsv=0x40),
+    "RSV2": server_frame(OP_TEXT, b"x", rsv=0x20),
+    "masked frame": MASKED_A,
+    "close code 1005": server_frame(OP_CLOSE, (1005).to_bytes(2, "big")),
+    "close code 999": server_frame(OP_CLOSE, (999).to_bytes(2, "big")),
+    "one-byte close": server_frame(OP_CLOSE, b"\x03"),
+    "close reason not UTF-8": server_frame(
+        OP_CLOSE, (1000).to_bytes(2, "big") + b"\xff"
+    ),
+    # With max_size=64:
+    "too big": server_frame(OP_TEXT, b"x" * 100),
+    "too big in fragments": server_frame(OP_TEXT, b"x" * 60, fin=False)
+    + server_frame(0x0, b"x" * 60),
+}
+
+
+@details(
+    "the failure close's reason is aiows's own wording (e.g. 'unknown opcode "
+    "0x3' for websockets' 'invalid opcode'); recv()'s ConnectionClosedError has "
+    "the sans-I/O core's error as __cause__ (aiows.core.errors.ProtocolError, "
+    "MessageTooBig, InvalidUTF8: not aiows.ProtocolError / PayloadTooBig; "
+    "websockets: ProtocolError, PayloadTooBig, UnicodeDecodeError); send()'s "
+    "has no __cause__"
+)
+@pytest.mark.parametrize("name", list(PROTOCOL_ERRORS))
+async def test_protocol_error(raw_server: StartServer, name: str, exact: bool) -> None:
+    seen: dict[str, list[Any]] = {}
+    srv = await raw_server(
+        recording(seen, server_frame(OP_TEXT, b"valid") + PROTOCOL_ERRORS[name])
+    )
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        max_size = 64 if name.startswith("too big") else 2**20
+        ws = await api.connect(
+            url, compression=None, ping_interval=None, max_size=max_size
+        )
+        await r.outcome("recv()", ws.recv())
+        await r.outcome("recv() again", ws.recv())
+        r.state(ws, "after")
+        await r.outcome("send()", ws.send("late"))
+        r.add("server saw", seen.get(api.name))
+
+    result = await both(srv.url, scenario, exact=exact)
+    assert_same(result, f"protocol error: {name}")
+
+
+# -- the opening handshake ----------------------------------------------------------
+
+
+HANDSHAKE_DETAILS = (
+    "str() of a handshake error is aiohttp's ClientResponseError text "
+    "(\"403, message='server answered the upgrade with status 403, not 101', "
+    "url='ws://...'\"; websockets: 'server rejected WebSocket connection: HTTP "
+    "403'); its __cause__ is aiohttp's exception (ServerDisconnectedError, "
+    "ClientResponseError; websockets: EOFError, ValueError)"
+)
+
+
+def handshake_error(r: Record, exc: Any) -> None:
+    """What user code reads of a failed handshake."""
+    if not isinstance(exc, BaseException):
+        r.add("no error", type(exc).__name__)
+        return
+    r.add("str", str(exc))
+    r.add("cause", None if exc.__cause__ is None else kind(exc.__cause__))
+    r.add("has response", getattr(exc, "response", None) is not None)
+    if isinstance(exc, r.api.errors.InvalidStatus):
+        response = exc.response
+        r.add("response", (response.status_code, response.reason_phrase))
+        r.add("response.headers", masked_headers(response.headers))
+        r.add("response.body", response.body)
+    if isinstance(exc, r.api.errors.InvalidHeader):
+        r.add("name, value", (exc.name, exc.value))
+
+
+@details(HANDSHAKE_DETAILS)
+async def test_refused_handshake(server: WebsocketsServer, exact: bool) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        handshake_error(r, await r.outcome("connect", api.connect(url)))
+
+    result = await both(f"{server.url}/deny", scenario, server.log, exact=exact)
+    assert_same(result, "refused handshake")
+
+
+def deny_with_aiohttp(request: web.Request) -> web.Response:
+    return web.json_response({"error": "go away"}, status=401, reason="Who Are You")
+
+
+@details(HANDSHAKE_DETAILS)
+async def test_refused_handshake_by_aiohttp(aiohttp_server: Any, exact: bool) -> None:
+    app = web.Application()
+    app.router.add_get("/ws", deny_with_aiohttp)
+    srv = await aiohttp_server(app)
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        handshake_error(r, await r.outcome("connect", api.connect(url)))
+
+    result = await both(f"ws://127.0.0.1:{srv.port}/ws", scenario, exact=exact)
+    assert_same(result, "refused by aiohttp")
+
+
+def answer(data: bytes) -> Callable[[str], bytes]:
+    return lambda key: data
+
+
+async def idle(peer: RawPeer) -> None:
+    """A raw server handler that waits for the client to go."""
+    await peer.expect_eof()
+
+
+HANDSHAKE_ERRORS: dict[str, dict[str, Any]] = {
+    "not HTTP": {"response": answer(b"SSH-2.0-OpenSSH_9.6\r\n")},
+    "EOF": {"response": answer(b"")},
+    "EOF in the headers": {"response": answer(b"HTTP/1.1 101 Switching")},
+    "no Upgrade": {"response": lambda key: upgrade_response(key, upgrade=None)},
+    "Upgrade: h2c": {"response": lambda key: upgrade_response(key, upgrade="h2c")},
+    "no Connection": {"response": lambda key: upgrade_response(key, connection=None)},
+    "subprotocol not offered": {
+        "response": lambda key: upgrade_response(
+            key, extra_headers="Sec-WebSocket-Protocol: other\r\n"
+        ),
+        "subprotocols": ["chat"],
+    },
+    "subprotocol when none offered": {
+        "response": lambda key: upgrade_response(
+            key, extra_headers="Sec-WebSocket-Protocol: chat\r\n"
+        ),
+    },
+    "extension not offered": {
+        "response": lambda key: upgrade_response(
+            key, extra_headers="Sec-WebSocket-Extensions: x-unknown\r\n"
+        ),
+    },
+}
+
+
+@details(HANDSHAKE_DETAILS)
+@pytest.mark.parametrize("name", list(HANDSHAKE_ERRORS))
+async def test_handshake_error(raw_server: StartServer, name: str, exact: bool) -> None:
+    case = dict(HANDSHAKE_ERRORS[name])
+    response = case.pop("response")
+
+    async def close_at_once(peer: RawPeer) -> None:
+        peer.close()
+
+    srv = await raw_server(close_at_once, response=response)
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        exc = await r.outcome(
+            "connect", api.connect(url, open_timeout=5, ping_interval=None, **case)
+        )
+        handshake_error(r, exc)
+        if not isinstance(exc, BaseException):
+            await exc.close()
+
+    result = await both(srv.url, scenario, exact=exact)
+    assert_same(result, f"handshake error: {name}")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LIB: a wrong Sec-WebSocket-Accept raises aiows.InvalidAccept, a "
+    "class websockets does not have (websockets raises InvalidHeaderValue)",
+)
+async def test_wrong_accept(raw_server: StartServer) -> None:
+    async def close_at_once(peer: RawPeer) -> None:
+        peer.close()
+
+    srv = await raw_server(
+        close_at_once, response=lambda key: upgrade_response(key, accept="x")
+    )
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        exc = await r.outcome("connect", api.connect(url, ping_interval=None))
+        r.add("name, value", (exc.name, exc.value))
+
+    assert_same(await both(srv.url, scenario), "wrong accept")
+
+
+# -- bad arguments ----------------------------------------------------------------
+
+
+async def attempt(r: Record, label: str, make: Callable[[], Any]) -> None:
+    """Call ``make()`` (a ``connect(...)``) and await it; record where it fails."""
+    try:
+        pending = make()
+    except Exception as exc:
+        r.add(label, ("at the call", kind(exc)))
+        return
+    try:
+        ws = await pending
+    except Exception as exc:
+        r.add(label, ("when awaited", kind(exc)))
+        return
+    r.add(label, ("connected", ws.state.name))
+    await ws.close()
+
+
+async def test_bad_arguments(server: WebsocketsServer, tls: TLS) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        connect = api.connect
+        ws_url = url
+        await attempt(
+            r, "subprotocols='chat'", lambda: connect(ws_url, subprotocols="chat")
+        )
+        await attempt(r, "http:// URI", lambda: connect(ws_url.replace("ws:", "http:")))
+        await attempt(r, "no scheme", lambda: connect("127.0.0.1:1/"))
+        await attempt(r, "ssl= with ws://", lambda: connect(ws_url, ssl=tls.client))
+        await attempt(
+            r, "ftp:// proxy", lambda: connect(ws_url, proxy="ftp://127.0.0.1:1")
+        )
+        await attempt(r, "proxy without host", lambda: connect(ws_url, proxy="http://"))
+        await attempt(
+            r, "compression='gzip'", lambda: connect(ws_url, compression="gzip")
+        )
+        await attempt(r, "unknown keyword", lambda: connect(ws_url, colour="blue"))
+        await attempt(
+            r, "sock with host", lambda: connect(ws_url, sock=object(), host="x")
+        )
+
+    result = await both(f"{server.url}/echo", scenario)
+    assert_same(result, "bad arguments")
+
+
+# -- redirects ----------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def redirecting(
+    location: Callable[[str], str], tls: ssl.SSLContext | None = None
+) -> AsyncIterator[tuple[str, list[str]]]:
+    """A websockets server answering every request with a redirect to
+    ``location(path)``; yields its base URL and the paths it was asked for."""
+    asked: list[str] = []
+
+    def process_request(connection: ServerConnection, request: Any) -> Any:
+        asked.append(request.path)
+        status = int(query(request.path).get("status", "302"))
+        response = connection.respond(HTTPStatus(status), "")
+        response.headers["Location"] = location(request.path)
+        return response
+
+    async def never(ws: ServerConnection) -> None:
+        raise AssertionError("the redirecting server never upgrades")
+
+    async with serve(
+        never, "127.0.0.1", 0, process_request=process_request, ssl=tls
+    ) as srv:
+        port = srv.sockets[0].getsockname()[1]
+        scheme = "ws" if tls is None else "wss"
+        yield f"{scheme}://127.0.0.1:{port}", asked
+
+
+async def redirected(api: Api, url: str, r: Record, **kwargs: Any) -> None:
+    """Connect through redirects; record where the connection ended up."""
+    ws = await r.outcome("connect", api.connect(url, **kwargs))
+    if isinstance(ws, BaseException):
+        handshake_error(r, ws)
+        return
+    r.add("request.path", ws.request.path)
+    r.add("Host", ws.request.headers["Host"])
+    r.add("response", ws.response.status_code)
+    await ws.send("hello")
+    r.add("echo", await ws.recv())
+    await ws.close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+async def test_redirect_is_followed(server: WebsocketsServer, status: int) -> None:
+    target = server.url.removeprefix("ws://")
+
+    async with redirecting(
+        lambda path: f"ws://{target}/echo?{path.partition('?')[2]}"
+    ) as (
+        base,
+        asked,
+    ):
+
+        async def scenario(api: Api, url: str, r: Record) -> None:
+            await redirected(api, url, r)
+            r.add("redirects", len(asked))
+            asked.clear()
+
+        result = await both(f"{base}/start?status={status}", scenario, server.log)
+    assert_same(result, f"redirect {status}")
+
+
+async def test_relative_redirect(server: WebsocketsServer) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        await redirected(api, url, r)
+
+    result = await both(f"{server.url}/redirect", scenario, server.log)
+    assert_same(result, "relative redirect")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LIB: a redirect loop raises InvalidHandshake after 11 requests "
+    "(session/open.py _request_following_redirects: _refusal's default class); "
+    "websockets raises SecurityError after 10",
+)
+async def test_too_many_redirects() -> None:
+    async with redirecting(lambda path: path) as (base, asked):
+
+        async def scenario(api: Api, url: str, r: Record) -> None:
+            await redirected(api, url, r)
+            r.add("requests", len(asked))
+            asked.clear()
+
+        result = await both(f"{base}/loop", scenario, exact=False)
+    assert_same(result, "too many redirects")
+
+
+@details(HANDSHAKE_DETAILS)
+async def test_redirect_from_wss_to_ws_is_refused(
+    server: WebsocketsServer, tls: TLS, exact: bool
+) -> None:
+    plain = server.url
+
+    async with redirecting(
+        lambda path: f"{plain}/echo?{path.partition('?')[2]}", tls.server
+    ) as (base, asked):
+
+        async def scenario(api: Api, url: str, r: Record) -> None:
+            await redirected(api, url, r, ssl=tls.client)
+            r.add("requests", len(asked))
+            asked.clear()
+
+        result = await both(f"{base}/start", scenario, server.log, exact=exact)
+    assert_same(result, "wss to ws redirect")
