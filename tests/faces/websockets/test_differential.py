@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import ssl
 import sys
 import warnings
@@ -47,7 +46,7 @@ from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFact
 
 import aiows
 from tests.conftest import RawPeer, RawServer, server_frame, upgrade_response
-from tests.helpers import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, bounded, close_payload
+from tests.helpers import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, bounded
 from tests.session.conftest import TLS
 
 with warnings.catch_warnings():
@@ -95,14 +94,19 @@ PUBLIC: dict[str, Any] = {name: getattr(aiows, name) for name in aiows.__all__}
 
 
 def kind(exc: BaseException) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-    """What ``except`` clauses see of ``exc``: its class name, its websockets
-    bases by name, and its built-in bases (other than those an aiohttp base
-    brings, which are a deliberate addition: see :data:`DIFFERENCES`)."""
-    mro = type(exc).__mro__
+    """What ``except`` clauses see of ``exc``: see :func:`class_kind`."""
+    return class_kind(type(exc))
+
+
+def class_kind(cls: type) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """A class's name, its websockets bases by name (public classes only),
+    and its built-in bases (other than those an aiohttp base brings, which
+    are a deliberate addition: see :data:`DIFFERENCES`)."""
+    mro = cls.__mro__
     from_aiohttp: set[type] = set()
-    for cls in mro:
-        if cls.__module__.split(".")[0] == "aiohttp":
-            from_aiohttp.update(cls.__mro__)
+    for base in mro:
+        if base.__module__.split(".")[0] == "aiohttp":
+            from_aiohttp.update(base.__mro__)
     hierarchy = tuple(
         cls.__name__
         for cls in mro
@@ -117,7 +121,7 @@ def kind(exc: BaseException) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
         and cls not in _ROOTS
         and cls not in from_aiohttp
     )
-    return type(exc).__name__, hierarchy, builtin
+    return cls.__name__, hierarchy, builtin
 
 
 def frame(close: Any) -> tuple[int, str] | None:
@@ -272,6 +276,7 @@ async def server() -> AsyncIterator[WebsocketsServer]:
         run = run_of(ws.request.path)
         log.started(run)
         log.add(run, "path", ws.request.path)
+        log.add(run, "X-Token", ws.request.headers.get("X-Token"))
         try:
             await commands(ws, log, run)
         except websockets.exceptions.ConnectionClosed:
@@ -432,20 +437,22 @@ def assert_same(result: Result, name: str) -> None:
     oracle_name = next(key for key in result if key != "aiows")
     oracle, ours = result[oracle_name], result["aiows"]
     allowed = {d.label: d for d in DIFFERENCES if d.scenario == name}
-    if os.environ.get("WSDIFF_SHOW"):
-        for (label, expected), (_, got) in zip(oracle, ours):
-            print(("   " if expected == got else "!! ") + label)
-            print("      ", oracle_name, repr(expected))
-            print("       aiows", repr(got))
-    assert [label for label, _ in ours] == [label for label, _ in oracle], name
+    table = "\n".join(
+        f"{'  ' if expected == got else '!='} {label}\n"
+        f"     {oracle_name}: {expected!r}\n     aiows: {got!r}"
+        for (label, expected), (_, got) in zip(oracle, ours, strict=False)
+    )
+    assert [label for label, _ in ours] == [label for label, _ in oracle], (
+        f"{name}: the observations differ\n{table}"
+    )
     for (label, expected), (_, got) in zip(oracle, ours, strict=True):
         if label in allowed:
             difference = allowed.pop(label)
             assert (expected, got) == (difference.oracle, difference.aiows), (
-                f"{name}: {label}"
+                f"{name}: {label} (a documented difference)\n{table}"
             )
         else:
-            assert got == expected, f"{name}: {label}"
+            assert got == expected, f"{name}: {label}\n{table}"
     assert not allowed, f"{name}: documented differences not seen: {list(allowed)}"
 
 
@@ -454,6 +461,15 @@ _PYTHON = f"Python/{sys.version_info.major}.{sys.version_info.minor}"
 #: Where aiows differs from websockets on purpose.  docs/from_websockets.rst
 #: lists the same ones.
 DIFFERENCES: list[Difference] = [
+    Difference(
+        "streaming piece by piece",
+        "one read",
+        ["all", " at", " once"],
+        ["all at once"],
+        "recv_streaming() yields what one read of the socket brought as one "
+        "piece (websockets: one piece per frame); the pieces join to the same "
+        "message",
+    ),
     Difference(
         "surface",
         "User-Agent",
@@ -475,6 +491,17 @@ DIFFERENCES: list[Difference] = [
         False,
         True,
         "aiows also gives the handshake's aiohttp.ClientResponse",
+    ),
+    *(
+        Difference(
+            f"legacy {keyword}",
+            "warnings",
+            [],
+            ["DeprecationWarning"],
+            "aiows warns for every legacy spelling, naming the current one "
+            "(legacy websockets warns for timeout=, klass= and loop= only)",
+        )
+        for keyword in ("extra_headers", "read_limit", "create_protocol", "extensions")
     ),
     *(
         Difference(
@@ -1095,7 +1122,7 @@ async def test_refused_handshake(server: WebsocketsServer, exact: bool) -> None:
     assert_same(result, "refused handshake")
 
 
-def deny_with_aiohttp(request: web.Request) -> web.Response:
+async def deny_with_aiohttp(request: web.Request) -> web.Response:
     return web.json_response({"error": "go away"}, status=401, reason="Who Are You")
 
 
@@ -1341,3 +1368,331 @@ async def test_redirect_from_wss_to_ws_is_refused(
 
         result = await both(f"{base}/start", scenario, server.log, exact=exact)
     assert_same(result, "wss to ws redirect")
+
+
+# -- the legacy spellings: legacy websockets as the oracle ------------------------
+
+
+async def legacy(url: str, scenario: Scenario, log: ServerLog | None = None) -> Result:
+    return await each((LEGACY, AIOWS), url, scenario, log)
+
+
+def parameters(extension: str | None) -> list[str] | None:
+    """An extension header's name and parameters, whose order carries no
+    meaning."""
+    if extension is None:
+        return None
+    name, *params = (part.strip() for part in extension.split(";"))
+    return [name, *sorted(params)]
+
+
+def warned(caught: list[warnings.WarningMessage]) -> list[str]:
+    return [w.category.__name__ for w in caught]
+
+
+async def test_legacy_spellings(server: WebsocketsServer) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ws = await api.connect(
+                url,
+                extra_headers={"X-Token": "abc"},
+                timeout=5,
+                read_limit=2**16,
+                loop=asyncio.get_running_loop(),
+            )
+        r.add("warnings", sorted(set(warned(caught))))
+        r.legacy_state(ws, "open")
+        r.add("request_headers", ws.request_headers["X-Token"])
+        r.add("response_headers", masked_headers(ws.response_headers))
+        r.add("subprotocol", ws.subprotocol)
+        await ws.send("hello")
+        r.add("echo", await ws.recv())
+        await ws.send("close 1000 bye")
+        await r.outcome("recv() at the close", ws.recv())
+        r.legacy_state(ws, "after the server's close")
+        await r.outcome("send()", ws.send("late"))
+        await r.outcome("close()", ws.close())
+
+    result = await legacy(f"{server.url}/echo", scenario, server.log)
+    assert_same(result, "legacy spellings")
+
+
+LEGACY_KEYWORDS: dict[str, Callable[[Api], dict[str, Any]]] = {
+    "extra_headers": lambda api: {"extra_headers": {"X-Token": "abc"}},
+    "timeout": lambda api: {"timeout": 5},
+    "read_limit": lambda api: {"read_limit": 2**16},
+    "loop": lambda api: {"loop": asyncio.get_running_loop()},
+    "klass": lambda api: {"klass": type("Custom", (api.connection_class,), {})},
+    "create_protocol": lambda api: {
+        "create_protocol": type("Custom", (api.connection_class,), {})
+    },
+    "extensions": lambda api: {
+        "extensions": [ClientPerMessageDeflateFactory(server_max_window_bits=10)]
+    },
+}
+
+
+@pytest.mark.parametrize("keyword", list(LEGACY_KEYWORDS))
+async def test_legacy_keyword(server: WebsocketsServer, keyword: str) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        kwargs = LEGACY_KEYWORDS[keyword](api)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ws = await api.connect(url, **kwargs)
+        r.add("warnings", sorted(set(warned(caught))))
+        r.add("is the class given", type(ws) is kwargs.get(keyword))
+        r.add(
+            "extensions",
+            (
+                parameters(ws.request_headers.get("Sec-WebSocket-Extensions")),
+                parameters(ws.response_headers.get("Sec-WebSocket-Extensions")),
+            ),
+        )
+        await ws.send("x" * 1000)
+        r.add("echo", len(await ws.recv()))
+        await ws.close()
+        r.legacy_state(ws, "closed")
+
+    result = await legacy(f"{server.url}/echo", scenario, server.log)
+    assert_same(result, f"legacy {keyword}")
+
+
+# -- what the wire carries -----------------------------------------------------------
+
+
+async def test_fragments_on_the_wire(raw_server: StartServer) -> None:
+    """Each item of an iterable is one frame, as the iterable yields it."""
+    seen: dict[str, list[Any]] = {}
+
+    async def handler(peer: RawPeer) -> None:
+        frames = seen.setdefault(run_of(peer.request_line.split()[1]), [])
+        while True:
+            got = await peer.read_frame()
+            frames.append((got.opcode, got.fin, got.payload))
+            if got.opcode == OP_CLOSE:
+                peer.send(server_frame(OP_CLOSE, got.payload))
+                await peer.writer.drain()
+                return
+
+    srv = await raw_server(handler)
+
+    async def agen(*items: Any) -> AsyncIterator[Any]:
+        for item in items:
+            yield item
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        async with api.connect(url, compression=None, ping_interval=None) as ws:
+            await ws.send("one frame")
+            await ws.send(["a", "b", "c"])
+            await ws.send([b"x", b"y"])
+            await ws.send(agen("p", "q"))
+            await ws.send(["single"])
+            await ws.send(["as", "binary"], text=False)
+            await ws.send([b"as", b"text"], text=True)
+            await ws.send([])
+            await ws.send(b"")
+            await ws.send("")
+        r.add("server saw", seen[api.name])
+
+    assert_same(await both(srv.url, scenario), "fragments on the wire")
+
+
+async def test_streaming_piece_by_piece(raw_server: StartServer) -> None:
+    """Fragments in separate reads: one piece each; in one read: see
+    DIFFERENCES."""
+    got_piece: dict[str, asyncio.Event] = {}
+
+    async def handler(peer: RawPeer) -> None:
+        event = got_piece[run_of(peer.request_line.split()[1])]
+        for payload, opcode, fin in (
+            (b"fra", OP_TEXT, False),
+            (b"gm", 0x0, False),
+            (b"ent", 0x0, True),
+        ):
+            event.clear()
+            peer.send(server_frame(opcode, payload, fin=fin))
+            await peer.writer.drain()
+            await bounded(event.wait())
+        peer.send(
+            server_frame(OP_TEXT, b"all", fin=False)
+            + server_frame(0x0, b" at", fin=False)
+            + server_frame(0x0, b" once")
+        )
+        await peer.read_close()
+        peer.send(server_frame(OP_CLOSE, (1000).to_bytes(2, "big")))
+        await peer.writer.drain()
+
+    srv = await raw_server(handler)
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        got_piece[api.name] = asyncio.Event()
+        async with api.connect(url, compression=None, ping_interval=None) as ws:
+            pieces = []
+            async for piece in ws.recv_streaming():
+                pieces.append(piece)
+                got_piece[api.name].set()
+            r.add("separate reads", pieces)
+            r.add("one read", [piece async for piece in ws.recv_streaming()])
+
+    assert_same(await both(srv.url, scenario), "streaming piece by piece")
+
+
+# -- the exceptions ---------------------------------------------------------------
+
+#: websockets' exception names that aiows also has.
+SHARED_NAMES = sorted(name for name in WEBSOCKETS_NAMES if hasattr(aiows, name))
+
+
+def test_exception_hierarchy() -> None:
+    """The shared names have the same websockets bases and built-in bases
+    (PayloadTooBig: see the next test)."""
+    names = [name for name in SHARED_NAMES if name != "PayloadTooBig"]
+    ours = {name: class_kind(getattr(aiows, name)) for name in names}
+    theirs = {name: class_kind(getattr(websockets.exceptions, name)) for name in names}
+    assert ours == theirs
+    assert len(names) > 15
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LIB: aiows.PayloadTooBig subclasses aiows.ProtocolError; in "
+    "websockets 17 PayloadTooBig and ProtocolError are siblings",
+)
+def test_payload_too_big_is_not_a_protocol_error() -> None:
+    assert not issubclass(aiows.PayloadTooBig, aiows.ProtocolError)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LIB: aiows has no WebSocketException, websockets' root class "
+    "('except websockets.exceptions.WebSocketException' has no aiows spelling)",
+)
+def test_websocket_exception_is_the_root() -> None:
+    root = aiows.WebSocketException
+    for name in SHARED_NAMES:
+        assert issubclass(getattr(aiows, name), root), name
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LIB: websockets' exception names missing from aiows: "
+    "DuplicateParameter, HeaderLineTooLong, InvalidParameterName, "
+    "InvalidParameterValue, InvalidState, StatusLineTooLong, TooManyFragments, "
+    "TooManyHeaders, WebSocketException (and the server-side RequestLineTooLong, "
+    "InvalidMethod, InvalidProtocol)",
+)
+def test_every_websockets_exception_name_resolves() -> None:
+    missing = sorted(set(websockets.exceptions.__all__) - set(dir(aiows)))
+    assert missing == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LIB: a failed connection's ConnectionClosedError has the sans-I/O "
+    "core's error as __cause__ (aiows.core.errors.MessageTooBig / ProtocolError, "
+    "not aiows.PayloadTooBig / aiows.ProtocolError), and the one send() raises "
+    "has no __cause__ (websockets_send.py: 'raise ... from None')",
+)
+@pytest.mark.parametrize(
+    ("name", "cause"),
+    [("too big", "PayloadTooBig"), ("reserved opcode", "ProtocolError")],
+)
+async def test_the_cause_of_a_failure(
+    raw_server: StartServer, name: str, cause: str
+) -> None:
+    seen: dict[str, list[Any]] = {}
+    srv = await raw_server(recording(seen, PROTOCOL_ERRORS[name]))
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        ws = await api.connect(url, compression=None, ping_interval=None, max_size=64)
+        cls = getattr(api.errors, cause)
+        for label, call in (("recv()", ws.recv), ("send()", lambda: ws.send("x"))):
+            try:
+                await call()
+            except api.errors.ConnectionClosedError as exc:
+                r.add(f"{label} cause is {cause}", isinstance(exc.__cause__, cls))
+
+    assert_same(await both(srv.url, scenario), f"cause: {name}")
+
+
+# -- the handshake request ------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LIB: the upgrade request carries aiohttp's default 'Accept: */*' and "
+    "'Accept-Encoding: gzip, deflate', which websockets never sends",
+)
+async def test_request_headers_are_websockets_own(server: WebsocketsServer) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        async with api.connect(url) as ws:
+            r.add("names", sorted(name.lower() for name in ws.request.headers))
+
+    assert_same(await both(f"{server.url}/echo", scenario), "request header names")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LIB: request.headers and response.headers are multidict "
+    "CIMultiDictProxy objects, without websockets' Headers methods get_all() "
+    "and raw_items()",
+)
+async def test_headers_have_websockets_methods(server: WebsocketsServer) -> None:
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        async with api.connect(url, subprotocols=["chat"]) as ws:
+            r.add("get_all", ws.response.headers.get_all("Sec-WebSocket-Protocol"))
+            r.add("raw_items", [n for n, _ in ws.request.headers.raw_items()][:1])
+
+    assert_same(await both(f"{server.url}/echo", scenario), "Headers methods")
+
+
+# -- an aiohttp.web server ----------------------------------------------------------
+
+
+async def aiohttp_echo(request: web.Request) -> web.WebSocketResponse:
+    """Echo; ``close CODE`` sends two messages and closes with CODE."""
+    ws = web.WebSocketResponse(protocols=("chat",))
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type is aiohttp.WSMsgType.TEXT and msg.data.startswith("close "):
+            await ws.send_str("one")
+            await ws.send_bytes(b"two")
+            await ws.close(code=int(msg.data[6:]), message=b"aiohttp says bye")
+        elif msg.type is aiohttp.WSMsgType.TEXT:
+            await ws.send_str(msg.data)
+        elif msg.type is aiohttp.WSMsgType.BINARY:
+            await ws.send_bytes(msg.data)
+    return ws
+
+
+@pytest.mark.parametrize("code", [1000, 4001])
+async def test_an_aiohttp_server(aiohttp_server: Any, code: int) -> None:
+    """aiohttp's server waits for the client's close reply before it ends."""
+    app = web.Application()
+    app.router.add_get("/ws", aiohttp_echo)
+    srv = await aiohttp_server(app)
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        ws = await api.connect(url, subprotocols=["chat"])
+        r.add("subprotocol", ws.subprotocol)
+        r.add("response.headers", masked_headers(ws.response.headers))
+        await ws.send("héllo" * 100)
+        r.add("echo", await ws.recv())
+        await ws.send(f"close {code}")
+        await r.outcome("wait_closed()", ws.wait_closed())
+        r.state(ws, "closed")
+        await r.outcome("recv() 1", ws.recv())
+        await r.outcome("recv() 2", ws.recv())
+        await r.outcome("recv() 3", ws.recv())
+
+    result = await both(f"ws://127.0.0.1:{srv.port}/ws", scenario)
+    assert_same(result, f"aiohttp server, {code}")
+
+
+def test_every_documented_difference_has_a_reason() -> None:
+    labels = [(d.scenario, d.label) for d in DIFFERENCES]
+    assert len(labels) == len(set(labels))
+    for difference in DIFFERENCES:
+        assert difference.oracle != difference.aiows, difference
+        assert len(difference.reason) > 20, difference
