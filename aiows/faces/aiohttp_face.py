@@ -27,16 +27,14 @@ import aiohttp
 from aiohttp import ClientConnectionResetError, ClientResponse, WSMsgType
 from multidict import CIMultiDictProxy
 
-from ..core.errors import InvalidState, MessageTooBig
-from ..core.errors import ProtocolError as CoreProtocolError
+from ..core.errors import InvalidState
 from ..core.frames import Opcode, build_close_payload
 from ..engine.assembler import Concurrency
 from ..engine.connection import Connection
 from ..exceptions import (
     ConcurrencyError,
-    PayloadTooBig,
-    ProtocolError,
     WSMessageTypeError,
+    public_error,
 )
 from .aiohttp_messages import WS_CLOSED_MESSAGE, WS_CLOSING_MESSAGE, WSMessage
 
@@ -47,11 +45,6 @@ _ERROR: Final = WSMsgType.ERROR
 _TEXT_OP: Final = int(Opcode.TEXT)
 _BINARY_OP: Final = int(Opcode.BINARY)
 _CLOSED_TRANSPORT: Final = "Cannot write to closing transport"
-
-
-def _public_error(exc: CoreProtocolError) -> ProtocolError:
-    cls = PayloadTooBig if isinstance(exc, MessageTooBig) else ProtocolError
-    return cls(exc.code, exc.reason)
 
 
 class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
@@ -231,7 +224,7 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
                     await self.close()
                 return msg  # type: ignore[no-any-return]
             if kind is _ERROR:
-                exc = _public_error(msg[1])
+                exc = public_error(msg[1])
                 self._close_code_value = exc.code
                 await self.close(code=exc.code)
                 return WSMessage(_ERROR, exc, None)
@@ -440,7 +433,7 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
                 # The error was never read: aiohttp's close() meets it
                 # while reading for the close, and reports it so.
                 self._close_code_value = aiohttp.WSCloseCode.ABNORMAL_CLOSURE
-                self._exception_value = _public_error(failure)
+                self._exception_value = public_error(failure)
             elif rcvd is not None:
                 self._close_code_value = rcvd.code
             else:

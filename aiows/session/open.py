@@ -377,7 +377,12 @@ async def _request_following_redirects(
         # Query parameters belong to the first URL only, as in aiohttp.
         params = None
         url = target
-    raise _refusal(response, history, f"more than {options.max_redirects} redirects")
+    raise _refusal(
+        response,
+        history,
+        f"more than {options.max_redirects} redirects",
+        exceptions.SecurityError,
+    )
 
 
 def _refusal(

@@ -281,13 +281,6 @@ async def test_what_does_keepalive_ping_timeout_mean(raw_server: StartServer) ->
     assert websocket.close_code == 1006
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='LIB: str(ConnectionClosedError) reads "sent close frame with code '
-    "1011 and reason 'keepalive ping timeout'; no close frame received\", not "
-    "the FAQ's (websockets') 'sent 1011 (internal error) keepalive ping "
-    "timeout; no close frame received'",
-)
 async def test_the_keepalive_ping_timeout_message_is_the_faqs(
     raw_server: StartServer,
 ) -> None:
