@@ -112,8 +112,13 @@ class EngineProbe(asyncio.Protocol):
     @classmethod
     def install(cls, engine: Connection) -> EngineProbe:
         transport = engine.transport
-        assert transport is not None, "the connection is already gone"
         probe = cls(engine)
+        if transport is None:
+            # Gone already (the server closed with the 101): nothing to watch
+            # but what it left queued.
+            probe.peaks.items_per_read = len(engine.assembler.queue)
+            probe.sample()
+            return probe
         original_write = transport.write
 
         original_pause = transport.pause_reading
@@ -163,6 +168,9 @@ class EngineProbe(asyncio.Protocol):
             deflate._inflate = inflate  # type: ignore[method-assign]
             deflate.decompress = decompress  # type: ignore[method-assign]
         transport.set_protocol(probe)
+        # What came with the 101 is already queued: it counts as one read.
+        probe.peaks.items_per_read = len(engine.assembler.queue)
+        probe.sample()
         return probe
 
     def sample(self) -> None:
