@@ -259,6 +259,11 @@ class Connection(asyncio.Protocol):
 
     # -- what the protocol decided ---------------------------------------------
 
+    def write_replies(self) -> None:
+        """Write the replies the protocol decided on so far (pongs), now."""
+        if self.protocol.outgoing:
+            self._write_replies()
+
     def _write_replies(self) -> None:
         lane = self.lane
         for frame in self.protocol.take_outgoing():
@@ -368,6 +373,18 @@ class Connection(asyncio.Protocol):
         if frame:
             self.lane.write(frame)
         self._closing_started()
+
+    def close_transport(self) -> None:
+        """Close the transport once what was written has gone out, and hand
+        the socket back at once (the session frees the connector's slot
+        now, as aiohttp's ``response.close()`` does, not a loop turn later).
+        """
+        if self.transport is not None:
+            self.lane.flush()
+            self.transport.close()
+            on_lost, self.on_lost = self.on_lost, None
+            if on_lost is not None:
+                on_lost(None)
 
     def abort(self) -> None:
         """Drop the transport without a closing handshake."""

@@ -220,16 +220,30 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
                 self._close_code_value = msg[1]
                 if self._autoclose:
                     # Echo the server's code (RFC 6455 §5.5.1).
-                    self._engine.answer()
-                    await self.close()
+                    self._finish()
                 return msg  # type: ignore[no-any-return]
             if kind is _ERROR:
                 exc = public_error(msg[1])
                 self._close_code_value = exc.code
-                await self.close(code=exc.code)
+                self._finish()  # the close with exc.code goes out
                 return WSMessage(_ERROR, exc, None)
             # PING or PONG: shown only with autoping=False.
             return msg  # type: ignore[no-any-return]
+
+    def _finish(self) -> None:
+        """End the connection after reading the close or the error, as
+        aiohttp's ``close()`` does once the close code is known: the reply
+        goes out, the transport closes once it is written, and ``receive()``
+        returns at once, so cancelling it can lose nothing; the connector's
+        slot is free when it returns.
+        """
+        self._closed_flag = True
+        engine = self._engine
+        self._assembler.drop_all()
+        if engine.keepalive is not None:
+            engine.keepalive.stop()
+        engine.answer()
+        engine.close_transport()
 
     async def _wait(self, receive_timeout: float | None) -> Any:
         deadline = None

@@ -610,21 +610,6 @@ class Outcome:
     error_code: int | None = None
     exception: BaseException | None = None
     pings: list[asyncio.Future[float]] = field(default_factory=list)
-    #: A known aiows bug the case ran into (see KNOWN_BUGS); its end codes
-    #: are then not checked.
-    known_bug: str | None = None
-
-
-#: aiows bugs the fuzzer found, each with a strict-xfail regression test in
-#: ``tests/fuzz/test_fuzz_connection.py``; a case that meets one is counted
-#: under its name instead of failing the run.
-KNOWN_BUGS = {
-    "cancelled autoclose": (
-        "aiohttp face: receive() that took the server's CLOSE (or an ERROR) "
-        "waits in close() for the server to close TCP; cancelled there, the "
-        "message is lost and close_code becomes 1006"
-    ),
-}
 
 
 def _as_bytes(kind: str, data: Any) -> tuple[str, bytes]:
@@ -687,6 +672,7 @@ async def drive_aiohttp(ws: Any, rng: random.Random, out: Outcome) -> None:
                 if take(await _call(AIOHTTP_ERRORS, ws.receive(timeout=0.001))):
                     return
         elif action == "cancel":
+            was_closed = ws.closed
             task = asyncio.ensure_future(ws.receive())
             for _ in range(rng.randint(0, 3)):
                 await asyncio.sleep(0)
@@ -694,10 +680,10 @@ async def drive_aiohttp(ws: Any, rng: random.Random, out: Outcome) -> None:
             try:
                 msg = await task
             except asyncio.CancelledError:
-                if ws.closed and out.known_bug is None:
-                    # The receive() had taken the close or the error and was
-                    # inside close(): see KNOWN_BUGS.
-                    out.known_bug = "cancelled autoclose"
+                # A receive() that took the close or the error returns it at
+                # once, as aiohttp's does: cancelling it can lose neither.
+                if ws.closed and not was_closed:
+                    raise Untyped("a cancelled receive() lost the close") from None
                 continue
             except AIOHTTP_ERRORS:
                 continue
@@ -869,8 +855,6 @@ def check_end(case: Case, ws: Any, out: Outcome, side: ServerSide) -> str:
             allowed = AIOHTTP_ERRORS if case.face == "aiohttp" else WEBSOCKETS_ERRORS
             if not isinstance(exc, allowed):
                 raise Untyped(f"untyped exception {exc!r} from a ping")
-    if out.known_bug is not None:
-        return f"known LIB bug: {out.known_bug}"
     if out.client_closed:
         return "client closed first"
     if case.mutated_at is not None:

@@ -213,7 +213,7 @@ async def test_message_over_max_msg_size_decided_from_header(
         error = await bounded(ws.receive())
         assert error.type == aiows.WSMsgType.ERROR
         assert isinstance(error.data, aiows.PayloadTooBig)
-        assert isinstance(error.data, aiows.ProtocolError)
+        assert isinstance(error.data, aiohttp.WebSocketError)
         assert error.data.code == 1009
         # Reading it sent the close.
         code, _ = await bounded(sent_close)
