@@ -33,6 +33,9 @@ DEFAULT_CLOSE_TIMEOUT: Final = 10.0
 # wait for the transport's buffer to drain.
 _QUEUE_FULL: Final = 1
 _WRITES_BACKED_UP: Final = 2
+# The parser kept back the rest of a read whose compressed messages inflated
+# its budget; the rest is parsed once nothing else holds reading back.
+_BACKLOG: Final = 4
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
@@ -58,6 +61,7 @@ class Connection(asyncio.Protocol):
     """
 
     __slots__ = (
+        "_backlog_handle",
         "_close_timeout",
         "_close_timer",
         "_closed_error",
@@ -124,6 +128,8 @@ class Connection(asyncio.Protocol):
         # (Policy.WHEN_READ) may wait for that.
         self._reply_timeout = reply_timeout
         self._reply_timer: asyncio.TimerHandle | None = None
+        # The scheduled parse of what the parser kept back, if any.
+        self._backlog_handle: asyncio.Handle | None = None
         # Make the errors of pings the connection ends, and of a keepalive
         # that gave up, in the face's own classes.
         self._closed_error = closed_error
@@ -188,6 +194,18 @@ class Connection(asyncio.Protocol):
             # pings and never reads cannot grow the write buffer.  Checked
             # after release(), whose write() is what may fill the buffer.
             self._set_reading(_WRITES_BACKED_UP, True)
+        if self.protocol.pending:
+            # One read's compressed messages may inflate to many times
+            # max_msg_size: the rest of the read waits, and the socket with
+            # it, until the queue has room (see _parse_backlog).
+            self._set_reading(_BACKLOG, True)
+        elif self._read_paused & _BACKLOG:
+            self._set_reading(_BACKLOG, False)
+
+    def _parse_backlog(self) -> None:
+        self._backlog_handle = None
+        if self.transport is not None and self._read_paused == _BACKLOG:
+            self.data_received(b"")
 
     def eof_received(self) -> bool:
         # Returning False lets asyncio close the transport: after the server
@@ -209,10 +227,10 @@ class Connection(asyncio.Protocol):
             protocol.connection_lost()
         if exc is not None and self.exception is None:
             self.exception = exc
-        for timer in (self._close_timer, self._reply_timer):
+        for timer in (self._close_timer, self._reply_timer, self._backlog_handle):
             if timer is not None:
                 timer.cancel()
-        self._close_timer = self._reply_timer = None
+        self._close_timer = self._reply_timer = self._backlog_handle = None
         if self.keepalive is not None:
             self.keepalive.stop()
         self.lane.close()
@@ -240,6 +258,9 @@ class Connection(asyncio.Protocol):
         after = before | reason if paused else before & ~reason
         self._read_paused = after
         transport = self.transport
+        if after == _BACKLOG and transport is not None and self._backlog_handle is None:
+            # Only the backlog holds reading back: parse it, soon.
+            self._backlog_handle = self._loop.call_soon(self._parse_backlog)
         if transport is None or bool(before) is bool(after):
             return
         if after:
