@@ -1,8 +1,10 @@
 """Every exception aiows raises, in one hierarchy.
 
-Each class also derives from the aiohttp exception a user of aiohttp's client
-would already catch, so one ``except`` works for code written in either
-style::
+Every class derives from :class:`WebSocketException` (websockets' root) and
+also from the aiohttp exception a user of aiohttp's client would already
+catch, so one ``except`` works for code written in either style.  The names
+are websockets' (SecurityError's subclasses, the negotiation errors and a
+few server-side ones exist so that code naming them imports)::
 
     ClientError (aiohttp)
     ├── WSServerHandshakeError (aiohttp)
@@ -12,8 +14,7 @@ style::
     │       ├── InvalidStatus            status other than 101
     │       ├── InvalidHeader            a header is missing or wrong
     │       │   ├── InvalidHeaderFormat
-    │       │   ├── InvalidHeaderValue
-    │       │   │   └── InvalidAccept    Sec-WebSocket-Accept
+    │       │   ├── InvalidHeaderValue   (InvalidAccept: Sec-WebSocket-Accept)
     │       │   ├── InvalidOrigin
     │       │   └── InvalidUpgrade       Upgrade / Connection headers
     │       ├── NegotiationError         subprotocol or extension
@@ -31,8 +32,8 @@ style::
         ├── InvalidURI                   not a ws:// or wss:// URI
         └── InvalidProxy                 a proxy URL aiows cannot use
     WebSocketError (aiohttp)
-    └── ProtocolError                    the server broke RFC 6455 / 7692
-        └── PayloadTooBig                a message over the size limit
+    ├── ProtocolError                    the server broke RFC 6455 / 7692
+    └── PayloadTooBig                    a message over the size limit
     RuntimeError
     ├── ConcurrencyError                 two tasks did what only one may
     └── TooManyPings                     too many pings wait for a pong
@@ -55,7 +56,8 @@ from aiohttp import (
     WSServerHandshakeError,
 )
 
-from .core.errors import TooManyPings
+from .core.errors import MessageTooBig, TooManyPings
+from .core.errors import ProtocolError as CoreProtocolError
 from .core.frames import Close
 from .core.handshake import Response
 
@@ -72,16 +74,23 @@ __all__ = [
     "ConnectionClosed",
     "ConnectionClosedError",
     "ConnectionClosedOK",
+    "DuplicateParameter",
+    "HeaderLineTooLong",
     "InvalidAccept",
     "InvalidHandshake",
     "InvalidHeader",
     "InvalidHeaderFormat",
     "InvalidHeaderValue",
     "InvalidMessage",
+    "InvalidMethod",
     "InvalidOrigin",
+    "InvalidParameterName",
+    "InvalidParameterValue",
+    "InvalidProtocol",
     "InvalidProxy",
     "InvalidProxyMessage",
     "InvalidProxyStatus",
+    "InvalidState",
     "InvalidStatus",
     "InvalidURI",
     "InvalidUpgrade",
@@ -91,13 +100,26 @@ __all__ = [
     "PongTimeout",
     "ProtocolError",
     "ProxyError",
+    "RequestLineTooLong",
     "SecurityError",
+    "StatusLineTooLong",
+    "TooManyFragments",
+    "TooManyHeaders",
     "TooManyPings",
     "WSMessageTypeError",
+    "WebSocketException",
 ]
 
 
-class InvalidHandshake(WSServerHandshakeError):
+class WebSocketException(Exception):
+    """The root of aiows's own exceptions (websockets' name).
+
+    ``except aiows.WebSocketException`` catches every error aiows defines;
+    each also derives from the aiohttp exception that means the same.
+    """
+
+
+class InvalidHandshake(WebSocketException, WSServerHandshakeError):
     """The opening handshake failed: the server's answer, or the way to it.
 
     ``status`` and ``headers`` are the response's, as in aiohttp (0 and None
@@ -110,7 +132,24 @@ class InvalidHandshake(WSServerHandshakeError):
 
 
 class SecurityError(InvalidHandshake):
-    """The server's answer went past a limit (header lines, fields, body)."""
+    """The server's answer went past a limit (header lines, fields, body), or a
+    redirect would lower the security of the connection."""
+
+
+class HeaderLineTooLong(SecurityError):
+    """A header line of the server's answer is over aiohttp's limit."""
+
+
+class StatusLineTooLong(SecurityError):
+    """The status line of the server's answer is over aiohttp's limit."""
+
+
+class TooManyHeaders(SecurityError):
+    """The server's answer has more header fields than aiohttp accepts."""
+
+
+class RequestLineTooLong(SecurityError):
+    """A server-side limit, defined so websockets code that names it imports."""
 
 
 class InvalidMessage(InvalidHandshake):
@@ -151,12 +190,33 @@ class InvalidUpgrade(InvalidHeader):
     """``Upgrade`` or ``Connection`` is missing or is not a WebSocket upgrade."""
 
 
-class InvalidAccept(InvalidHeaderValue):
-    """``Sec-WebSocket-Accept`` does not match the key the client sent."""
+#: ``Sec-WebSocket-Accept`` does not match the key the client sent: the
+#: :class:`InvalidHeaderValue` websockets raises (aiows's older name).
+InvalidAccept = InvalidHeaderValue
 
 
 class NegotiationError(InvalidHandshake):
     """The server selected a subprotocol or extension the client cannot accept."""
+
+
+class DuplicateParameter(NegotiationError):
+    """An extension parameter appears twice in the server's answer."""
+
+
+class InvalidParameterName(NegotiationError):
+    """The server's answer names an extension parameter that does not exist."""
+
+
+class InvalidParameterValue(NegotiationError):
+    """An extension parameter in the server's answer has a bad value."""
+
+
+class InvalidMethod(InvalidHandshake):
+    """A server-side check, defined so websockets code that names it imports."""
+
+
+class InvalidProtocol(InvalidHandshake):
+    """A server-side check, defined so websockets code that names it imports."""
 
 
 class ProxyError(InvalidHandshake):
@@ -172,7 +232,7 @@ class InvalidProxyStatus(ProxyError, ClientHttpProxyError):
     ``ClientHttpProxyError`` too); ``response.status_code`` is that status."""
 
 
-class ProtocolError(WebSocketError):
+class ProtocolError(WebSocketException, WebSocketError):
     """The server broke a rule of RFC 6455 or RFC 7692.
 
     ``code`` is the close code aiows sent because of it.
@@ -182,11 +242,30 @@ class ProtocolError(WebSocketError):
         super().__init__(code, message)
 
 
-class PayloadTooBig(ProtocolError):
-    """A message was larger than ``max_msg_size`` (close code 1009)."""
+class PayloadTooBig(WebSocketException, WebSocketError):
+    """A message was larger than ``max_msg_size`` (close code 1009).
+
+    As in websockets it is not a :class:`ProtocolError`; ``code`` is 1009.
+    """
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(code, message)
 
 
-class ConnectionClosed(ClientConnectionResetError):
+class TooManyFragments(WebSocketException):
+    """A message came in more fragments than accepted (websockets' name; aiows
+    joins fragments within ``max_msg_size`` and never raises it)."""
+
+
+class InvalidState(WebSocketException, AssertionError):
+    """An operation the connection's state does not allow (websockets' name).
+
+    aiows's faces raise :class:`ConnectionClosed` for a closed connection;
+    this is for code that catches websockets' class by name.
+    """
+
+
+class ConnectionClosed(WebSocketException, ClientConnectionResetError):
     """The WebSocket connection is closed, so the operation cannot proceed.
 
     ``rcvd`` and ``sent`` are the close frames received and sent, if any;
@@ -237,15 +316,15 @@ class ConnectionClosedError(ConnectionClosed):
     """The connection closed with an error code, or without a close frame."""
 
 
-class PongTimeout(ServerTimeoutError):
+class PongTimeout(WebSocketException, ServerTimeoutError):
     """No pong came back in time: the connection is considered dead."""
 
 
-class OpenTimeout(ConnectionTimeoutError):
+class OpenTimeout(WebSocketException, ConnectionTimeoutError):
     """The opening handshake did not finish within ``open_timeout``."""
 
 
-class InvalidURI(InvalidURL):
+class InvalidURI(WebSocketException, InvalidURL):
     """The URI is not a valid ``ws://`` or ``wss://`` URI.
 
     ``uri`` and ``msg`` are websockets' names for ``url`` and ``description``.
@@ -262,7 +341,7 @@ class InvalidURI(InvalidURL):
         return str(self.description or "")
 
 
-class InvalidProxy(InvalidURL):
+class InvalidProxy(WebSocketException, InvalidURL):
     """The proxy URL is not one aiows can use (scheme, syntax, missing extra).
 
     ``proxy`` and ``msg`` as in websockets.
@@ -279,5 +358,12 @@ class InvalidProxy(InvalidURL):
         return str(self.description or "")
 
 
-class ConcurrencyError(RuntimeError):
+class ConcurrencyError(WebSocketException, RuntimeError):
     """Two tasks tried to do at once what only one may, such as ``receive()``."""
+
+
+def public_error(exc: CoreProtocolError) -> ProtocolError | PayloadTooBig:
+    """The public exception for the core's protocol error ``exc``."""
+    if isinstance(exc, MessageTooBig):
+        return PayloadTooBig(exc.code, exc.reason)
+    return ProtocolError(exc.code, exc.reason)

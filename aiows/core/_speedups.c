@@ -373,11 +373,128 @@ new_payload(PyObject *self, PyObject *arg)
     return Py_BuildValue("(NN)", bytes, view);
 }
 
+/* Where the frame at `pos` ends and how long its payload is, if it is a
+ * whole, unmasked CONTINUATION frame with RSV bits clear; -1 otherwise.
+ * `fin` is set to its FIN bit. */
+static Py_ssize_t
+continuation_end(const unsigned char *buf, Py_ssize_t pos, Py_ssize_t end,
+                 Py_ssize_t *payload_start, int *fin)
+{
+    unsigned char b0, b1;
+    unsigned long long length;
+    Py_ssize_t header = 2;
+
+    if (end - pos < 2) {
+        return -1;
+    }
+    b0 = buf[pos];
+    b1 = buf[pos + 1];
+    if ((b0 != 0x00 && b0 != 0x80) || (b1 & 0x80)) {
+        return -1;
+    }
+    length = b1 & 0x7F;
+    if (length == 126) {
+        if (end - pos < 4) {
+            return -1;
+        }
+        length = ((unsigned long long)buf[pos + 2] << 8) | buf[pos + 3];
+        header = 4;
+    }
+    else if (length == 127) {
+        int i;
+        if (end - pos < 10) {
+            return -1;
+        }
+        length = 0;
+        for (i = 2; i < 10; i++) {
+            length = (length << 8) | buf[pos + i];
+        }
+        if (length >> 63) {
+            return -1;
+        }
+        header = 10;
+    }
+    if (length > (unsigned long long)(end - pos - header)) {
+        return -1;
+    }
+    *payload_start = pos + header;
+    *fin = b0 == 0x80;
+    return pos + header + (Py_ssize_t)length;
+}
+
+/* scan_continuations(data, pos, limit) -> (new pos, payload, fin)
+ *
+ * Consumes the run of whole, unmasked, uncompressed CONTINUATION frames
+ * from `pos` on, up to and including one with FIN set, whose payloads add
+ * up to at most `limit` bytes (-1: no limit), and returns their payloads
+ * joined.  Anything else ends the run and is left to the Python parser,
+ * which applies every rule: a message of many tiny fragments then costs a
+ * C loop per read instead of a Python loop per frame. */
+static PyObject *
+scan_continuations(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer view;
+    Py_ssize_t pos, end, limit, cursor, total = 0, payload_start, next;
+    int fin = 0, last_fin = 0;
+    const unsigned char *buf;
+    PyObject *payload, *result;
+    char *out;
+
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "scan_continuations(data, pos, limit)");
+        return NULL;
+    }
+    pos = PyLong_AsSsize_t(args[1]);
+    if (pos == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    limit = PyLong_AsSsize_t(args[2]);
+    if (limit == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    buf = (const unsigned char *)view.buf;
+    end = view.len;
+
+    /* First pass: how far the run goes and how much it carries. */
+    cursor = pos;
+    while (!last_fin &&
+           (next = continuation_end(buf, cursor, end, &payload_start, &fin)) >= 0) {
+        if (limit >= 0 && total + (next - payload_start) > limit) {
+            break;
+        }
+        total += next - payload_start;
+        cursor = next;
+        last_fin = fin;
+    }
+    payload = PyBytes_FromStringAndSize(NULL, total);
+    if (payload == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    /* Second pass: copy the payloads. */
+    out = PyBytes_AS_STRING(payload);
+    next = pos;
+    while (next < cursor) {
+        Py_ssize_t frame_end = continuation_end(buf, next, end, &payload_start, &fin);
+        memcpy(out, buf + payload_start, (size_t)(frame_end - payload_start));
+        out += frame_end - payload_start;
+        next = frame_end;
+    }
+    PyBuffer_Release(&view);
+    result = Py_BuildValue("(nNO)", cursor, payload, last_fin ? Py_True : Py_False);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"new_payload", (PyCFunction)new_payload, METH_O,
      "new_payload(n) -> (bytes, writable memoryview of it)"},
     {"build_frame", (PyCFunction)(void (*)(void))build_frame, METH_FASTCALL,
      "build_frame(b0, key, data) -> a whole masked frame"},
+    {"scan_continuations", (PyCFunction)(void (*)(void))scan_continuations,
+     METH_FASTCALL, "scan_continuations(data, pos, limit) -> (pos, payload, fin)"},
     {"scan_messages", (PyCFunction)(void (*)(void))scan_messages, METH_FASTCALL,
      "scan_messages(data, pos, max_size, decode_text, out, spec) -> new pos"},
     {"apply_mask", (PyCFunction)(void (*)(void))apply_mask, METH_FASTCALL,

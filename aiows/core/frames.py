@@ -108,6 +108,27 @@ def build_close_payload(code: int, reason: str | bytes = b"") -> bytes:
     return code.to_bytes(2, "big") + raw
 
 
+#: What each close code of RFC 6455 §7.4.1 and the IANA registry means, in
+#: the words websockets prints them with.
+CLOSE_CODE_MEANINGS: Final = {
+    1000: "OK",
+    1001: "going away",
+    1002: "protocol error",
+    1003: "unsupported data",
+    1005: "no status received [internal]",
+    1006: "abnormal closure [internal]",
+    1007: "invalid frame payload data",
+    1008: "policy violation",
+    1009: "message too big",
+    1010: "mandatory extension",
+    1011: "internal error",
+    1012: "service restart",
+    1013: "try again later",
+    1014: "bad gateway",
+    1015: "TLS handshake failure [internal]",
+}
+
+
 class Close:
     """The code and reason of a close frame, as sent or received."""
 
@@ -131,5 +152,12 @@ class Close:
         return f"Close({self.code!r}, {self.reason!r})"
 
     def __str__(self) -> str:
-        text = f"close frame with code {self.code}"
-        return f"{text} and reason {self.reason!r}" if self.reason else text
+        """The code, what it means, and the reason: ``1000 (OK) bye``."""
+        if 3000 <= self.code < 4000:
+            meaning = "registered"
+        elif 4000 <= self.code < 5000:
+            meaning = "private use"
+        else:
+            meaning = CLOSE_CODE_MEANINGS.get(self.code, "unknown")
+        text = f"{self.code} ({meaning})"
+        return f"{text} {self.reason}" if self.reason else text

@@ -51,6 +51,11 @@ from .speedups import compiled
 
 DEFAULT_MAX_MSG_SIZE: Final = 4 * 1024 * 1024
 
+#: Bytes one :meth:`FrameParser.feed` may inflate before it stops at the
+#: next frame boundary and keeps the rest for later (see
+#: :attr:`FrameParser.pending`): one read of the socket's worth.
+DEFAULT_INFLATE_BUDGET: Final = 256 * 1024
+
 #: What :meth:`FrameParser.feed` returns: whole messages (``(type, data,
 #: extra)`` tuples of the classes in the parser's :class:`MessageKinds`), and
 #: with ``fragments=True`` the pieces of fragmented messages.  It is ``Any``
@@ -92,6 +97,8 @@ DIRECT_READ_FRACTION: Final = 4
 # The compiled scanner turns runs of plain data frames into messages; it
 # stops at anything else, which the Python loop below handles.
 _scan_messages = None if compiled is None else compiled.scan_messages
+# And runs of plain continuation frames of a message in progress, joined.
+_scan_continuations = None if compiled is None else compiled.scan_continuations
 
 
 @functools.lru_cache(maxsize=16)
@@ -170,6 +177,12 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
     ``kinds`` chooses the message classes and type members (the core's own
     by default); ``on_control`` takes each ping, pong and close message in
     place of the output list (see :data:`ControlHandler`).
+
+    Compressed data is small on the wire and large once inflated, so one
+    chunk could hold many times ``max_msg_size``.  Once a call to
+    :meth:`feed` has inflated ``inflate_budget`` bytes it stops at the next
+    frame boundary and keeps the rest of the chunk: :attr:`pending` is then
+    True, and ``feed(b"")`` (or the next chunk) goes on where it stopped.
     """
 
     __slots__ = (
@@ -183,6 +196,8 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         "_fragments",
         "_frame_fin",
         "_frame_remaining",
+        "_inflate_budget",
+        "_inflated",
         "_max_size",
         "_msg_bytes",
         "_msg_compressed",
@@ -198,6 +213,7 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         "closed",
         "exc",
         "kinds",
+        "pending",
     )
 
     def __init__(
@@ -209,6 +225,7 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         fragments: bool = False,
         kinds: MessageKinds = CORE_KINDS,
         on_control: ControlHandler | None = None,
+        inflate_budget: int = DEFAULT_INFLATE_BUDGET,
     ) -> None:
         if max_msg_size < 0:
             raise ValueError(
@@ -232,8 +249,14 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         # Where ping, pong and close messages go instead of the output.
         self._on_control = on_control
         # Bytes of an incomplete frame header (or control frame) kept for the
-        # next chunk.
+        # next chunk, or the rest of a chunk after the inflate budget ran out.
         self._buffer = b""
+        # Bytes one feed() may inflate, and how many this one has.
+        self._inflate_budget = inflate_budget
+        self._inflated = 0
+        #: True when :meth:`feed` stopped before the end of its data because
+        #: it inflated its budget: call it again (``feed(b"")``) to go on.
+        self.pending = False
 
         # The data frame whose payload is still arriving, if any: its FIN bit
         # and how many payload bytes are still to come.
@@ -282,10 +305,13 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         out: list[Event] = []
         if self.exc is not None or self.closed:
             return out
+        self.pending = False
+        self._inflated = 0
         try:
             self._feed(data, out)
         except ProtocolError as exc:
             self.exc = exc
+            self.pending = False
             self._buffer = b""
             self._msg_text = []
             self._msg_bytes = []
@@ -354,13 +380,27 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         pos = 0
         max_size = self._max_size
         scan = _scan_messages
+        scan_more = _scan_continuations
+        inflating = self._deflate is not None
         while end - pos >= 2:
+            if inflating and self._inflated >= self._inflate_budget:
+                # The rest waits until what was inflated is taken away.
+                self.pending = True
+                break
             if scan is not None and self._msg_opcode is None:
                 pos = scan(
                     data, pos, max_size or 0, self._decode_text, out, self._scan_spec
                 )
                 if end - pos < 2:
                     break
+            elif scan_more is not None and not self._msg_compressed:
+                limit = -1 if max_size is None else max_size - self._msg_size
+                after, payload, fin = scan_more(data, pos, limit)
+                if after != pos:
+                    pos = after
+                    self._frame_fin = fin
+                    self._data_piece(payload, True, out)
+                    continue
             b0 = data[pos]
             b1 = data[pos + 1]
             fin = b0 & FIN
@@ -574,6 +614,7 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
             assert self._deflate is not None
             limit = None if self._max_size is None else self._max_size - self._msg_size
             piece = self._deflate.decompress(piece, final, limit)
+            self._inflated += len(piece)
         self._msg_size += len(piece)
         decoder = self._msg_decoder
         if decoder is not None:

@@ -215,6 +215,23 @@ class ClientProtocol:
 
     # -- receiving -------------------------------------------------------
 
+    @property
+    def pending(self) -> bool:
+        """Whether the last :meth:`receive_data` kept bytes back unparsed
+        because it inflated its budget; ``receive_data(b"")`` goes on.
+
+        False once going on is pointless: :meth:`receive_data` ignores the
+        server's bytes after a failure (the client's or the server's) or
+        the closing handshake, and nothing comes once the connection is
+        gone.
+        """
+        return (
+            self._parser.pending
+            and self.failure is None
+            and self.state is not State.CLOSE_DONE
+            and self.state is not State.CLOSED
+        )
+
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Parse ``data``; return the messages the application should see.
 

@@ -34,6 +34,9 @@ DEFAULT_CLOSE_TIMEOUT: Final = 10.0
 # wait for the transport's buffer to drain.
 _QUEUE_FULL: Final = 1
 _WRITES_BACKED_UP: Final = 2
+# The parser kept back the rest of a read whose compressed messages inflated
+# its budget; the rest is parsed once nothing else holds reading back.
+_BACKLOG: Final = 4
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
@@ -91,6 +94,7 @@ class Connection(asyncio.BufferedProtocol):
     """
 
     __slots__ = (
+        "_backlog_handle",
         "_close_timeout",
         "_close_timer",
         "_closed_error",
@@ -164,6 +168,8 @@ class Connection(asyncio.BufferedProtocol):
         # (Policy.WHEN_READ) may wait for that.
         self._reply_timeout = reply_timeout
         self._reply_timer: asyncio.TimerHandle | None = None
+        # The scheduled parse of what the parser kept back, if any.
+        self._backlog_handle: asyncio.Handle | None = None
         # Make the errors of pings the connection ends, and of a keepalive
         # that gave up, in the face's own classes.
         self._closed_error = closed_error
@@ -222,6 +228,7 @@ class Connection(asyncio.BufferedProtocol):
             keepalive.last_input = self._loop.time()
         lane = self.lane
         lane.hold()
+        replied = False
         try:
             protocol = self.protocol
             if events:
@@ -231,7 +238,8 @@ class Connection(asyncio.BufferedProtocol):
                 # Queued before the replies are written: a close reply makes
                 # the queue drop data that comes after it, not before.
                 self.sink.put(events)
-            if protocol.outgoing:
+            replied = bool(protocol.outgoing)
+            if replied:
                 self._write_replies()
             if protocol.acknowledged:
                 self._acknowledge()
@@ -239,6 +247,23 @@ class Connection(asyncio.BufferedProtocol):
                 self._hold_reply()
         finally:
             lane.release()
+        if replied and lane.paused:
+            # Automatic replies respect backpressure too: a peer that floods
+            # pings and never reads cannot grow the write buffer.  Checked
+            # after release(), whose write() is what may fill the buffer.
+            self._set_reading(_WRITES_BACKED_UP, True)
+        if self.protocol.pending:
+            # One read's compressed messages may inflate to many times
+            # max_msg_size: the rest of the read waits, and the socket with
+            # it, until the queue has room (see _parse_backlog).
+            self._set_reading(_BACKLOG, True)
+        elif self._read_paused & _BACKLOG:
+            self._set_reading(_BACKLOG, False)
+
+    def _parse_backlog(self) -> None:
+        self._backlog_handle = None
+        if self.transport is not None and self._read_paused == _BACKLOG:
+            self.data_received(b"")
 
     def eof_received(self) -> bool:
         # Returning False lets asyncio close the transport: after the server
@@ -260,10 +285,10 @@ class Connection(asyncio.BufferedProtocol):
             protocol.connection_lost()
         if exc is not None and self.exception is None:
             self.exception = exc
-        for timer in (self._close_timer, self._reply_timer):
+        for timer in (self._close_timer, self._reply_timer, self._backlog_handle):
             if timer is not None:
                 timer.cancel()
-        self._close_timer = self._reply_timer = None
+        self._close_timer = self._reply_timer = self._backlog_handle = None
         if self.keepalive is not None:
             self.keepalive.stop()
         self.lane.close()
@@ -291,6 +316,9 @@ class Connection(asyncio.BufferedProtocol):
         after = before | reason if paused else before & ~reason
         self._read_paused = after
         transport = self.transport
+        if after == _BACKLOG and transport is not None and self._backlog_handle is None:
+            # Only the backlog holds reading back: parse it, soon.
+            self._backlog_handle = self._loop.call_soon(self._parse_backlog)
         if transport is None or bool(before) is bool(after):
             return
         if after:
@@ -310,16 +338,17 @@ class Connection(asyncio.BufferedProtocol):
 
     # -- what the protocol decided ---------------------------------------------
 
+    def write_replies(self) -> None:
+        """Write the replies the protocol decided on so far (pongs), now."""
+        if self.protocol.outgoing:
+            self._write_replies()
+
     def _write_replies(self) -> None:
         lane = self.lane
         for frame in self.protocol.take_outgoing():
             lane.write(frame)
         if self.protocol.close_sent is not None:
             self._closing_started()
-        if lane.paused:
-            # Automatic replies respect backpressure too: a peer that floods
-            # pings and never reads cannot grow the write buffer.
-            self._set_reading(_WRITES_BACKED_UP, True)
 
     def _acknowledge(self) -> None:
         now = self._loop.time()
@@ -423,6 +452,18 @@ class Connection(asyncio.BufferedProtocol):
         if frame:
             self.lane.write(frame)
         self._closing_started()
+
+    def close_transport(self) -> None:
+        """Close the transport once what was written has gone out, and hand
+        the socket back at once (the session frees the connector's slot
+        now, as aiohttp's ``response.close()`` does, not a loop turn later).
+        """
+        if self.transport is not None:
+            self.lane.flush()
+            self.transport.close()
+            on_lost, self.on_lost = self.on_lost, None
+            if on_lost is not None:
+                on_lost(None)
 
     def abort(self) -> None:
         """Drop the transport without a closing handshake."""

@@ -27,16 +27,14 @@ import aiohttp
 from aiohttp import ClientConnectionResetError, ClientResponse, WSMsgType
 from multidict import CIMultiDictProxy
 
-from ..core.errors import InvalidState, MessageTooBig
-from ..core.errors import ProtocolError as CoreProtocolError
+from ..core.errors import InvalidState
 from ..core.frames import Opcode, build_close_payload
 from ..engine.assembler import Concurrency
 from ..engine.connection import Connection
 from ..exceptions import (
     ConcurrencyError,
-    PayloadTooBig,
-    ProtocolError,
     WSMessageTypeError,
+    public_error,
 )
 from .aiohttp_messages import WS_CLOSED_MESSAGE, WS_CLOSING_MESSAGE, WSMessage
 
@@ -47,11 +45,6 @@ _ERROR: Final = WSMsgType.ERROR
 _TEXT_OP: Final = int(Opcode.TEXT)
 _BINARY_OP: Final = int(Opcode.BINARY)
 _CLOSED_TRANSPORT: Final = "Cannot write to closing transport"
-
-
-def _public_error(exc: CoreProtocolError) -> ProtocolError:
-    cls = PayloadTooBig if isinstance(exc, MessageTooBig) else ProtocolError
-    return cls(exc.code, exc.reason)
 
 
 class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
@@ -241,16 +234,30 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
                 self._close_code_value = msg[1]
                 if self._autoclose:
                     # Echo the server's code (RFC 6455 §5.5.1).
-                    self._engine.answer()
-                    await self.close()
+                    self._finish()
                 return msg  # type: ignore[no-any-return]
             if kind is _ERROR:
-                exc = _public_error(msg[1])
+                exc = public_error(msg[1])
                 self._close_code_value = exc.code
-                await self.close(code=exc.code)
+                self._finish()  # the close with exc.code goes out
                 return WSMessage(_ERROR, exc, None)
             # PING or PONG: shown only with autoping=False.
             return msg  # type: ignore[no-any-return]
+
+    def _finish(self) -> None:
+        """End the connection after reading the close or the error, as
+        aiohttp's ``close()`` does once the close code is known: the reply
+        goes out, the transport closes once it is written, and ``receive()``
+        returns at once, so cancelling it can lose nothing; the connector's
+        slot is free when it returns.
+        """
+        self._closed_flag = True
+        engine = self._engine
+        self._assembler.drop_all()
+        if engine.keepalive is not None:
+            engine.keepalive.stop()
+        engine.answer()
+        engine.close_transport()
 
     async def _on_end(self) -> WSMessage:
         """The queue ended or :meth:`close` woke this receive()."""
@@ -447,7 +454,7 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
                 # The error was never read: aiohttp's close() meets it
                 # while reading for the close, and reports it so.
                 self._close_code_value = aiohttp.WSCloseCode.ABNORMAL_CLOSURE
-                self._exception_value = _public_error(failure)
+                self._exception_value = public_error(failure)
             elif rcvd is not None:
                 self._close_code_value = rcvd.code
             else:

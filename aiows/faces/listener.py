@@ -196,7 +196,9 @@ class ListenerSink:
                     on_message(ws, kind, msg[1])
                 else:
                     # The close (or the failure) is answered once the
-                    # listener has seen, and answered, what came before it.
+                    # listener has seen, and answered, what came before it,
+                    # and after the pongs of the pings that came before it.
+                    self._engine.write_replies()
                     self._engine.answer()
             except Exception:
                 logger.exception(

@@ -14,13 +14,13 @@ from __future__ import annotations
 import codecs
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from enum import IntEnum
 from types import TracebackType
 from typing import Any, Final
 
 from aiohttp import ClientResponse
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from ..core.frames import NO_STATUS_RECEIVED, WSCloseCode
 from ..core.handshake import Request, Response
@@ -33,6 +33,7 @@ from ..exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
     ConnectionClosedOK,
+    public_error,
 )
 from .websockets_send import Sending
 
@@ -56,6 +57,22 @@ class State(IntEnum):
     OPEN = 1
     CLOSING = 2
     CLOSED = 3
+
+
+class Headers(CIMultiDictProxy[str]):
+    """Handshake headers with websockets' ``Headers`` methods too."""
+
+    def get_all(self, key: str) -> list[str]:
+        """Every value of ``key``, in order; ``[]`` when there is none."""
+        return self.getall(key, [])
+
+    def raw_items(self) -> Iterator[tuple[str, str]]:
+        """``(name, value)`` pairs as received, names in their own case."""
+        return iter(self.items())
+
+
+def _headers(headers: CIMultiDictProxy[str]) -> Headers:
+    return Headers(CIMultiDict(headers))
 
 
 def _decoded(data: str | bytes, kind: Any, decode: bool | None) -> str | bytes:
@@ -185,14 +202,16 @@ class ClientConnection(Sending):
     def request(self) -> Request:
         """The upgrade request as sent: ``path`` and ``headers``."""
         info = self._response.request_info
-        return Request(info.url.raw_path_qs, info.headers)
+        return Request(info.url.raw_path_qs, _headers(info.headers))
 
     @property
     def response(self) -> Response:
         """The server's 101: ``status_code``, ``reason_phrase``, ``headers``,
         ``body``."""
         response = self._response
-        return Response(response.status, response.reason or "", response.headers)
+        return Response(
+            response.status, response.reason or "", _headers(response.headers)
+        )
 
     @property
     def aiohttp_response(self) -> ClientResponse:
@@ -221,9 +240,14 @@ class ClientConnection(Sending):
         else:
             cls = ConnectionClosedError
         exc = cls(rcvd, sent, protocol.close_rcvd_then_sent)
-        cause = protocol.failure or self._engine.exception
-        if cause is not None:
-            exc.__cause__ = cause
+        # What websockets chains: the protocol error that failed the
+        # connection, or the end of the stream when no close frame went at
+        # all; nothing after a close the client sent itself (a keepalive
+        # timeout, a failed fragmented send).
+        if protocol.failure is not None:
+            exc.__cause__ = public_error(protocol.failure)
+        elif rcvd is None and sent is None:
+            exc.__cause__ = EOFError("stream of frames ended")
         return exc
 
     # -- receiving ---------------------------------------------------------------
@@ -303,7 +327,7 @@ class ClientConnection(Sending):
         engine = self._engine
         if engine.lane.busy:
             # A fragmented message is half sent: it cannot end normally.
-            engine.fail(WSCloseCode.INTERNAL_ERROR, "close during a fragmented message")
+            engine.fail(WSCloseCode.INTERNAL_ERROR, "close during fragmented message")
         else:
             engine.close(code, reason)
         await engine.wait_closed()

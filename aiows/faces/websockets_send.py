@@ -102,13 +102,15 @@ class Sending:
         try:
             self._engine.send_message(opcode, payload)
         except InvalidState:
-            raise await self._refused() from None
+            error = await self._refused()
+            raise error from error.__cause__
 
     async def _drain(self) -> None:
         try:
             await self._engine.lane.drain()
         except ConnectionResetError:
-            raise await self._refused() from None
+            error = await self._refused()
+            raise error from error.__cause__
 
     async def _send_fragments(
         self, fragments: AsyncIterator[Data], text: bool | None
@@ -117,7 +119,8 @@ class Sending:
         protocol = engine.protocol
         async with engine.lane.lock:
             if not protocol.can_send:
-                raise await self._refused()
+                error = await self._refused()
+                raise error from error.__cause__
             try:
                 current = await fragments.__anext__()
             except StopAsyncIteration:
@@ -152,7 +155,7 @@ class Sending:
                     # impossible and starting another would corrupt the
                     # stream (RFC 6455 §5.4).
                     engine.fail(
-                        WSCloseCode.INTERNAL_ERROR, "fragmented send interrupted"
+                        WSCloseCode.INTERNAL_ERROR, "error in fragmented message"
                     )
                 raise
 
@@ -163,7 +166,8 @@ class Sending:
         try:
             frame = engine.protocol.send_fragment(opcode, payload, first=first, fin=fin)
         except InvalidState:
-            raise await self._refused() from None
+            error = await self._refused()
+            raise error from error.__cause__
         engine.lane.write(frame)
 
     async def ping(self, data: Data | None = None) -> asyncio.Future[float]:
@@ -184,7 +188,8 @@ class Sending:
         try:
             waiter = engine.ping(payload)
         except InvalidState:
-            raise await self._refused() from None
+            error = await self._refused()
+            raise error from error.__cause__
         await self._drain()
         return waiter
 
@@ -194,7 +199,8 @@ class Sending:
         try:
             engine.lane.write(engine.protocol.send_pong(_payload(data)))
         except InvalidState:
-            raise await self._refused() from None
+            error = await self._refused()
+            raise error from error.__cause__
         await self._drain()
 
 

@@ -25,7 +25,7 @@ from .aiohttp_args import ws_connect_options
 from .bind import bind_aiohttp, bind_listener
 from .context import WSConnectContext
 from .credentials import ORIGIN_BOUND, with_credentials
-from .open import Binder, open_websocket
+from .open import Binder, check_call, open_websocket
 from .options import UpgradeOptions
 
 
@@ -179,6 +179,7 @@ class ClientSession:
         before anything is sent.
         """
         options = ws_connect_options(kwargs)
+        check_call(url, options.upgrade)
         bind = bind_aiohttp(options.connection, options.face)
         return WSConnectContext(
             lambda: self.open(url, options.upgrade, bind), url, options.reconnect
@@ -194,6 +195,7 @@ class ClientSession:
         and pings are answered at once).  See :class:`aiows.Listener`.
         """
         options = ws_connect_options(kwargs)
+        check_call(url, options.upgrade)
         bind = bind_listener(options.connection, options.face, listener)
         return WSConnectContext(
             lambda: self.open(url, options.upgrade, bind), url, options.reconnect
@@ -277,6 +279,7 @@ def ws_connect(
     """
     connector = kwargs.pop("connector", None)
     options = ws_connect_options(kwargs)
+    check_call(url, options.upgrade)
     bind = bind_aiohttp(options.connection, options.face)
 
     def make_session() -> aiohttp.ClientSession:

@@ -24,7 +24,7 @@ from ..faces.aiohttp_face import ClientWebSocketResponse
 from .aiohttp_args import ws_connect_options
 from .bind import bind_aiohttp
 from .context import WSConnectContext
-from .open import open_websocket
+from .open import check_call, open_websocket
 
 # aiohttp's own method while aiows's is installed.
 _original: Callable[..., Any] | None = None
@@ -34,6 +34,7 @@ def _ws_connect(
     self: aiohttp.ClientSession, url: str | URL, **kwargs: Any
 ) -> WSConnectContext[ClientWebSocketResponse]:
     options = ws_connect_options(kwargs)
+    check_call(url, options.upgrade)
     bind = bind_aiohttp(options.connection, options.face)
     return WSConnectContext(
         lambda: open_websocket(self, url, options.upgrade, bind),

@@ -96,6 +96,12 @@ def check_tls(url: URL, ssl: Any) -> None:
 MAX_REFUSAL_BODY: Final = 64 * 1024
 
 
+def check_call(url: str | URL, options: UpgradeOptions) -> None:
+    """Check what a call can be checked for before anything is sent: the URL,
+    and TLS settings that it would not use."""
+    check_tls(check_url(url), options.ssl)
+
+
 def _handshake_error(
     exc: core_errors.HandshakeError, response: ClientResponse, body: bytes = b""
 ) -> exceptions.InvalidHandshake:
@@ -371,7 +377,12 @@ async def _request_following_redirects(
         # Query parameters belong to the first URL only, as in aiohttp.
         params = None
         url = target
-    raise _refusal(response, history, f"more than {options.max_redirects} redirects")
+    raise _refusal(
+        response,
+        history,
+        f"more than {options.max_redirects} redirects",
+        exceptions.SecurityError,
+    )
 
 
 def _refusal(

@@ -22,7 +22,7 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 
 import aiohttp
 
-from ..exceptions import InvalidHandshake, InvalidStatus, ProtocolError
+from ..exceptions import InvalidHandshake, InvalidStatus, PayloadTooBig, ProtocolError
 
 logger: Final = logging.getLogger("aiows.client")
 
@@ -108,7 +108,7 @@ def process_exception(exc: Exception) -> Exception | None:
     """
     if isinstance(exc, InvalidStatus):
         return None if exc.status in RETRY_STATUSES else exc
-    if isinstance(exc, (InvalidHandshake, ProtocolError)):
+    if isinstance(exc, (InvalidHandshake, ProtocolError, PayloadTooBig)):
         return exc
     if isinstance(
         exc, (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError)

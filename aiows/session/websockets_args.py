@@ -41,6 +41,9 @@ DIAL_KEYWORDS: Final = CREATE_CONNECTION_KEYWORDS | {
     "proxy_server_hostname",
 }
 
+#: Requests websockets makes for one connection, redirects included.
+MAX_REDIRECTS: Final = 10
+
 #: Legacy spelling -> (current spelling, how it is carried over).
 LEGACY: Final = {
     "extra_headers": "additional_headers",
@@ -186,10 +189,12 @@ def connect_settings(
         raise ValueError("host and port cannot be given with sock")
 
     headers = given["additional_headers"]
-    skip: tuple[str, ...] | None = None
+    # websockets sends no Accept or Accept-Encoding; aiohttp adds them to
+    # every request unless told not to.
+    skip: tuple[str, ...] = ("Accept", "Accept-Encoding")
     user_agent = given["user_agent_header"]
     if user_agent is None:
-        skip = ("User-Agent",)
+        skip = (*skip, "User-Agent")
     elif not callable(headers):
         headers = {"User-Agent": user_agent, **dict(headers or {})}
 
@@ -209,6 +214,8 @@ def connect_settings(
         ssl=kwargs.get("ssl") or True,
         server_hostname=kwargs.get("server_hostname"),
         open_timeout=seconds("open_timeout", given["open_timeout"]),
+        # websockets makes at most 10 requests: 9 redirects.
+        max_redirects=MAX_REDIRECTS - 1,
     )
     connection = ConnectionOptions(
         max_msg_size=count(

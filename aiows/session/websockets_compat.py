@@ -267,8 +267,12 @@ def websockets_error(exc: aiohttp.ClientError) -> BaseException:
         )
     if isinstance(exc, aiohttp.ClientResponseError):
         cls: type[exceptions.InvalidHandshake] = exceptions.InvalidMessage
-        if "Got more than" in exc.message or "Too many headers" in exc.message:
-            cls = exceptions.SecurityError
+        if "Too many headers" in exc.message:
+            cls = exceptions.TooManyHeaders
+        elif "Status line is too long" in exc.message:
+            cls = exceptions.StatusLineTooLong
+        elif "Got more than" in exc.message:
+            cls = exceptions.HeaderLineTooLong
         return cls(
             redacted(exc.request_info),
             exc.history,

@@ -161,7 +161,9 @@ async def expect_failure(
             assert msg.type in (aiows.WSMsgType.TEXT, aiows.WSMsgType.BINARY)
         error = await ws.receive()
         assert error.type == aiows.WSMsgType.ERROR, error
-        assert isinstance(error.data, aiows.ProtocolError)
+        assert isinstance(
+            error.data, aiows.PayloadTooBig if code == 1009 else aiows.ProtocolError
+        )
         assert error.data.code == code
         assert ws.close_code == code
 

@@ -677,6 +677,68 @@ def test_parser_invalid_compressed_data() -> None:
     assert parser.exc.code == 1002
 
 
+def test_parser_stops_once_a_feed_inflated_its_budget() -> None:
+    # Three 1,000-byte messages, a ping and a fourth message in one chunk,
+    # with a budget of 1,500 bytes: each feed stops at the frame boundary
+    # after the message that used the budget up, and keeps the rest.
+    server = ServerCompressor()
+    stream = b"".join(
+        server_frame(2, server.fragment(bytes([i]) * 1000), rsv=RSV1) for i in range(3)
+    )
+    stream += server_frame(9, b"p")
+    stream += server_frame(2, server.fragment(b"\x03" * 1000), rsv=RSV1)
+    parser = make_parser(inflate_budget=1500)
+    first = parser.feed(stream)
+    assert [m.data for m in first] == [b"\x00" * 1000, b"\x01" * 1000]
+    assert parser.pending is True
+    second = parser.feed(b"")
+    assert second == [
+        WSMessage(WSMsgType.BINARY, b"\x02" * 1000, None),
+        WSMessage(WSMsgType.PING, b"p", None),
+        WSMessage(WSMsgType.BINARY, b"\x03" * 1000, None),
+    ]
+    assert parser.pending is False
+
+
+def test_parser_goes_on_in_order_when_more_bytes_come_before_it_is_drained() -> None:
+    server = ServerCompressor()
+    frames = [
+        server_frame(1, server.fragment(f"{i:04}".encode() * 250), rsv=RSV1)
+        for i in range(4)
+    ]
+    parser = make_parser(inflate_budget=1000)
+    got = parser.feed(frames[0] + frames[1] + frames[2][:5])
+    assert len(got) == 1 and parser.pending is True
+    # New bytes go behind the ones kept back.
+    got += parser.feed(frames[2][5:] + frames[3])
+    assert len(got) == 2 and parser.pending is True
+    while parser.pending:
+        got += parser.feed(b"")
+    assert [m.data for m in got] == [f"{i:04}" * 250 for i in range(4)]
+
+
+def test_parser_budget_ignores_uncompressed_messages() -> None:
+    parser = make_parser(inflate_budget=10)
+    stream = server_frame(2, b"x" * 100) * 3
+    assert len(parser.feed(stream)) == 3
+    assert parser.pending is False
+
+
+def test_parser_error_after_a_stop_clears_pending() -> None:
+    server = ServerCompressor()
+    stream = server_frame(2, server.fragment(b"a" * 100), rsv=RSV1)
+    stream += server_frame(2, server.fragment(b"b" * 100), rsv=RSV1)
+    stream += server_frame(3, b"")  # reserved opcode
+    parser = make_parser(inflate_budget=50)
+    assert len(parser.feed(stream)) == 1
+    assert parser.pending is True
+    assert len(parser.feed(b"")) == 1
+    assert parser.pending is True
+    assert parser.feed(b"") == []
+    assert parser.exc is not None and parser.exc.code == 1002
+    assert parser.pending is False
+
+
 def test_parser_compressed_decode_text_false() -> None:
     server = ServerCompressor()
     parser = make_parser(decode_text=False)

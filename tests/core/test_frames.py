@@ -143,8 +143,12 @@ def test_close_has_slots() -> None:
 
 def test_close_repr_and_str() -> None:
     assert repr(Close(1000, "bye")) == "Close(1000, 'bye')"
-    assert str(Close(1000, "bye")) == "close frame with code 1000 and reason 'bye'"
-    assert str(Close(1005)) == "close frame with code 1005"
+    # websockets' words for a close frame.
+    assert str(Close(1000, "bye")) == "1000 (OK) bye"
+    assert str(Close(1005)) == "1005 (no status received [internal])"
+    assert str(Close(3001)) == "3001 (registered)"
+    assert str(Close(4321, "x")) == "4321 (private use) x"
+    assert str(Close(2999)) == "2999 (unknown)"
 
 
 def test_build_close_payload_refuses_a_reason_that_is_not_utf8() -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import zlib
 
 import pytest
 
+from aiows.core.deflate import DeflateParams, PerMessageDeflate
 from aiows.core.errors import InvalidState, InvalidUTF8, ProtocolError, TooManyPings
 from aiows.core.frames import Close
 from aiows.core.messages import WSMessage, WSMsgType
@@ -421,3 +423,48 @@ def test_forget_oldest_ping_makes_room() -> None:
     assert p.forget_oldest_ping() == 1
     assert p.pings_in_flight() == [2]
     assert not p.ping_in_flight(b"a")
+
+
+def _kept_back() -> ClientProtocol:
+    """A protocol whose last read inflated its budget and kept the rest."""
+    compressor = zlib.compressobj(wbits=-15)
+
+    def message(data: bytes) -> bytes:
+        payload = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        return server_frame(BINARY, payload[:-4], rsv=0x40)
+
+    parser = FrameParser(deflate=PerMessageDeflate(DeflateParams()), inflate_budget=100)
+    p = ClientProtocol(parser, FrameWriter())
+    events = p.receive_data(message(b"a" * 200) + message(b"b" * 200))
+    assert [e.data for e in events] == [b"a" * 200]
+    return p
+
+
+def test_pending_while_the_parser_kept_bytes_back() -> None:
+    p = _kept_back()
+    assert p.pending is True
+    assert [e.data for e in p.receive_data(b"")] == [b"b" * 200]
+    assert p.pending is False
+
+
+def test_the_kept_back_bytes_are_read_after_the_client_closed() -> None:
+    # The server's close may be among them.
+    p = _kept_back()
+    p.send_close()
+    assert p.pending is True
+    p.receive_data(b"")
+    assert p.pending is False
+
+
+def test_nothing_is_pending_once_the_client_failed() -> None:
+    # receive_data ignores the bytes now: going on would spin.
+    p = _kept_back()
+    p.fail(1011, "gone")
+    assert p.pending is False
+    assert p.receive_data(b"") == []
+
+
+def test_nothing_is_pending_once_the_connection_is_gone() -> None:
+    p = _kept_back()
+    p.connection_lost()
+    assert p.pending is False

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import zlib
 
 import aiohttp
 import pytest
 
 import aiows
-from tests.conftest import RawPeer, server_frame
+from tests.conftest import RawPeer, server_frame, upgrade_response
 from tests.helpers import (
     OP_BINARY,
     OP_CLOSE,
@@ -340,3 +341,78 @@ async def test_websockets_face_pauses_reading_too(wire_server: StartServer) -> N
         for i in range(COUNT):
             assert await bounded(ws.recv()) == numbered(i), f"message {i}"
         assert ws._engine.transport.is_reading()
+
+
+def deflated_flood(count: int, size: int) -> bytes:
+    """``count`` compressed BINARY messages of ``size`` bytes, numbered: a
+    few hundred bytes each on the wire (context takeover)."""
+    compressor = zlib.compressobj(wbits=-15)
+    frames = []
+    for i in range(count):
+        data = i.to_bytes(4, "big") + b"." * (size - 4)
+        payload = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        frames.append(server_frame(OP_BINARY, payload[:-4], rsv=0x40))
+    return b"".join(frames)
+
+
+def deflate_101(key: str) -> bytes:
+    return upgrade_response(
+        key, extra_headers="Sec-WebSocket-Extensions: permessage-deflate\r\n"
+    )
+
+
+async def test_a_compressed_read_is_parsed_as_the_queue_drains(
+    wire_server: StartServer,
+) -> None:
+    """One read holding 20 compressed 1 MiB messages: the parser keeps back
+    what is past its inflate budget, reading stays paused, and the rest is
+    parsed as the application reads, in order."""
+    count, size = 20, 1024 * 1024
+    blob = deflated_flood(count, size)
+
+    async def handler(peer: RawPeer) -> None:
+        await peer.read_frame()  # "go"
+        peer.send(blob + server_frame(OP_CLOSE, close_payload(4001, b"end")))
+        await peer.read_close()
+
+    server = await wire_server(handler, response=deflate_101)
+    ws = await aiows.ws_connect(server.url, max_queue=2, max_msg_size=size, compress=15)
+    engine = ws._engine
+    await ws.send_bytes(b"go")
+    first = await bounded(ws.receive_bytes())
+    assert first[:4] == (0).to_bytes(4, "big")
+    assert engine.protocol.pending
+    assert not engine.transport.is_reading()
+    assert len(engine.assembler.queue) <= 2
+    for i in range(1, count):
+        got = await bounded(ws.receive_bytes())
+        assert got[:4] == i.to_bytes(4, "big") and len(got) == size
+        assert len(engine.assembler.queue) <= 2
+    msg = await bounded(ws.receive())
+    assert msg.type is aiows.WSMsgType.CLOSE and msg.data == 4001
+
+
+async def test_close_while_the_parser_keeps_bytes_back_reads_the_servers_close(
+    wire_server: StartServer,
+) -> None:
+    """close() drops what is unread and parses on to the server's close
+    frame, which waits behind the kept-back messages: no ws_close timeout."""
+    blob = deflated_flood(20, 1024 * 1024)
+
+    async def handler(peer: RawPeer) -> None:
+        await peer.read_frame()
+        peer.send(blob + server_frame(OP_CLOSE, close_payload(4001, b"end")))
+        code, _ = await peer.read_close()
+        assert code == 1000
+
+    server = await wire_server(handler, response=deflate_101)
+    timeout = aiows.ClientWSTimeout(ws_receive=None, ws_close=5.0)
+    ws = await aiows.ws_connect(server.url, max_queue=2, compress=15, timeout=timeout)
+    await ws.send_bytes(b"go")
+    await bounded(ws.receive_bytes())
+    assert ws._engine.protocol.pending
+    start = time.monotonic()
+    assert await bounded(ws.close()) is True
+    assert time.monotonic() - start < 2.0  # not the ws_close timer
+    assert ws.close_code == 4001
+    assert close_reason(ws) == "end"

@@ -263,3 +263,41 @@ async def test_ping_interval_none_sends_no_ping(wire_server: StartServer) -> Non
     server = await wire_server(handler)
     async with aiows.connect(server.url, compression=None, ping_interval=None) as ws:
         assert await bounded(ws.recv()) == "no ping came"
+
+
+@pytest.mark.parametrize(
+    "ping_in_flight", [False, True], ids=["idle", "ping-in-flight"]
+)
+async def test_no_keepalive_while_the_close_is_in_progress(
+    wire_server: StartServer, ping_in_flight: bool
+) -> None:
+    """Once the client has sent its close frame, a keepalive timer that fires
+    (the next ping due, or the deadline of a ping sent before) does nothing:
+    no ping after the close frame, no 1011 over a slow close reply."""
+    interval = HEARTBEAT / 2
+    pinged = asyncio.Event()
+
+    async def handler(peer: RawPeer) -> None:
+        if ping_in_flight:
+            frame = await peer.read_frame()
+            assert frame.opcode == OP_PING
+            pinged.set()  # and no pong: the ping stays in flight
+        assert await peer.read_close() == (1000, b"")
+        # The next interval (or the ping's deadline) passes during the close.
+        with pytest.raises(asyncio.TimeoutError):
+            await peer.read_frame(timeout=3 * interval)
+        # The reply, then TCP closed, as a server does (RFC 6455 §7.1.1).
+        peer.send(server_frame(OP_CLOSE, (1000).to_bytes(2, "big")))
+
+    server = await wire_server(handler)
+    ws = await aiows.connect(
+        server.url, compression=None, ping_interval=interval, ping_timeout=interval
+    )
+    if ping_in_flight:
+        await bounded(pinged.wait())
+    await bounded(ws.close())
+    assert ws.close_code == 1000
+    with pytest.raises(aiows.ConnectionClosedOK) as info:
+        await ws.recv()
+    assert info.value.sent == aiows.Close(1000, "")
+    assert info.value.rcvd == aiows.Close(1000, "")

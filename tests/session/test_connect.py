@@ -238,6 +238,28 @@ async def test_handshake_failure_raises_and_releases(
         assert len(server.peers) == 1
 
 
+async def test_a_refusal_whose_body_is_cut_short_is_still_invalid_status(
+    raw_server: RawServerFactory,
+) -> None:
+    # The server promises a body and hangs up before it: the refusal is
+    # still reported as such, not as aiohttp's payload error.
+    def cut_short(key: str) -> bytes:
+        return b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 100\r\n\r\n"
+
+    async def handler(peer: RawPeer) -> None:
+        peer.close()
+
+    server = await raw_server(handler, response=cut_short)
+    async with aiows.ClientSession() as session:
+        with pytest.raises(aiows.InvalidStatus) as info:
+            await session.ws_connect(server.url)
+        assert info.value.status == 503
+        assert info.value.response is not None
+        assert info.value.response.body == b""
+        assert session.connector is not None
+        assert not session.connector._acquired
+
+
 @pytest.fixture
 def sessions_made(monkeypatch: pytest.MonkeyPatch) -> list[aiohttp.ClientSession]:
     """Every ``aiohttp.ClientSession`` created during the test, in order.

@@ -160,6 +160,91 @@ async def test_proxy_refusals_are_websockets_errors(raw_server: Any) -> None:
             await proxy_server.wait_closed()
 
 
+class AnsweringProxy:
+    """A proxy that reads the CONNECT request and writes ``answer``; then it
+    hangs up, or with ``close=False`` waits for the client to."""
+
+    def __init__(self, answer: bytes, *, close: bool = True) -> None:
+        self.answer = answer
+        self.close_first = close
+        self.handlers: list[asyncio.Task[Any]] = []
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        # Every connection handled to its end, so no socket outlives the test.
+        await asyncio.wait_for(asyncio.gather(*self.handlers), 5)
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.handlers.append(task)
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(self.answer)
+            await writer.drain()
+            if not self.close_first:
+                await reader.read()  # until the client gives up
+        finally:
+            writer.close()
+
+
+@pytest.mark.parametrize(
+    ("answer", "close", "message"),
+    [
+        (b"", True, "the proxy closed the connection without answering"),
+        # Headers that never end: refused past 64 KiB, not buffered forever.
+        (
+            b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"x" * (70 * 1024),
+            False,
+            "the proxy's answer is too long",
+        ),
+        (
+            b"HTTP/1.1 2OO OK\r\n\r\n",
+            True,
+            "the proxy's status is not a number: 'HTTP/1.1 2OO OK'",
+        ),
+    ],
+    ids=["hang-up", "endless", "status-not-a-number"],
+)
+async def test_broken_proxy_answers_are_invalid_proxy_message(
+    answer: bytes, close: bool, message: str
+) -> None:
+    async with AnsweringProxy(answer, close=close) as proxy:
+        with pytest.raises(aiows.InvalidProxyMessage) as info:
+            await aiows.connect("ws://127.0.0.1:9/", proxy=proxy)
+    assert info.value.message == message
+    assert isinstance(info.value, aiows.ProxyError)
+
+
+async def test_bytes_after_the_proxy_answer_are_the_servers() -> None:
+    # What follows the proxy's 200 in the same segment already belongs to
+    # the tunnel: here the "server" refuses the upgrade before it is asked.
+    answer = (
+        b"HTTP/1.1 200 Connection established\r\n\r\n"
+        b"HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\n\r\nnope"
+    )
+    async with AnsweringProxy(answer, close=False) as proxy:
+        with pytest.raises(aiows.InvalidStatus) as info:
+            await aiows.connect("ws://127.0.0.1:9/", proxy=proxy)
+    assert info.value.response is not None
+    assert info.value.response.status_code == 403
+    assert info.value.response.body == b"nope"
+
+
+def test_a_proxy_url_that_does_not_parse_is_invalid_proxy() -> None:
+    with pytest.raises(aiows.InvalidProxy) as info:
+        aiows.connect("ws://127.0.0.1/", proxy="http://[::1")
+    assert info.value.proxy == "http://[::1"
+    assert info.value.msg.startswith("not a URL: ")
+
+
 async def test_socks5_proxy(server: Any, socks: SocksServer) -> None:
     async with aiows.connect(
         f"ws://127.0.0.1:{server.port}/", proxy=f"socks5://127.0.0.1:{socks.port}"
@@ -243,6 +328,24 @@ async def test_a_fixed_destination_refuses_a_cross_origin_redirect(
         await aiows.connect("ws://api.example/", host="127.0.0.1", port=srv.port)
 
 
+async def test_a_connected_socket_cannot_follow_a_redirect(raw_server: Any) -> None:
+    def moved(key: str) -> bytes:
+        return b"HTTP/1.1 301 Moved\r\nLocation: /moved\r\nContent-Length: 0\r\n\r\n"
+
+    async def handler(peer: RawPeer) -> None:
+        await peer.expect_eof()
+
+    srv = await raw_server(handler, response=moved)
+    sock = socket.create_connection(("127.0.0.1", srv.port))
+    # Even to the same origin: the socket served its one connection.
+    with pytest.raises(
+        ValueError, match=r"redirect to 127\.0\.0\.1 with a preexisting"
+    ):
+        await aiows.connect(srv.url, sock=sock)
+    assert len(srv.peers) == 1
+    assert sock.fileno() == -1  # closed with the connection it carried
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
@@ -262,3 +365,16 @@ def test_bad_arguments_get_websockets_errors(
     uri = kwargs.pop("uri")
     with pytest.raises(error, match=match):
         aiows.connect(uri, **kwargs)
+
+
+async def test_ws_through_proxy_py_with_a_connect_tunnel(
+    server: Any, http_proxy: Any
+) -> None:
+    # A real third-party proxy: proxy.py, with Basic auth.
+    user, password = http_proxy.auth.login, http_proxy.auth.password
+    proxy_url = str(http_proxy.url.with_user(user).with_password(password))
+    async with aiows.connect(f"ws://127.0.0.1:{server.port}/", proxy=proxy_url) as ws:
+        assert await echo_once(ws) == "hi"
+        await ws.send("again")
+        assert await ws.recv() == "again"
+    assert "Proxy-Authorization" not in server.seen[0]

@@ -12,6 +12,7 @@ import pytest
 
 import aiows
 from tests.conftest import RawPeer
+from tests.helpers import StartServer
 
 
 async def test_float_timeout_is_deprecated_but_honoured(raw_server) -> None:  # type: ignore[no-untyped-def]
@@ -333,3 +334,20 @@ async def test_a_session_timeout_is_named_not_taken_for_open_timeout() -> None:
         release.set()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_session_timeout_with_its_own_message_is_aiohttps(
+    raw_server: StartServer,
+) -> None:
+    # sock_read names itself: aiohttp's error comes through as it is, with
+    # neither open_timeout's message nor the session's.
+    async def handler(peer: RawPeer) -> None:
+        await peer.expect_eof()
+
+    srv = await raw_server(handler, response=lambda key: b"")
+    timeout = aiohttp.ClientTimeout(sock_read=0.1)
+    async with aiows.ClientSession(timeout=timeout) as s:
+        with pytest.raises(aiohttp.SocketTimeoutError) as info:
+            await s.ws_connect(srv.url, open_timeout=5)
+    assert not isinstance(info.value, aiows.OpenTimeout)
+    assert str(info.value) == "Timeout on reading data from socket"

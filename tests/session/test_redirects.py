@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 import pytest
 from aiohttp import web
@@ -143,3 +145,43 @@ async def test_redirect_limits(aiohttp_server) -> None:  # type: ignore[no-untyp
             await session.ws_connect(f"ws://127.0.0.1:{server.port}/ftp")
         assert session.connector is not None
         assert not session.connector._acquired
+
+
+@pytest.mark.parametrize(
+    "defaults",
+    [{"Cookie": "sid=secret"}, {"Authorization": "Bearer secret"}],
+    ids=["cookie", "authorization"],
+)
+async def test_a_wrapped_sessions_default_credentials_never_leave_the_origin(
+    aiohttp_server: Any,
+    defaults: dict[str, str],
+) -> None:
+    # aiohttp adds its own session's defaults to every request, whatever the
+    # origin; aiows cannot take them back, so it refuses the redirect.
+    hits: list[str | None] = []
+
+    async def spy(request: web.Request) -> web.StreamResponse:
+        hits.append(
+            request.headers.get("Cookie") or request.headers.get("Authorization")
+        )
+        return await ws_echo(request)
+
+    other_app = web.Application()
+    other_app.router.add_get("/ws", spy)
+    other: TestServer = await aiohttp_server(other_app)
+    first: TestServer = await aiohttp_server(
+        redirecting_app(f"ws://127.0.0.1:{other.port}/ws")
+    )
+    async with (
+        aiohttp.ClientSession(headers=defaults) as http,
+        aiows.ClientSession(http) as session,
+    ):
+        with pytest.raises(aiows.InvalidHandshake, match="default credentials") as info:
+            await session.ws_connect(f"ws://127.0.0.1:{first.port}/start")
+        assert info.value.status == 302
+        assert [r.status for r in info.value.history] == [302]
+        # The same session may still go there directly, by the caller's choice.
+        async with session.ws_connect(f"ws://127.0.0.1:{other.port}/ws") as ws:
+            await ws.receive_json()
+    # Only the direct request reached the other origin.
+    assert hits == list(defaults.values())

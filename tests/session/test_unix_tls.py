@@ -11,6 +11,7 @@ import ssl
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import trustme
 from aiohttp import web
@@ -108,3 +109,74 @@ def aiows_fingerprint() -> Any:
     import aiohttp
 
     return aiohttp.Fingerprint(b"\0" * 32)
+
+
+async def test_ssl_false_over_a_unix_socket_is_tls_unverified(
+    tmp_path: Path, ca: trustme.CA
+) -> None:
+    # As aiohttp's ssl=False over TCP: encrypted, the certificate not checked.
+    from aiows.session.unix import UnixConnector
+
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_context)  # a CA nobody trusts
+    runner = await start_unix_server(tmp_path / "s", server_context)
+    try:
+        async with aiows.ClientSession(
+            connector=UnixConnector(str(tmp_path / "s"))
+        ) as session:
+            with pytest.raises(aiohttp.ClientSSLError):
+                await session.ws_connect("wss://localhost/")
+            async with session.ws_connect("wss://localhost/", ssl=False) as ws:
+                assert await ws.receive_str() == "tls=True host=localhost"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LIB: aiows.UnixConnector is aiohttp's own UnixConnector, so "
+    "session.ws_connect('wss://...') through it sends the upgrade in clear "
+    "text; the TLS-keeping aiows.session.unix.UnixConnector serves "
+    "unix_connect() only",
+)
+async def test_wss_through_the_public_unix_connector_is_never_clear_text(
+    tmp_path: Path,
+) -> None:
+    runner = await start_unix_server(tmp_path / "p", None)  # a plain server
+    try:
+        connector = aiows.UnixConnector(path=str(tmp_path / "p"))
+        async with aiows.ClientSession(connector=connector) as session:
+            with pytest.raises(OSError):
+                async with session.ws_connect("wss://localhost/") as ws:
+                    # Reached only in clear text: the server says so.
+                    assert await ws.receive_str() == "tls=False host=localhost"
+    finally:
+        await runner.cleanup()
+
+
+async def test_unix_connect_refuses_a_redirect_to_another_host(
+    tmp_path: Path,
+) -> None:
+    requests: list[bytes] = []
+
+    async def moved(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(
+            b"HTTP/1.1 302 Found\r\nLocation: ws://elsewhere.example/\r\n"
+            b"Content-Length: 0\r\n\r\n"
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_unix_server(moved, str(tmp_path / "r"))
+    try:
+        # The same socket would answer for any host: websockets refuses too.
+        with pytest.raises(
+            ValueError, match=r"cross-origin redirect to elsewhere\.example with a Unix"
+        ):
+            await aiows.unix_connect(str(tmp_path / "r"), "ws://service.local/")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert len(requests) == 1
+    assert b"Host: service.local\r\n" in requests[0]

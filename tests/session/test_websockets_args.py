@@ -7,10 +7,12 @@ never as aiohttp's.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -187,3 +189,186 @@ async def test_messages_and_the_logger(
         await ws.send([b"a", b"b"], text=True)
         assert await ws.recv() == "ab"
     assert ws.closed and ws.state is aiows.faces.websockets_face.State.CLOSED
+
+
+def test_two_legacy_spellings_of_one_keyword_are_refused() -> None:
+    with (
+        pytest.warns(DeprecationWarning) as record,
+        pytest.raises(
+            TypeError, match="pass create_connection= or create_protocol=, not both"
+        ),
+    ):
+        aiows.connect("ws://127.0.0.1/", klass=Custom, create_protocol=Custom)
+    assert [str(w.message) for w in record] == [
+        "klass= is deprecated; use create_connection=",
+        "create_protocol= is deprecated; use create_connection=",
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LIB: connect(extra_headers=..., additional_headers=...) raises no "
+    "TypeError: _legacy() looks for the current spelling among the extra "
+    "keywords only, and additional_headers is a named parameter of connect(), "
+    "so the legacy value silently replaces the current one (the same for "
+    "klass=/create_protocol= with create_connection=)",
+)
+def test_a_legacy_spelling_and_its_current_one_together_are_refused() -> None:
+    with (
+        pytest.warns(DeprecationWarning, match="extra_headers="),
+        pytest.raises(TypeError, match="pass additional_headers= or extra_headers="),
+    ):
+        aiows.connect(
+            "ws://127.0.0.1/",
+            extra_headers={"X-Old": "1"},
+            additional_headers={"X-New": "1"},
+        )
+
+
+@pytest.mark.parametrize("uri", ["ws://[::1", "ws://127.0.0.1:99999/"])
+def test_a_uri_that_does_not_parse_is_invalid_uri(uri: str) -> None:
+    with pytest.raises(aiows.InvalidURI) as info:
+        aiows.connect(uri)
+    # websockets' attribute names.
+    assert info.value.uri == uri
+    assert info.value.msg.startswith("not a URI: ")
+    assert isinstance(info.value, ValueError)
+
+
+def test_create_connection_must_be_callable() -> None:
+    with pytest.raises(TypeError, match="create_connection must be callable, not 42"):
+        aiows.connect("ws://127.0.0.1/", create_connection=42)
+
+
+async def test_a_factory_that_makes_no_connection_fails_and_frees_the_socket(
+    raw_server: Any,
+) -> None:
+    eof: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def handler(peer: RawPeer) -> None:
+        eof.set_result(await peer.expect_eof())
+
+    srv = await raw_server(handler)
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(
+            TypeError, match=r"must make an aiows\.ClientConnection, not dict"
+        ):
+            await aiows.connect(
+                srv.url,
+                session=http,
+                create_connection=lambda *args, **kwargs: {"not": "a face"},
+            )
+        # The socket of the 101 is closed by the failure itself, while the
+        # caller's session is still open: nothing is left to leak.
+        assert await asyncio.wait_for(eof, 5) == b""
+        assert http.connector is not None
+        assert not http.connector._acquired
+
+
+async def test_a_callable_additional_headers_without_user_agent(
+    server: Any,
+) -> None:
+    calls: list[int] = []
+
+    def headers() -> dict[str, str]:
+        calls.append(len(calls))
+        return {"X-Fresh": str(len(calls))}
+
+    async with aiows.connect(
+        f"ws://127.0.0.1:{server.port}/",
+        additional_headers=headers,
+        user_agent_header=None,
+    ):
+        pass
+    assert calls == [0]
+    assert server.seen[0]["X-Fresh"] == "1"
+    assert "User-Agent" not in server.seen[0]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LIB: with a callable additional_headers, connect_settings() drops "
+    "user_agent_header (websockets_args.py: the User-Agent is merged only into "
+    "a mapping), so aiohttp's own 'Python/3.x aiohttp/...' is sent instead of "
+    "the one asked for (or aiows's default)",
+)
+async def test_a_callable_additional_headers_keeps_the_user_agent(
+    server: Any,
+) -> None:
+    async with aiows.connect(
+        f"ws://127.0.0.1:{server.port}/",
+        additional_headers=lambda: {"X-Fresh": "1"},
+        user_agent_header="probe/1.0",
+    ):
+        pass
+    assert server.seen[0]["X-Fresh"] == "1"
+    assert server.seen[0]["User-Agent"] == "probe/1.0"
+
+
+def upgrade_with(header: str) -> Any:
+    from tests.conftest import upgrade_response
+
+    return lambda key: upgrade_response(key, upgrade=None, extra_headers=header)
+
+
+async def test_a_malformed_header_is_invalid_header_format(raw_server: Any) -> None:
+    async def handler(peer: RawPeer) -> None:
+        await peer.expect_eof()
+
+    srv = await raw_server(handler, response=upgrade_with("Upgrade: web socket\r\n"))
+    with pytest.raises(aiows.InvalidHeaderFormat) as info:
+        await aiows.connect(srv.url)
+    assert isinstance(info.value, aiows.InvalidHeader)
+    assert info.value.status == 101
+    assert "'web socket'" in info.value.message
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LIB: InvalidHeaderFormat for a malformed handshake header has "
+    "name='' and value=None: the core's HeaderSyntaxError carries no header, "
+    "and open.py's _handshake_error copies exc.header; websockets names the "
+    "header ('Upgrade'), and aiows documents name/value as saying which",
+)
+async def test_invalid_header_format_names_the_header(raw_server: Any) -> None:
+    async def handler(peer: RawPeer) -> None:
+        await peer.expect_eof()
+
+    srv = await raw_server(handler, response=upgrade_with("Upgrade: web socket\r\n"))
+    with pytest.raises(aiows.InvalidHeaderFormat) as info:
+        await aiows.connect(srv.url)
+    assert (info.value.name, info.value.value) == ("Upgrade", "web socket")
+
+
+async def test_an_over_long_status_line_is_a_security_error(raw_server: Any) -> None:
+    def long_status(key: str) -> bytes:
+        return b"HTTP/1.1 101 " + b"x" * 9000 + b"\r\n\r\n"
+
+    async def handler(peer: RawPeer) -> None:
+        await peer.expect_eof()
+
+    srv = await raw_server(handler, response=long_status)
+    with pytest.raises(aiows.SecurityError, match="valid HTTP response"):
+        await aiows.connect(srv.url)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LIB: an over-long status line raises HeaderLineTooLong, not "
+    "StatusLineTooLong as websockets does: websockets_error() looks for "
+    "'Status line is too long' in aiohttp's message, which aiohttp 3.14 never "
+    "writes (its LineTooLong says 'Got more than 8190 bytes when reading' for "
+    "the status line as for a header line)",
+)
+async def test_an_over_long_status_line_is_status_line_too_long(
+    raw_server: Any,
+) -> None:
+    def long_status(key: str) -> bytes:
+        return b"HTTP/1.1 101 " + b"x" * 9000 + b"\r\n\r\n"
+
+    async def handler(peer: RawPeer) -> None:
+        await peer.expect_eof()
+
+    srv = await raw_server(handler, response=long_status)
+    with pytest.raises(aiows.StatusLineTooLong):
+        await aiows.connect(srv.url)

@@ -8,6 +8,7 @@ import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -16,6 +17,7 @@ from yarl import URL
 
 import aiows
 from tests.conftest import RawPeer, server_frame
+from tests.session.conftest import TLS
 
 
 @dataclass
@@ -331,6 +333,26 @@ def test_socks_proxy_from_environment_is_chosen(
     assert proxy_from_environment(URL("wss://h.example/")) == "socks5h://127.0.0.1:1080"
 
 
+def test_a_system_socks_proxy_is_socks5h(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The operating system declares SOCKS as socks=http://host:port;
+    # websockets reads it as SOCKS5 with names resolved by the proxy.
+    from aiows.session.websockets_compat import proxy_from_environment
+
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "ws_proxy",
+        "wss_proxy",
+        "no_proxy",
+        "all_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("socks_proxy", "http://127.0.0.1:1080")
+    assert proxy_from_environment(URL("wss://h.example/")) == "socks5h://127.0.0.1:1080"
+    assert proxy_from_environment(URL("ws://h.example/")) == "socks5h://127.0.0.1:1080"
+
+
 async def test_connect_on_an_aiows_session_sends_its_credentials(
     aiohttp_server,  # type: ignore[no-untyped-def]
 ) -> None:
@@ -386,3 +408,141 @@ async def test_connect_on_an_aiows_session_sends_its_credentials(
         {"Authorization": "Bearer other", "Cookie": "sid=1", "X-Default": "d"},
         {"Authorization": basic.encode(), "Cookie": None, "X-Default": None},
     ]
+
+
+# -- refusals before anything is sent -------------------------------------------
+
+
+def test_unix_connect_refuses_a_proxy(tmp_path: Path) -> None:
+    # Nothing of the environment's proxies applies to a Unix socket, and an
+    # explicit one is an error rather than silently ignored.
+    with pytest.raises(TypeError, match="does not take a proxy"):
+        aiows.unix_connect(str(tmp_path / "ws.sock"), proxy="http://127.0.0.1:3128")
+
+
+async def test_a_socks_proxy_with_session_belongs_on_its_connector() -> None:
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiows.InvalidProxy) as info:
+            aiows.connect(
+                "ws://127.0.0.1/", session=http, proxy="socks5://127.0.0.1:1080"
+            )
+    assert info.value.proxy == "socks5://127.0.0.1:1080"
+    assert "ProxyConnector" in info.value.msg
+
+
+# -- connect(session=...) through the session's own machinery -------------------
+
+
+async def test_session_with_an_http_proxy_sends_the_upgrade_through_it(
+    server: tuple[str, Seen],
+) -> None:
+    from tests.session.recording_proxy import RecordingProxy
+
+    uri, seen = server
+    proxy = await RecordingProxy().start()
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            aiows.connect(uri, session=http, proxy=proxy.url) as ws,
+        ):
+            await ws.send("via proxy")
+            assert await ws.recv() == "via proxy"
+    finally:
+        await proxy.close()
+    # aiohttp forwards ws:// as an absolute-form request, in http:// terms.
+    ((method, target),) = [(s.method, s.target) for s in proxy.seen]
+    assert (method, target) == ("GET", uri.replace("ws://", "http://"))
+    assert len(seen.headers) == 1
+
+
+async def test_session_proxy_refusing_connect_is_invalid_proxy_status() -> None:
+    async def refuse(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    proxy = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    port = proxy.sockets[0].getsockname()[1]
+    try:
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(aiows.InvalidProxyStatus) as info:
+                # wss:// makes aiohttp open a CONNECT tunnel, which is refused.
+                await aiows.connect(
+                    "wss://127.0.0.1:9/", session=http, proxy=f"http://127.0.0.1:{port}"
+                )
+    finally:
+        proxy.close()
+        await proxy.wait_closed()
+    assert info.value.status == 407
+    assert isinstance(info.value, aiows.ProxyError)
+    assert isinstance(info.value.__cause__, aiohttp.ClientHttpProxyError)
+
+
+async def test_session_certificate_failure_is_the_ssl_error(
+    aiohttp_server: Any,
+    tls: TLS,
+) -> None:
+    # As websockets raises it: the SSLCertVerificationError, not aiohttp's
+    # ClientConnectorCertificateError around it.
+    import ssl
+
+    from aiohttp import web
+
+    app = web.Application()
+    server = await aiohttp_server(app, ssl=tls.server)
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(ssl.SSLCertVerificationError) as info:
+            await aiows.connect(f"wss://127.0.0.1:{server.port}/", session=http)
+    assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
+    assert isinstance(info.value.__cause__, aiohttp.ClientConnectorCertificateError)
+
+
+async def test_a_reset_during_the_handshake_is_connection_reset_error(
+    raw_server: Any,
+) -> None:
+    import socket
+    import struct
+
+    def reset(key: str) -> bytes:
+        return b""
+
+    async def handler(peer: RawPeer) -> None:
+        # SO_LINGER 0: closing sends RST instead of FIN.
+        sock = peer.writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        peer.writer.transport.abort()
+
+    srv = await raw_server(handler, response=reset)
+    with pytest.raises(ConnectionResetError) as info:
+        await aiows.connect(srv.url)
+    assert type(info.value) is ConnectionResetError  # not aiohttp's ClientOSError
+    assert info.value.errno == 104
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LIB: connect(session=...) whose session's sock_read timeout fires "
+    "during the handshake raises InvalidMessage('Timeout on reading data from "
+    "socket') with an empty request_info (websockets_error's fallback); a "
+    "timeout should stay a TimeoutError, as ws_connect's SocketTimeoutError "
+    "and websockets' handshake timeouts are",
+)
+async def test_a_session_read_timeout_stays_a_timeout(
+    raw_server: Any,
+) -> None:
+    def silent(key: str) -> bytes:
+        return b""
+
+    async def handler(peer: RawPeer) -> None:
+        await peer.expect_eof()
+
+    srv = await raw_server(handler, response=silent)
+    timeout = aiohttp.ClientTimeout(sock_read=0.1)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        with pytest.raises(Exception) as info:
+            await aiows.connect(srv.url, session=http, open_timeout=5)
+    assert isinstance(info.value.__cause__, aiohttp.SocketTimeoutError)
+    assert isinstance(info.value, TimeoutError)

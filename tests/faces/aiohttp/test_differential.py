@@ -490,22 +490,38 @@ def recording(
     seen: dict[str, Any], first: bytes
 ) -> Callable[[RawPeer], Awaitable[None]]:
     """A raw server handler: send ``first``, then record the client's frames
-    (opcode and first two payload bytes) until its close frame or EOF."""
+    (opcode and first two payload bytes) until its close frame.
+
+    ``seen[run]`` holds the frames; ``seen[run + " done"]`` is an event set
+    once the handler read the close, since the client's ``receive()`` may
+    return before the server has read it.
+    """
 
     async def handler(peer: RawPeer) -> None:
         run = peer.request_line.split("run=")[1].split()[0]
         got: list[tuple[int, bytes]] = []
         seen[run] = got
+        done = seen.setdefault(run + " done", asyncio.Event())
         peer.send(first)
-        while True:
-            frame = await peer.read_frame()
-            got.append((frame.opcode, frame.payload[:2]))
-            if frame.opcode == 0x8:
-                peer.send(server_frame(0x8, frame.payload[:2]))
-                await peer.writer.drain()
-                return
+        try:
+            while True:
+                frame = await peer.read_frame()
+                got.append((frame.opcode, frame.payload[:2]))
+                if frame.opcode == 0x8:
+                    peer.send(server_frame(0x8, frame.payload[:2]))
+                    await peer.writer.drain()
+                    return
+        finally:
+            done.set()
 
     return handler
+
+
+async def frames_seen(seen: dict[str, Any], run: str) -> Any:
+    """What the recording handler saw of ``run``, once it has finished."""
+    done = seen.setdefault(run + " done", asyncio.Event())
+    await asyncio.wait_for(done.wait(), 5)
+    return seen.get(run)
 
 
 @pytest.mark.parametrize(
@@ -535,8 +551,8 @@ async def test_protocol_error(
     result: dict[str, list[tuple[str, Any]]] = {}
     for client in CLIENTS:
         record = await run(client, f"{srv.url}?run={client}", scenario)
-        # The server read the close before it answered; close() waited for it.
-        result[client] = [*record.events, ("server saw", seen.get(client))]
+        saw = await frames_seen(seen, client)
+        result[client] = [*record.events, ("server saw", saw)]
     assert dict(result["aiows"])["server saw"] == [
         (0x1, b"ec"),
         (0x8, code.to_bytes(2, "big")),

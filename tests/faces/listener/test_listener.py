@@ -176,3 +176,80 @@ async def test_listener_base_callbacks_do_nothing(aiohttp_server: Any) -> None:
         ws = await session.ws_listen(f"ws://127.0.0.1:{server.port}/", aiows.Listener())
         await asyncio.wait_for(ws.wait_closed(), 5)
         assert ws.close_code == 1000
+
+
+async def test_close_code_while_open_then_1006_and_a_raising_on_close(
+    raw_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    dropped = asyncio.Event()
+
+    async def handler(peer: RawPeer) -> None:
+        await peer.read_frame()  # the client's message: it is open and sending
+        peer.writer.transport.abort()  # gone without a close frame
+        dropped.set()
+
+    class RaisingOnClose(Recorder):
+        def on_close(
+            self, ws: aiows.ListenerConnection, code: int, reason: str
+        ) -> None:
+            super().on_close(ws, code, reason)
+            raise RuntimeError("on_close bug")
+
+    srv = await raw_server(handler)
+    listener = RaisingOnClose(echo=False)
+    async with aiows.ClientSession() as session:
+        ws = await session.ws_listen(srv.url, listener)
+        assert ws.close_code is None and not ws.closed
+        await ws.send_str("here")
+        # The listener's bug is logged; the connection still ends cleanly.
+        await asyncio.wait_for(ws.wait_closed(), 5)
+        assert dropped.is_set()
+        assert ws.close_code == 1006 and ws.closed
+    assert listener.events[-1] == ("close", 1006, "")
+    assert "raised in on_close" in caplog.text
+    assert "on_close bug" in caplog.text
+
+
+@pytest.mark.parametrize("compress", [15, 0])
+async def test_compress_is_the_negotiated_window(
+    aiohttp_server: Any, compress: int
+) -> None:
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(compress=True)
+        await ws.prepare(request)
+        await ws.send_str("z" * 1000)
+        await ws.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    server = await aiohttp_server(app)
+    listener = Recorder(echo=False)
+    async with aiows.ClientSession() as session:
+        ws = await session.ws_listen(
+            f"ws://127.0.0.1:{server.port}/", listener, compress=compress
+        )
+        await asyncio.wait_for(ws.wait_closed(), 5)
+        assert ws.compress == compress
+        extensions = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+        assert ("permessage-deflate" in extensions) == bool(compress)
+    assert ("message", aiohttp.WSMsgType.TEXT, "z" * 1000) in listener.events
+
+
+async def test_heartbeat_pings_and_drops_a_silent_server(wire_server: Any) -> None:
+    # aiohttp's heartbeat: an empty ping after `heartbeat` seconds of
+    # silence; no answer within heartbeat / 2 and TCP is dropped, no close.
+    frames: list[tuple[int, bytes, bool]] = []
+
+    async def handler(peer: RawPeer) -> None:
+        frame = await peer.read_frame()
+        frames.append((frame.opcode, frame.payload, frame.masked))
+        assert await peer.expect_eof() == b""
+
+    srv = await wire_server(handler)
+    listener = Recorder(echo=False)
+    async with aiows.ClientSession() as session:
+        ws = await session.ws_listen(srv.url, listener, heartbeat=0.1)
+        await asyncio.wait_for(ws.wait_closed(), 5)
+    assert frames == [(0x9, b"", True)]
+    assert listener.events[-1] == ("close", 1006, "")

@@ -254,11 +254,11 @@ async def test_connection_closed_describes_itself() -> None:
     assert exc.reason == ""
     assert str(exc) == "no close frame received or sent"
     sent_only = aiows.ConnectionClosedError(None, aiows.Close(1000, "bye"))
-    assert "sent close frame with code 1000 and reason 'bye'" in str(sent_only)
+    assert "sent 1000 (OK) bye" in str(sent_only)
     rcvd_only = aiows.ConnectionClosedOK(aiows.Close(1001), None)
-    assert str(rcvd_only) == "received close frame with code 1001; no close frame sent"
+    assert str(rcvd_only) == "received 1001 (going away); no close frame sent"
     both = aiows.ConnectionClosedOK(aiows.Close(1000), aiows.Close(1000), False)
-    assert str(both).startswith("sent close frame with code 1000; then received")
+    assert str(both).startswith("sent 1000 (OK); then received")
     assert aiows.Close(1000) == aiows.Close(1000, "")
     assert aiows.Close(1000) != "x"
     assert len({aiows.Close(1000), aiows.Close(1000)}) == 1
