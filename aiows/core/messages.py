@@ -125,3 +125,17 @@ class MessageKinds(NamedTuple):
 
 #: The core's own kinds: :class:`WSMessage` and :class:`WSMsgType`.
 CORE_KINDS = MessageKinds(WSMessage, WSMessage, WSMessage, WSMsgType, None)
+
+
+def describe(event: Any) -> str:
+    """A line for the debug log: a message's kind and size, a fragment's
+    size and FIN bit, a close's code and reason, an error's text."""
+    if type(event) is Fragment:
+        return f"fragment length={len(event.data)} fin={event.fin}"
+    kind, data, extra = event
+    name = getattr(kind, "name", kind)
+    if name == "CLOSE":
+        return f"CLOSE code={data} reason={extra!r}"
+    if name == "ERROR":
+        return f"ERROR {data}"
+    return f"{name} length={len(data)}"

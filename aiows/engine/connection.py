@@ -14,61 +14,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
 from ..core.errors import TooManyPings
-from ..core.messages import Fragment, MessageKinds
+from ..core.messages import MessageKinds, describe
 from ..core.parser import Event
 from ..core.protocol import ClientProtocol, State
+from . import pings
 from .assembler import DEFAULT_MAX_QUEUE, Assembler
-from .keepalive import Keepalive, KeepaliveSettings, random_payload
+from .keepalive import Keepalive, KeepaliveSettings
+from .reading import BACKLOG, QUEUE_FULL, WRITES_BACKED_UP, ReadGate, shared_read_buffer
 from .sendlane import SendLane
 
 logger: Final = logging.getLogger("aiows.client")
 
 DEFAULT_CLOSE_TIMEOUT: Final = 10.0
 
-# Why reading is paused, as bits: the queue is full, or automatic replies
-# wait for the transport's buffer to drain.
-_QUEUE_FULL: Final = 1
-_WRITES_BACKED_UP: Final = 2
-# The parser kept back the rest of a read whose compressed messages inflated
-# its budget; the rest is parsed once nothing else holds reading back.
-_BACKLOG: Final = 4
-
 Logger = logging.Logger | logging.LoggerAdapter[Any]
-
-#: Bytes read from the socket at once, at most: asyncio's own transports
-#: read 256 KiB at a time too.
-READ_BUFFER_SIZE: Final = 256 * 1024
-
-_this_thread = threading.local()
-
-
-def shared_read_buffer() -> memoryview:
-    """The buffer this thread's connections read into, one for them all.
-
-    A connection is an ``asyncio.BufferedProtocol``: the transport reads
-    into the buffer the connection gives, and the connection parses it at
-    once.  The reads of one event loop never overlap (each is parsed before
-    the next begins), so one buffer per thread serves every connection: an
-    idle connection holds none.  The parser copies what it keeps (see
-    :meth:`~aiows.core.parser.FrameParser.feed`).
-
-    Why not ``data_received``: asyncio's selector transport then allocates
-    a fresh 256 KiB ``bytes`` per read and shrinks it to the bytes read.
-    Whether glibc serves that from the heap or with an ``mmap`` depends on
-    the process's allocation history, and the ``mmap`` case costs an
-    ``mmap``, ``mremap`` and ``munmap`` and page faults per read (see
-    ``benchmarks/results/baseline-2026-12-01.txt``); uvloop copies each
-    read into a fresh ``bytes`` too.
-    """
-    view: memoryview | None = getattr(_this_thread, "read_buffer", None)
-    if view is None:
-        view = _this_thread.read_buffer = memoryview(bytearray(READ_BUFFER_SIZE))
-    return view
 
 
 class Sink(Protocol):
@@ -94,7 +57,6 @@ class Connection(asyncio.BufferedProtocol):
     """
 
     __slots__ = (
-        "_backlog_handle",
         "_close_timeout",
         "_close_timer",
         "_closed_error",
@@ -102,7 +64,6 @@ class Connection(asyncio.BufferedProtocol):
         "_keepalive_settings",
         "_loop",
         "_read_buffer",
-        "_read_paused",
         "_reading_into",
         "_reply_timeout",
         "_reply_timer",
@@ -118,6 +79,7 @@ class Connection(asyncio.BufferedProtocol):
         "logger",
         "on_lost",
         "protocol",
+        "reading",
         "sink",
         "transport",
     )
@@ -150,11 +112,11 @@ class Connection(asyncio.BufferedProtocol):
         self.lane = SendLane(transport, loop, log if self._debug else None)
         #: Messages on their way to the application.
         self.assembler = Assembler(loop, kinds, self._queue_full, max_queue=max_queue)
+        #: Why reading is paused, if it is.
+        self.reading = ReadGate(transport, loop, self._parse_backlog)
         #: Where parsed messages go: the assembler, or a face's own sink
         #: (the listener API hands them to callbacks instead).
         self.sink: Sink = self.assembler
-        # Why reading is paused (the bits above), 0 while reading.
-        self._read_paused = 0
         # Where reads go: this thread's shared buffer, unless the protocol
         # offered a message's own (then _reading_into is set until the read
         # is reported).
@@ -168,8 +130,6 @@ class Connection(asyncio.BufferedProtocol):
         # (Policy.WHEN_READ) may wait for that.
         self._reply_timeout = reply_timeout
         self._reply_timer: asyncio.TimerHandle | None = None
-        # The scheduled parse of what the parser kept back, if any.
-        self._backlog_handle: asyncio.Handle | None = None
         # Make the errors of pings the connection ends, and of a keepalive
         # that gave up, in the face's own classes.
         self._closed_error = closed_error
@@ -234,7 +194,7 @@ class Connection(asyncio.BufferedProtocol):
             if events:
                 if self._debug:
                     for event in events:
-                        self.logger.debug("< %s", _describe(event))
+                        self.logger.debug("< %s", describe(event))
                 # Queued before the replies are written: a close reply makes
                 # the queue drop data that comes after it, not before.
                 self.sink.put(events)
@@ -251,19 +211,17 @@ class Connection(asyncio.BufferedProtocol):
             # Automatic replies respect backpressure too: a peer that floods
             # pings and never reads cannot grow the write buffer.  Checked
             # after release(), whose write() is what may fill the buffer.
-            self._set_reading(_WRITES_BACKED_UP, True)
+            self.reading.set(WRITES_BACKED_UP, True)
         if self.protocol.pending:
             # One read's compressed messages may inflate to many times
             # max_msg_size: the rest of the read waits, and the socket with
             # it, until the queue has room (see _parse_backlog).
-            self._set_reading(_BACKLOG, True)
-        elif self._read_paused & _BACKLOG:
-            self._set_reading(_BACKLOG, False)
+            self.reading.set(BACKLOG, True)
+        elif self.reading.reasons & BACKLOG:
+            self.reading.set(BACKLOG, False)
 
     def _parse_backlog(self) -> None:
-        self._backlog_handle = None
-        if self.transport is not None and self._read_paused == _BACKLOG:
-            self.data_received(b"")
+        self.data_received(b"")
 
     def eof_received(self) -> bool:
         # Returning False lets asyncio close the transport: after the server
@@ -276,8 +234,8 @@ class Connection(asyncio.BufferedProtocol):
 
     def resume_writing(self) -> None:
         self.lane.resume()
-        if self._read_paused & _WRITES_BACKED_UP:
-            self._set_reading(_WRITES_BACKED_UP, False)
+        if self.reading.reasons & WRITES_BACKED_UP:
+            self.reading.set(WRITES_BACKED_UP, False)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         protocol = self.protocol
@@ -285,20 +243,16 @@ class Connection(asyncio.BufferedProtocol):
             protocol.connection_lost()
         if exc is not None and self.exception is None:
             self.exception = exc
-        for timer in (self._close_timer, self._reply_timer, self._backlog_handle):
+        for timer in (self._close_timer, self._reply_timer):
             if timer is not None:
                 timer.cancel()
-        self._close_timer = self._reply_timer = self._backlog_handle = None
+        self._close_timer = self._reply_timer = None
+        self.reading.detach()
         if self.keepalive is not None:
             self.keepalive.stop()
         self.lane.close()
         self.sink.end()
-        for waiter, _ in protocol.pings_in_flight():
-            if waiter is not None and not waiter.done():
-                waiter.set_exception(self._closed_error())
-                # Marked retrieved: callers may ignore ping()'s result and
-                # must not see "exception was never retrieved".
-                waiter.exception()
+        pings.fail_all(protocol, self._closed_error)
         self.transport = None
         if not self.closed.done():
             self.closed.set_result(None)
@@ -309,32 +263,12 @@ class Connection(asyncio.BufferedProtocol):
     # -- reading flow control ----------------------------------------------------
 
     def _queue_full(self, full: bool) -> None:
-        self._set_reading(_QUEUE_FULL, full)
-
-    def _set_reading(self, reason: int, paused: bool) -> None:
-        before = self._read_paused
-        after = before | reason if paused else before & ~reason
-        self._read_paused = after
-        transport = self.transport
-        if after == _BACKLOG and transport is not None and self._backlog_handle is None:
-            # Only the backlog holds reading back: parse it, soon.
-            self._backlog_handle = self._loop.call_soon(self._parse_backlog)
-        if transport is None or bool(before) is bool(after):
-            return
-        if after:
-            transport.pause_reading()
-        else:
-            transport.resume_reading()
+        self.reading.set(QUEUE_FULL, full)
 
     @property
     def reading_paused(self) -> bool:
         """Whether the client stopped reading the transport."""
-        return bool(self._read_paused)
-
-    def sync_reading(self) -> None:
-        """Pause the transport again if it should be (after a hand-over)."""
-        if self._read_paused and self.transport is not None:
-            self.transport.pause_reading()
+        return self.reading.paused
 
     # -- what the protocol decided ---------------------------------------------
 
@@ -405,32 +339,15 @@ class Connection(asyncio.BufferedProtocol):
         self.lane.write(self.protocol.send_message(opcode, payload, compress=compress))
 
     def ping(self, payload: bytes) -> asyncio.Future[float]:
-        """Send a ping; the future resolves to the round-trip time.
-
-        When the protocol's book of pings in flight is full, the oldest one
-        is given up (its future fails) to make room: a peer that never
-        answers cannot make the book, or this call, fail forever.
-        """
-        waiter: asyncio.Future[float] = self._loop.create_future()
-        token = (waiter, self._loop.time())
-        protocol = self.protocol
-        try:
-            frame = protocol.send_ping(payload, token)
-        except TooManyPings as exc:
-            oldest, _ = protocol.forget_oldest_ping()
-            if oldest is not None and not oldest.done():
-                oldest.set_exception(exc)
-                oldest.exception()
-            frame = protocol.send_ping(payload, token)
+        """Send a ping; the future resolves to the round-trip time (see
+        :func:`~aiows.engine.pings.start_ping`)."""
+        frame, waiter = pings.start_ping(self.protocol, self._loop, payload)
         self.lane.write(frame)
         return waiter
 
     def unique_ping_payload(self) -> bytes:
         """Four random bytes no ping in flight uses."""
-        payload = random_payload()
-        while self.protocol.ping_in_flight(payload):  # pragma: no cover - 2**-32
-            payload = random_payload()
-        return payload
+        return pings.unique_payload(self.protocol)
 
     def close(self, code: int | None = 1000, reason: str | bytes = "") -> None:
         """Start the closing handshake, or answer the server's close.
@@ -500,15 +417,3 @@ class Connection(asyncio.BufferedProtocol):
             self.abort()
         else:
             self.fail(settings.close_code, "keepalive ping timeout")
-
-
-def _describe(event: Event) -> str:
-    if type(event) is Fragment:
-        return f"fragment length={len(event.data)} fin={event.fin}"
-    kind, data, extra = event
-    name = getattr(kind, "name", kind)
-    if name == "CLOSE":
-        return f"CLOSE code={data} reason={extra!r}"
-    if name == "ERROR":
-        return f"ERROR {data}"
-    return f"{name} length={len(data)}"

@@ -73,7 +73,7 @@ def _install(engine: Connection, response: ClientResponse) -> None:
     engine.on_lost = take_over(response, engine, engine.data_received)
     # aiohttp may resume reading after handing over the tail (3.14 does when
     # it had paused for a large tail); the queue's bound is what counts.
-    engine.sync_reading()
+    engine.reading.sync()
 
 
 def _closed_before_pong() -> BaseException:

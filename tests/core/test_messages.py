@@ -11,6 +11,7 @@ from aiows.core.messages import (
     Fragment,
     WSMessage,
     WSMsgType,
+    describe,
 )
 
 
@@ -79,3 +80,19 @@ def test_fragment_fields() -> None:
     )
     assert fragment == (1, "part", False)
     assert Fragment._fields == ("type", "data", "fin")
+
+
+def test_describe_names_kind_size_and_close_details() -> None:
+    assert describe(WSMessage(WSMsgType.TEXT, "héllo", None)) == "TEXT length=5"
+    assert describe(WSMessage(WSMsgType.BINARY, b"xy", None)) == "BINARY length=2"
+    assert (
+        describe(Fragment(WSMsgType.BINARY, b"abc", False))
+        == "fragment length=3 fin=False"
+    )
+    assert (
+        describe(WSMessage(WSMsgType.CLOSE, 1001, "bye"))
+        == "CLOSE code=1001 reason='bye'"
+    )
+    assert describe(WSMessage(WSMsgType.ERROR, ValueError("bad"), None)) == "ERROR bad"
+    # A kind without a name (a face's own constant) is shown as it is.
+    assert describe(("custom", b"1234", None)) == "custom length=4"

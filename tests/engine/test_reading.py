@@ -1,11 +1,15 @@
 """Reading: the connection is a buffered protocol over one buffer per thread,
-and large binary messages are read straight into their own storage."""
+large binary messages are read straight into their own storage, and the
+read gate pauses the transport while any reason holds."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import socket
 import threading
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,7 +17,14 @@ import pytest
 import aiows
 from aiows.core.parser import DIRECT_READ_MIN
 from aiows.core.protocol import ClientProtocol
-from aiows.engine.connection import READ_BUFFER_SIZE, shared_read_buffer
+from aiows.engine.reading import (
+    BACKLOG,
+    QUEUE_FULL,
+    READ_BUFFER_SIZE,
+    WRITES_BACKED_UP,
+    ReadGate,
+    shared_read_buffer,
+)
 from tests.conftest import RawPeer, server_frame
 from tests.helpers import OP_BINARY, OP_TEXT, StartServer, bounded
 
@@ -114,3 +125,72 @@ async def test_large_message_to_a_listener(wire_server: StartServer) -> None:
         ws = await session.ws_listen(server.url, Once(), max_msg_size=0)
         assert await bounded(done, 10) == payload
         await ws.close()
+
+
+@contextlib.asynccontextmanager
+async def a_transport() -> AsyncIterator[asyncio.Transport]:
+    """A real socket transport (one end of a socket pair)."""
+    ours, theirs = socket.socketpair()
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_connection(asyncio.Protocol, sock=ours)
+    try:
+        yield transport  # type: ignore[misc]
+    finally:
+        transport.close()
+        theirs.close()
+        await asyncio.sleep(0)  # the transport's connection_lost runs
+
+
+async def test_the_gate_pauses_while_any_reason_holds() -> None:
+    async with a_transport() as transport:
+        parsed: list[int] = []
+        gate = ReadGate(transport, asyncio.get_running_loop(), lambda: parsed.append(1))
+        gate.set(QUEUE_FULL, True)
+        gate.set(WRITES_BACKED_UP, True)
+        assert gate.paused and not transport.is_reading()
+        gate.set(QUEUE_FULL, False)
+        assert gate.paused and not transport.is_reading()
+        gate.set(WRITES_BACKED_UP, False)
+        assert not gate.paused and transport.is_reading()
+        # Taking away a reason that does not hold changes nothing.
+        gate.set(QUEUE_FULL, False)
+        assert gate.reasons == 0 and transport.is_reading()
+
+
+async def test_the_backlog_alone_is_parsed_soon_and_once() -> None:
+    async with a_transport() as transport:
+        parsed = asyncio.Event()
+        calls: list[int] = []
+
+        def parse() -> None:
+            calls.append(gate.reasons)
+            parsed.set()
+
+        gate = ReadGate(transport, asyncio.get_running_loop(), parse)
+        gate.set(QUEUE_FULL, True)
+        gate.set(BACKLOG, True)
+        gate.set(BACKLOG, True)  # still held by the full queue: not parsed
+        await asyncio.sleep(0)
+        assert calls == []
+        gate.set(QUEUE_FULL, False)  # the backlog alone: parsed, once
+        gate.set(BACKLOG, True)
+        await asyncio.wait_for(parsed.wait(), 5)
+        await asyncio.sleep(0)
+        assert calls == [BACKLOG]
+        assert not transport.is_reading()
+        # A backlog parse scheduled after the transport went does not run.
+        gate.set(BACKLOG, False)
+        gate.set(BACKLOG, True)
+        gate.detach()
+        await asyncio.sleep(0)
+        assert calls == [BACKLOG] and gate.transport is None
+        gate.sync()  # no transport: nothing to pause
+
+
+async def test_sync_pauses_a_transport_resumed_behind_the_gate() -> None:
+    async with a_transport() as transport:
+        gate = ReadGate(transport, asyncio.get_running_loop(), lambda: None)
+        gate.set(QUEUE_FULL, True)
+        transport.resume_reading()  # as aiohttp may after a hand-over
+        gate.sync()
+        assert not transport.is_reading()
