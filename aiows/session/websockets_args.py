@@ -110,8 +110,12 @@ class ConnectSettings:
     create_connection: Any = None
 
 
-def _legacy(given: dict[str, Any], stacklevel: int) -> None:
-    """Turn the legacy spellings in ``given`` into the current ones, warning."""
+def _legacy(given: dict[str, Any], named: dict[str, Any], stacklevel: int) -> None:
+    """Turn the legacy spellings in ``given`` into the current ones, warning.
+
+    ``named`` holds connect()'s named parameters: a current spelling given
+    there with its legacy one is refused, as one given among the keywords is.
+    """
     for old, new in LEGACY.items():
         if old in given:
             value = given.pop(old)
@@ -120,7 +124,8 @@ def _legacy(given: dict[str, Any], stacklevel: int) -> None:
                 DeprecationWarning,
                 stacklevel=stacklevel,
             )
-            if given.get(new) is not None and new != "close_timeout":
+            current = given.get(new) is not None or named.get(new) is not None
+            if current and new != "close_timeout":
                 raise TypeError(f"pass {new}= or {old}=, not both")
             given[new] = value
     if "read_limit" in given:
@@ -168,7 +173,7 @@ def connect_settings(
     uri: str, given: dict[str, Any], kwargs: dict[str, Any], *, stacklevel: int
 ) -> ConnectSettings:
     """Check ``connect()``'s arguments and freeze them."""
-    _legacy(kwargs, stacklevel + 1)
+    _legacy(kwargs, given, stacklevel + 1)
     for name in ("additional_headers", "close_timeout", "create_connection"):
         if name in kwargs:
             given[name] = kwargs.pop(name)

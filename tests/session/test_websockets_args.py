@@ -205,24 +205,24 @@ def test_two_legacy_spellings_of_one_keyword_are_refused() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LIB: connect(extra_headers=..., additional_headers=...) raises no "
-    "TypeError: _legacy() looks for the current spelling among the extra "
-    "keywords only, and additional_headers is a named parameter of connect(), "
-    "so the legacy value silently replaces the current one (the same for "
-    "klass=/create_protocol= with create_connection=)",
+@pytest.mark.parametrize("connect", [aiows.connect, aiows.unix_connect])
+@pytest.mark.parametrize(
+    ("old", "new", "value"),
+    [
+        ("extra_headers", "additional_headers", {"X-Old": "1"}),
+        ("klass", "create_connection", Custom),
+        ("create_protocol", "create_connection", Custom),
+    ],
 )
-def test_a_legacy_spelling_and_its_current_one_together_are_refused() -> None:
+def test_a_legacy_spelling_and_its_current_one_together_are_refused(
+    connect: Any, old: str, new: str, value: Any
+) -> None:
+    first = ("/tmp/aiows-none.sock",) if connect is aiows.unix_connect else ()
     with (
-        pytest.warns(DeprecationWarning, match="extra_headers="),
-        pytest.raises(TypeError, match="pass additional_headers= or extra_headers="),
+        pytest.warns(DeprecationWarning, match=f"{old}="),
+        pytest.raises(TypeError, match=f"pass {new}= or {old}=, not both"),
     ):
-        aiows.connect(
-            "ws://127.0.0.1/",
-            extra_headers={"X-Old": "1"},
-            additional_headers={"X-New": "1"},
-        )
+        connect(*first, "ws://127.0.0.1/", **{old: value, new: value})
 
 
 @pytest.mark.parametrize("uri", ["ws://[::1", "ws://127.0.0.1:99999/"])
