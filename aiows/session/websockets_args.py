@@ -8,12 +8,14 @@ exception classes), and freezes the result.
 
 from __future__ import annotations
 
+import inspect
 import urllib.request
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from multidict import CIMultiDict
 from yarl import URL
 
 from .. import exceptions
@@ -169,6 +171,36 @@ def _extensions(extensions: Any, compression: Any, stacklevel: int) -> int:
     return bits
 
 
+def _user_agent_first(headers: Any, user_agent: str) -> CIMultiDict[str]:
+    """``headers`` after a ``User-Agent``, unless they name their own."""
+    given: CIMultiDict[str] = CIMultiDict(headers or {})
+    merged: CIMultiDict[str] = CIMultiDict()
+    if "User-Agent" not in given:
+        merged["User-Agent"] = user_agent
+    merged.extend(given)
+    return merged
+
+
+def _with_user_agent(headers: Any, user_agent: str) -> Any:
+    """``additional_headers`` with ``user_agent_header``: a mapping, or a
+    function (or coroutine function) called on every attempt, as given."""
+    if not callable(headers):
+        return _user_agent_first(headers, user_agent)
+    make = headers
+
+    def with_user_agent() -> Any:
+        made = make()
+        if not inspect.isawaitable(made):
+            return _user_agent_first(made, user_agent)
+
+        async def awaited() -> CIMultiDict[str]:
+            return _user_agent_first(await made, user_agent)
+
+        return awaited()
+
+    return with_user_agent
+
+
 def connect_settings(
     uri: str, given: dict[str, Any], kwargs: dict[str, Any], *, stacklevel: int
 ) -> ConnectSettings:
@@ -200,8 +232,8 @@ def connect_settings(
     user_agent = given["user_agent_header"]
     if user_agent is None:
         skip = (*skip, "User-Agent")
-    elif not callable(headers):
-        headers = {"User-Agent": user_agent, **dict(headers or {})}
+    else:
+        headers = _with_user_agent(headers, user_agent)
 
     proxy = given["proxy"]
     if proxy is True:

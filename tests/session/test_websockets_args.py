@@ -285,13 +285,6 @@ async def test_a_callable_additional_headers_without_user_agent(
     assert "User-Agent" not in server.seen[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LIB: with a callable additional_headers, connect_settings() drops "
-    "user_agent_header (websockets_args.py: the User-Agent is merged only into "
-    "a mapping), so aiohttp's own 'Python/3.x aiohttp/...' is sent instead of "
-    "the one asked for (or aiows's default)",
-)
 async def test_a_callable_additional_headers_keeps_the_user_agent(
     server: Any,
 ) -> None:
@@ -303,6 +296,41 @@ async def test_a_callable_additional_headers_keeps_the_user_agent(
         pass
     assert server.seen[0]["X-Fresh"] == "1"
     assert server.seen[0]["User-Agent"] == "probe/1.0"
+
+
+async def test_a_coroutine_additional_headers_keeps_the_default_user_agent(
+    server: Any,
+) -> None:
+    calls: list[int] = []
+
+    async def headers() -> dict[str, str]:
+        calls.append(len(calls))
+        return {"X-Fresh": str(len(calls))}
+
+    async with aiows.connect(
+        f"ws://127.0.0.1:{server.port}/", additional_headers=headers
+    ):
+        pass
+    assert calls == [0]
+    assert server.seen[0]["X-Fresh"] == "1"
+    assert server.seen[0]["User-Agent"] == aiows.session.websockets_compat.USER_AGENT
+
+
+@pytest.mark.parametrize("callable_", [False, True], ids=["mapping", "callable"])
+async def test_additional_headers_own_user_agent_wins_once(
+    server: Any, callable_: bool
+) -> None:
+    # As websockets: the User-Agent only where the headers name none, in
+    # any case of its name, and never twice.
+    given = {"user-agent": "mine/2.0"}
+    async with aiows.connect(
+        f"ws://127.0.0.1:{server.port}/",
+        additional_headers=(lambda: given) if callable_ else given,
+        user_agent_header="probe/1.0",
+    ):
+        pass
+    assert server.seen[0]["User-Agent"] == "mine/2.0"
+    assert [name.lower() for name in server.seen[0]].count("user-agent") == 1
 
 
 def upgrade_with(header: str) -> Any:
