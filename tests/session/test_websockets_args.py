@@ -351,13 +351,6 @@ async def test_a_malformed_header_is_invalid_header_format(raw_server: Any) -> N
     assert "'web socket'" in info.value.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LIB: InvalidHeaderFormat for a malformed handshake header has "
-    "name='' and value=None: the core's HeaderSyntaxError carries no header, "
-    "and open.py's _handshake_error copies exc.header; websockets names the "
-    "header ('Upgrade'), and aiows documents name/value as saying which",
-)
 async def test_invalid_header_format_names_the_header(raw_server: Any) -> None:
     async def handler(peer: RawPeer) -> None:
         await peer.expect_eof()
