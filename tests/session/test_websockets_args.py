@@ -373,23 +373,45 @@ async def test_an_over_long_status_line_is_a_security_error(raw_server: Any) -> 
         await aiows.connect(srv.url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LIB: an over-long status line raises HeaderLineTooLong, not "
-    "StatusLineTooLong as websockets does: websockets_error() looks for "
-    "'Status line is too long' in aiohttp's message, which aiohttp 3.14 never "
-    "writes (its LineTooLong says 'Got more than 8190 bytes when reading' for "
-    "the status line as for a header line)",
+LONG = "x" * 9000
+
+
+def _parsers() -> list[Any]:
+    from aiohttp import http_parser
+
+    compiled = getattr(http_parser, "HttpResponseParserC", None)
+    return [
+        pytest.param(http_parser.HttpResponseParserPy, id="py-parser"),
+        pytest.param(
+            compiled,
+            id="c-parser",
+            marks=pytest.mark.skipif(compiled is None, reason="no C parser"),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("parser", _parsers())
+@pytest.mark.parametrize(
+    ("head", "cls"),
+    [
+        (f"HTTP/1.1 101 {LONG}\r\n", aiows.StatusLineTooLong),
+        (f"HTTP/1.1 101 {LONG}\r\nUpgrade: websocket\r\n", aiows.StatusLineTooLong),
+        (f"HTTP/1.1 101 OK\r\nX-Long: {LONG}\r\n", aiows.HeaderLineTooLong),
+        (f"HTTP/1.1 101 OK\r\nX-{LONG}: 1\r\n", aiows.HeaderLineTooLong),
+        (f"HTTP/1.1 101 OK\r\nVia: HTTP/1.1 {LONG}\r\n", aiows.HeaderLineTooLong),
+    ],
+    ids=["status", "status-then-headers", "header-value", "header-name", "via"],
 )
 async def test_an_over_long_status_line_is_status_line_too_long(
-    raw_server: Any,
+    raw_server: Any, monkeypatch: pytest.MonkeyPatch, parser: Any, head: str, cls: Any
 ) -> None:
-    def long_status(key: str) -> bytes:
-        return b"HTTP/1.1 101 " + b"x" * 9000 + b"\r\n\r\n"
+    # As websockets: the status line or a header line, whichever was too long.
+    monkeypatch.setattr("aiohttp.client_proto.HttpResponseParser", parser)
 
     async def handler(peer: RawPeer) -> None:
         await peer.expect_eof()
 
-    srv = await raw_server(handler, response=long_status)
-    with pytest.raises(aiows.StatusLineTooLong):
+    srv = await raw_server(handler, response=lambda key: f"{head}\r\n".encode())
+    with pytest.raises(aiows.SecurityError) as info:
         await aiows.connect(srv.url)
+    assert type(info.value) is cls
