@@ -261,6 +261,10 @@ def websockets_error(exc: aiohttp.ClientError) -> BaseException:
         # The OSError (ssl.SSLError included) behind aiohttp's wrapper.
         os_error: BaseException = exc.os_error
         return os_error
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        # One of the session's ClientTimeout (sock_read, sock_connect): a
+        # timeout, as websockets' handshake timeouts are.
+        return exceptions.OpenTimeout(f"timed out during opening handshake: {exc}")
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return exceptions.InvalidProxyStatus(
             redacted(exc.request_info),
