@@ -22,7 +22,6 @@ from aiohttp import (
     ClientError,
     ServerTimeoutError,
     TCPConnector,
-    UnixConnector,
     WSCloseCode,
     WSMsgType,
     WSServerHandshakeError,
@@ -79,6 +78,7 @@ from .session.context import WSConnectContext
 from .session.install import install, uninstall
 from .session.options import ClientWSTimeout
 from .session.reconnect import Backoff, process_exception
+from .session.unix import UnixConnector
 from .session.websockets_compat import connect, unix_connect
 
 __version__ = "0.1.0"

@@ -117,7 +117,7 @@ def check_response(
 
     for name, token in (("Upgrade", "websocket"), ("Connection", "upgrade")):
         values = _values(headers, name)
-        if token not in [item.lower() for item in parse_token_list(values)]:
+        if token not in [item.lower() for item in parse_token_list(values, name)]:
             raise InvalidUpgrade(
                 f"{name} header is {', '.join(values)!r}, expected {token!r}",
                 header=name,
@@ -133,7 +133,9 @@ def check_response(
             value=", ".join(accept) if accept else None,
         )
 
-    selected = parse_token_list(_values(headers, "Sec-WebSocket-Protocol"))
+    selected = parse_token_list(
+        _values(headers, "Sec-WebSocket-Protocol"), "Sec-WebSocket-Protocol"
+    )
     subprotocol: str | None = None
     if len(selected) > 1:
         raise NegotiationError(

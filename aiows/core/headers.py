@@ -23,7 +23,11 @@ ExtensionParams = list[tuple[str, str | None]]
 
 
 class HeaderSyntaxError(HandshakeError):
-    """A handshake header value does not follow its grammar."""
+    """A handshake header value does not follow its grammar.
+
+    ``header`` names the header, when the caller said which, and ``value``
+    is the value that does not parse.
+    """
 
 
 def is_token(value: str) -> bool:
@@ -41,17 +45,28 @@ def _skip_ows(value: str, pos: int) -> int:
     return match.end()
 
 
-def _token(value: str, pos: int, what: str) -> tuple[str, int]:
+def _error(
+    expected: str, pos: int, value: str, header: str | None
+) -> HeaderSyntaxError:
+    return HeaderSyntaxError(
+        f"expected {expected} at position {pos} in {value!r}",
+        header=header,
+        value=value,
+    )
+
+
+def _token(value: str, pos: int, what: str, header: str | None) -> tuple[str, int]:
     match = _TOKEN.match(value, pos)
     if match is None:
-        raise HeaderSyntaxError(f"expected {what} at position {pos} in {value!r}")
+        raise _error(what, pos, value, header)
     return match.group(), match.end()
 
 
-def parse_token_list(values: Iterable[str]) -> list[str]:
+def parse_token_list(values: Iterable[str], header: str | None = None) -> list[str]:
     """Tokens of a comma-separated list such as ``Connection: keep-alive, Upgrade``.
 
     Empty list elements are allowed, as RFC 7230 §7 asks of recipients.
+    ``header`` is the name a :class:`HeaderSyntaxError` gives.
     """
     tokens: list[str] = []
     for value in values:
@@ -63,15 +78,17 @@ def parse_token_list(values: Iterable[str]) -> list[str]:
                 continue
             if pos == len(value):
                 break
-            token, pos = _token(value, pos, "a token")
+            token, pos = _token(value, pos, "a token", header)
             tokens.append(token)
             pos = _skip_ows(value, pos)
             if pos < len(value) and value[pos] != ",":
-                raise HeaderSyntaxError(f"expected ',' at position {pos} in {value!r}")
+                raise _error("','", pos, value, header)
     return tokens
 
 
-def parse_extension_list(values: Iterable[str]) -> list[tuple[str, ExtensionParams]]:
+def parse_extension_list(
+    values: Iterable[str], header: str = "Sec-WebSocket-Extensions"
+) -> list[tuple[str, ExtensionParams]]:
     """Extensions and their parameters from ``Sec-WebSocket-Extensions`` values.
 
     >>> parse_extension_list(["permessage-deflate; server_max_window_bits=10"])
@@ -87,12 +104,12 @@ def parse_extension_list(values: Iterable[str]) -> list[tuple[str, ExtensionPara
                 continue
             if pos == len(value):
                 break
-            name, pos = _token(value, pos, "an extension name")
+            name, pos = _token(value, pos, "an extension name", header)
             params: ExtensionParams = []
             pos = _skip_ows(value, pos)
             while pos < len(value) and value[pos] == ";":
                 pos = _skip_ows(value, pos + 1)
-                key, pos = _token(value, pos, "a parameter name")
+                key, pos = _token(value, pos, "a parameter name", header)
                 param: str | None = None
                 pos = _skip_ows(value, pos)
                 if pos < len(value) and value[pos] == "=":
@@ -102,12 +119,10 @@ def parse_extension_list(values: Iterable[str]) -> list[tuple[str, ExtensionPara
                         param = _QUOTED_PAIR.sub(r"\1", quoted.group()[1:-1])
                         pos = quoted.end()
                     else:
-                        param, pos = _token(value, pos, "a parameter value")
+                        param, pos = _token(value, pos, "a parameter value", header)
                     pos = _skip_ows(value, pos)
                 params.append((key, param))
             if pos < len(value) and value[pos] != ",":
-                raise HeaderSyntaxError(
-                    f"expected ',' or ';' at position {pos} in {value!r}"
-                )
+                raise _error("',' or ';'", pos, value, header)
             extensions.append((name, params))
     return extensions

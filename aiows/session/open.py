@@ -235,7 +235,10 @@ async def _open(
     # What was offered is what the request carries: the application may
     # write the subprotocol or extension headers itself (RFC 6455 §4.1).
     offered_protocols = tuple(
-        parse_token_list(headers.getall(hdrs.SEC_WEBSOCKET_PROTOCOL, []))
+        parse_token_list(
+            headers.getall(hdrs.SEC_WEBSOCKET_PROTOCOL, []),
+            hdrs.SEC_WEBSOCKET_PROTOCOL,
+        )
     )
     if offered_bits is None:
         offered_bits = core_deflate.offered_window_bits(

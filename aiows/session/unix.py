@@ -2,9 +2,9 @@
 
 aiohttp's ``UnixConnector`` opens a plain socket whatever the request says,
 so ``unix_connect(path, "wss://host/")`` would speak clear text where TLS was
-asked for.  :class:`UnixConnector` starts TLS on the Unix socket for every
-``wss://`` (or ``https://``) request, with the request's ``ssl`` setting and
-the URI's host for SNI and verification.
+asked for.  :class:`UnixConnector`, public as ``aiows.UnixConnector``, starts
+TLS on the Unix socket for every ``wss://`` (or ``https://``) request, with
+the request's ``ssl`` setting and the URI's host for SNI and verification.
 
 aiohttp internal used (the sixth; see ``takeover.py`` for the others):
 ``BaseConnector._create_connection(req, traces, timeout)``, the hook every
@@ -49,12 +49,18 @@ def client_context(setting: Any) -> ssl.SSLContext:
 class UnixConnector(aiohttp.UnixConnector):
     """aiohttp's ``UnixConnector``, plus TLS for secure requests.
 
-    ``origin_host`` is the host of the URI: a redirect to another host would
-    reach the same socket, so it is refused, as websockets does.
+    A ``wss://`` (or ``https://``) request through it speaks TLS on the
+    socket, with the request's ``ssl`` setting and the URI's host for SNI
+    and verification; aiohttp's own would send it in clear text.  The other
+    arguments are aiohttp's.  ``origin_host``, for :func:`aiows.unix_connect`,
+    is the host of the URI: a redirect to another host would reach the same
+    socket, so it is refused, as websockets does.
     """
 
-    def __init__(self, path: str, *, origin_host: str | None = None) -> None:
-        super().__init__(path=path)
+    def __init__(
+        self, path: str, *args: Any, origin_host: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(path, *args, **kwargs)
         self._origin_host = origin_host
 
     async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> Any:

@@ -8,12 +8,14 @@ exception classes), and freezes the result.
 
 from __future__ import annotations
 
+import inspect
 import urllib.request
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from multidict import CIMultiDict
 from yarl import URL
 
 from .. import exceptions
@@ -110,8 +112,12 @@ class ConnectSettings:
     create_connection: Any = None
 
 
-def _legacy(given: dict[str, Any], stacklevel: int) -> None:
-    """Turn the legacy spellings in ``given`` into the current ones, warning."""
+def _legacy(given: dict[str, Any], named: dict[str, Any], stacklevel: int) -> None:
+    """Turn the legacy spellings in ``given`` into the current ones, warning.
+
+    ``named`` holds connect()'s named parameters: a current spelling given
+    there with its legacy one is refused, as one given among the keywords is.
+    """
     for old, new in LEGACY.items():
         if old in given:
             value = given.pop(old)
@@ -120,7 +126,8 @@ def _legacy(given: dict[str, Any], stacklevel: int) -> None:
                 DeprecationWarning,
                 stacklevel=stacklevel,
             )
-            if given.get(new) is not None and new != "close_timeout":
+            current = given.get(new) is not None or named.get(new) is not None
+            if current and new != "close_timeout":
                 raise TypeError(f"pass {new}= or {old}=, not both")
             given[new] = value
     if "read_limit" in given:
@@ -164,11 +171,41 @@ def _extensions(extensions: Any, compression: Any, stacklevel: int) -> int:
     return bits
 
 
+def _user_agent_first(headers: Any, user_agent: str) -> CIMultiDict[str]:
+    """``headers`` after a ``User-Agent``, unless they name their own."""
+    given: CIMultiDict[str] = CIMultiDict(headers or {})
+    merged: CIMultiDict[str] = CIMultiDict()
+    if "User-Agent" not in given:
+        merged["User-Agent"] = user_agent
+    merged.extend(given)
+    return merged
+
+
+def _with_user_agent(headers: Any, user_agent: str) -> Any:
+    """``additional_headers`` with ``user_agent_header``: a mapping, or a
+    function (or coroutine function) called on every attempt, as given."""
+    if not callable(headers):
+        return _user_agent_first(headers, user_agent)
+    make = headers
+
+    def with_user_agent() -> Any:
+        made = make()
+        if not inspect.isawaitable(made):
+            return _user_agent_first(made, user_agent)
+
+        async def awaited() -> CIMultiDict[str]:
+            return _user_agent_first(await made, user_agent)
+
+        return awaited()
+
+    return with_user_agent
+
+
 def connect_settings(
     uri: str, given: dict[str, Any], kwargs: dict[str, Any], *, stacklevel: int
 ) -> ConnectSettings:
     """Check ``connect()``'s arguments and freeze them."""
-    _legacy(kwargs, stacklevel + 1)
+    _legacy(kwargs, given, stacklevel + 1)
     for name in ("additional_headers", "close_timeout", "create_connection"):
         if name in kwargs:
             given[name] = kwargs.pop(name)
@@ -195,8 +232,8 @@ def connect_settings(
     user_agent = given["user_agent_header"]
     if user_agent is None:
         skip = (*skip, "User-Agent")
-    elif not callable(headers):
-        headers = {"User-Agent": user_agent, **dict(headers or {})}
+    else:
+        headers = _with_user_agent(headers, user_agent)
 
     proxy = given["proxy"]
     if proxy is True:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 import ssl as ssl_module
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -40,6 +41,9 @@ from .websockets_args import ConnectSettings, connect_settings, proxy_from_envir
 USER_AGENT: Final = (
     f"Python/{sys.version_info.major}.{sys.version_info.minor} {_package}/0.1.0"
 )
+
+#: The repr of a status line as aiohttp's LineTooLong shows it.
+_STATUS_LINE: Final = re.compile(r"""b['"]HTTP/\d\.\d \d{3} """)
 
 __all__ = ["USER_AGENT", "connect", "proxy_from_environment", "unix_connect"]
 
@@ -257,6 +261,10 @@ def websockets_error(exc: aiohttp.ClientError) -> BaseException:
         # The OSError (ssl.SSLError included) behind aiohttp's wrapper.
         os_error: BaseException = exc.os_error
         return os_error
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        # One of the session's ClientTimeout (sock_read, sock_connect): a
+        # timeout, as websockets' handshake timeouts are.
+        return exceptions.OpenTimeout(f"timed out during opening handshake: {exc}")
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return exceptions.InvalidProxyStatus(
             redacted(exc.request_info),
@@ -269,10 +277,8 @@ def websockets_error(exc: aiohttp.ClientError) -> BaseException:
         cls: type[exceptions.InvalidHandshake] = exceptions.InvalidMessage
         if "Too many headers" in exc.message:
             cls = exceptions.TooManyHeaders
-        elif "Status line is too long" in exc.message:
-            cls = exceptions.StatusLineTooLong
-        elif "Got more than" in exc.message:
-            cls = exceptions.HeaderLineTooLong
+        elif exc.message.startswith("Got more than "):
+            cls = _line_too_long(exc.message)
         return cls(
             redacted(exc.request_info),
             exc.history,
@@ -291,6 +297,25 @@ def websockets_error(exc: aiohttp.ClientError) -> BaseException:
     if isinstance(exc, aiohttp.ClientOSError):
         return OSError(exc.errno, exc.strerror or str(exc))
     return exceptions.InvalidMessage(_no_request(), (), message=str(exc))
+
+
+def _line_too_long(message: str) -> type[exceptions.SecurityError]:
+    """Which line of the answer was over aiohttp's limit, by its LineTooLong.
+
+    aiohttp 3.10 says which ("Status line is too long").  Later versions show
+    the start of what was read instead: with the C parser, the status line's
+    buffer is a ``bytearray`` where a header's name or value is ``bytes``;
+    with the pure-Python parser, the line itself, which is the status line
+    when it starts as one (``HTTP/1.1 101 ``).
+    """
+    _, _, read = message.partition(" when reading: ")
+    if (
+        "Status line is too long" in message
+        or read.startswith("bytearray(")
+        or _STATUS_LINE.match(read)
+    ):
+        return exceptions.StatusLineTooLong
+    return exceptions.HeaderLineTooLong
 
 
 def _no_request() -> aiohttp.RequestInfo:

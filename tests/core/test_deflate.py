@@ -265,8 +265,10 @@ def test_negotiate_twice(values: list[str]) -> None:
 
 
 def test_negotiate_syntax_error() -> None:
-    with pytest.raises(HeaderSyntaxError):
-        negotiate(["permessage-deflate; ="], 15)
+    with pytest.raises(HeaderSyntaxError) as info:
+        negotiate(["permessage-deflate", "permessage-deflate; ="], 15)
+    assert info.value.header == "Sec-WebSocket-Extensions"
+    assert info.value.value == "permessage-deflate; ="
 
 
 # -- compression ---------------------------------------------------------------

@@ -171,9 +171,25 @@ def test_connection_rejected(connection: str | None) -> None:
         check_response(101, good_headers(Connection=connection), key=KEY)
 
 
-def test_connection_syntax_error() -> None:
-    with pytest.raises(HeaderSyntaxError):
-        check_response(101, good_headers(Connection="Up grade"), key=KEY)
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Upgrade", "web socket"),
+        ("Connection", "Up grade"),
+        ("Sec-WebSocket-Protocol", "chat v2"),
+        ("Sec-WebSocket-Extensions", "permessage-deflate; ="),
+    ],
+)
+def test_a_syntax_error_names_the_header_and_its_value(name: str, value: str) -> None:
+    headers = [
+        (key, item) for key, item in good_headers() if key.lower() != name.lower()
+    ]
+    headers.append((name, value))
+    with pytest.raises(HeaderSyntaxError) as info:
+        check_response(
+            101, headers, key=KEY, protocols=["chat"], offered_server_max_window_bits=15
+        )
+    assert (info.value.header, info.value.value) == (name, value)
 
 
 def test_header_names_case_insensitive() -> None:

@@ -47,9 +47,13 @@ def test_parse_token_list(values: list[str], expected: list[str]) -> None:
 )
 def test_parse_token_list_errors(value: str, message: str) -> None:
     with pytest.raises(HeaderSyntaxError) as info:
-        parse_token_list([value])
+        parse_token_list(["ok", value], "Upgrade")
     assert message in str(info.value)
     assert isinstance(info.value, HandshakeError)
+    assert (info.value.header, info.value.value) == ("Upgrade", value)
+    with pytest.raises(HeaderSyntaxError) as info:
+        parse_token_list([value])
+    assert (info.value.header, info.value.value) == (None, value)
 
 
 @pytest.mark.parametrize(
@@ -114,6 +118,7 @@ def test_parse_extension_list_errors(value: str, message: str) -> None:
     with pytest.raises(HeaderSyntaxError) as info:
         parse_extension_list([value])
     assert message in str(info.value)
+    assert (info.value.header, info.value.value) == ("Sec-WebSocket-Extensions", value)
 
 
 def test_is_token() -> None:

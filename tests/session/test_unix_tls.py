@@ -132,13 +132,6 @@ async def test_ssl_false_over_a_unix_socket_is_tls_unverified(
         await runner.cleanup()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LIB: aiows.UnixConnector is aiohttp's own UnixConnector, so "
-    "session.ws_connect('wss://...') through it sends the upgrade in clear "
-    "text; the TLS-keeping aiows.session.unix.UnixConnector serves "
-    "unix_connect() only",
-)
 async def test_wss_through_the_public_unix_connector_is_never_clear_text(
     tmp_path: Path,
 ) -> None:
@@ -150,6 +143,30 @@ async def test_wss_through_the_public_unix_connector_is_never_clear_text(
                 async with session.ws_connect("wss://localhost/") as ws:
                     # Reached only in clear text: the server says so.
                     assert await ws.receive_str() == "tls=False host=localhost"
+    finally:
+        await runner.cleanup()
+
+
+async def test_the_public_unix_connector_is_aiohttps_with_tls(
+    tmp_path: Path, ca: trustme.CA
+) -> None:
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    runner = await start_unix_server(tmp_path / "s", server_context)
+    try:
+        connector = aiows.UnixConnector(str(tmp_path / "s"), limit=3)
+        assert isinstance(connector, aiohttp.UnixConnector)
+        assert (connector.path, connector.limit) == (str(tmp_path / "s"), 3)
+        async with aiows.ClientSession(connector=connector) as session:
+            async with session.ws_connect("wss://localhost/", ssl=client_context) as ws:
+                assert await ws.receive_str() == "tls=True host=localhost"
+            # Nothing ties it to one host: it is the application's socket.
+            async with session.ws_connect(
+                "wss://localhost:8443/", ssl=client_context
+            ) as ws:
+                assert await ws.receive_str() == "tls=True host=localhost:8443"
     finally:
         await runner.cleanup()
 

@@ -205,24 +205,24 @@ def test_two_legacy_spellings_of_one_keyword_are_refused() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LIB: connect(extra_headers=..., additional_headers=...) raises no "
-    "TypeError: _legacy() looks for the current spelling among the extra "
-    "keywords only, and additional_headers is a named parameter of connect(), "
-    "so the legacy value silently replaces the current one (the same for "
-    "klass=/create_protocol= with create_connection=)",
+@pytest.mark.parametrize("connect", [aiows.connect, aiows.unix_connect])
+@pytest.mark.parametrize(
+    ("old", "new", "value"),
+    [
+        ("extra_headers", "additional_headers", {"X-Old": "1"}),
+        ("klass", "create_connection", Custom),
+        ("create_protocol", "create_connection", Custom),
+    ],
 )
-def test_a_legacy_spelling_and_its_current_one_together_are_refused() -> None:
+def test_a_legacy_spelling_and_its_current_one_together_are_refused(
+    connect: Any, old: str, new: str, value: Any
+) -> None:
+    first = ("/tmp/aiows-none.sock",) if connect is aiows.unix_connect else ()
     with (
-        pytest.warns(DeprecationWarning, match="extra_headers="),
-        pytest.raises(TypeError, match="pass additional_headers= or extra_headers="),
+        pytest.warns(DeprecationWarning, match=f"{old}="),
+        pytest.raises(TypeError, match=f"pass {new}= or {old}=, not both"),
     ):
-        aiows.connect(
-            "ws://127.0.0.1/",
-            extra_headers={"X-Old": "1"},
-            additional_headers={"X-New": "1"},
-        )
+        connect(*first, "ws://127.0.0.1/", **{old: value, new: value})
 
 
 @pytest.mark.parametrize("uri", ["ws://[::1", "ws://127.0.0.1:99999/"])
@@ -285,13 +285,6 @@ async def test_a_callable_additional_headers_without_user_agent(
     assert "User-Agent" not in server.seen[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LIB: with a callable additional_headers, connect_settings() drops "
-    "user_agent_header (websockets_args.py: the User-Agent is merged only into "
-    "a mapping), so aiohttp's own 'Python/3.x aiohttp/...' is sent instead of "
-    "the one asked for (or aiows's default)",
-)
 async def test_a_callable_additional_headers_keeps_the_user_agent(
     server: Any,
 ) -> None:
@@ -303,6 +296,41 @@ async def test_a_callable_additional_headers_keeps_the_user_agent(
         pass
     assert server.seen[0]["X-Fresh"] == "1"
     assert server.seen[0]["User-Agent"] == "probe/1.0"
+
+
+async def test_a_coroutine_additional_headers_keeps_the_default_user_agent(
+    server: Any,
+) -> None:
+    calls: list[int] = []
+
+    async def headers() -> dict[str, str]:
+        calls.append(len(calls))
+        return {"X-Fresh": str(len(calls))}
+
+    async with aiows.connect(
+        f"ws://127.0.0.1:{server.port}/", additional_headers=headers
+    ):
+        pass
+    assert calls == [0]
+    assert server.seen[0]["X-Fresh"] == "1"
+    assert server.seen[0]["User-Agent"] == aiows.session.websockets_compat.USER_AGENT
+
+
+@pytest.mark.parametrize("callable_", [False, True], ids=["mapping", "callable"])
+async def test_additional_headers_own_user_agent_wins_once(
+    server: Any, callable_: bool
+) -> None:
+    # As websockets: the User-Agent only where the headers name none, in
+    # any case of its name, and never twice.
+    given = {"user-agent": "mine/2.0"}
+    async with aiows.connect(
+        f"ws://127.0.0.1:{server.port}/",
+        additional_headers=(lambda: given) if callable_ else given,
+        user_agent_header="probe/1.0",
+    ):
+        pass
+    assert server.seen[0]["User-Agent"] == "mine/2.0"
+    assert [name.lower() for name in server.seen[0]].count("user-agent") == 1
 
 
 def upgrade_with(header: str) -> Any:
@@ -323,13 +351,6 @@ async def test_a_malformed_header_is_invalid_header_format(raw_server: Any) -> N
     assert "'web socket'" in info.value.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LIB: InvalidHeaderFormat for a malformed handshake header has "
-    "name='' and value=None: the core's HeaderSyntaxError carries no header, "
-    "and open.py's _handshake_error copies exc.header; websockets names the "
-    "header ('Upgrade'), and aiows documents name/value as saying which",
-)
 async def test_invalid_header_format_names_the_header(raw_server: Any) -> None:
     async def handler(peer: RawPeer) -> None:
         await peer.expect_eof()
@@ -352,24 +373,45 @@ async def test_an_over_long_status_line_is_a_security_error(raw_server: Any) -> 
         await aiows.connect(srv.url)
 
 
-@pytest.mark.xfail(
-    tuple(int(x) for x in aiohttp.__version__.split(".")[:2]) >= (3, 11),
-    strict=True,
-    reason="LIB: an over-long status line raises HeaderLineTooLong, not "
-    "StatusLineTooLong as websockets does: websockets_error() looks for "
-    "'Status line is too long' in aiohttp's message, which aiohttp 3.14 never "
-    "writes (its LineTooLong says 'Got more than 8190 bytes when reading' for "
-    "the status line as for a header line)",
+LONG = "x" * 9000
+
+
+def _parsers() -> list[Any]:
+    from aiohttp import http_parser
+
+    compiled = getattr(http_parser, "HttpResponseParserC", None)
+    return [
+        pytest.param(http_parser.HttpResponseParserPy, id="py-parser"),
+        pytest.param(
+            compiled,
+            id="c-parser",
+            marks=pytest.mark.skipif(compiled is None, reason="no C parser"),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("parser", _parsers())
+@pytest.mark.parametrize(
+    ("head", "cls"),
+    [
+        (f"HTTP/1.1 101 {LONG}\r\n", aiows.StatusLineTooLong),
+        (f"HTTP/1.1 101 {LONG}\r\nUpgrade: websocket\r\n", aiows.StatusLineTooLong),
+        (f"HTTP/1.1 101 OK\r\nX-Long: {LONG}\r\n", aiows.HeaderLineTooLong),
+        (f"HTTP/1.1 101 OK\r\nX-{LONG}: 1\r\n", aiows.HeaderLineTooLong),
+        (f"HTTP/1.1 101 OK\r\nVia: HTTP/1.1 {LONG}\r\n", aiows.HeaderLineTooLong),
+    ],
+    ids=["status", "status-then-headers", "header-value", "header-name", "via"],
 )
 async def test_an_over_long_status_line_is_status_line_too_long(
-    raw_server: Any,
+    raw_server: Any, monkeypatch: pytest.MonkeyPatch, parser: Any, head: str, cls: Any
 ) -> None:
-    def long_status(key: str) -> bytes:
-        return b"HTTP/1.1 101 " + b"x" * 9000 + b"\r\n\r\n"
+    # As websockets: the status line or a header line, whichever was too long.
+    monkeypatch.setattr("aiohttp.client_proto.HttpResponseParser", parser)
 
     async def handler(peer: RawPeer) -> None:
         await peer.expect_eof()
 
-    srv = await raw_server(handler, response=long_status)
-    with pytest.raises(aiows.StatusLineTooLong):
+    srv = await raw_server(handler, response=lambda key: f"{head}\r\n".encode())
+    with pytest.raises(aiows.SecurityError) as info:
         await aiows.connect(srv.url)
+    assert type(info.value) is cls

@@ -522,14 +522,6 @@ async def test_a_reset_during_the_handshake_is_connection_reset_error(
     assert info.value.errno == 104
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LIB: connect(session=...) whose session's sock_read timeout fires "
-    "during the handshake raises InvalidMessage('Timeout on reading data from "
-    "socket') with an empty request_info (websockets_error's fallback); a "
-    "timeout should stay a TimeoutError, as ws_connect's SocketTimeoutError "
-    "and websockets' handshake timeouts are",
-)
 async def test_a_session_read_timeout_stays_a_timeout(
     raw_server: Any,
 ) -> None:
@@ -546,3 +538,7 @@ async def test_a_session_read_timeout_stays_a_timeout(
             await aiows.connect(srv.url, session=http, open_timeout=5)
     assert isinstance(info.value.__cause__, aiohttp.SocketTimeoutError)
     assert isinstance(info.value, TimeoutError)
+    assert isinstance(info.value, aiows.OpenTimeout)
+    assert str(info.value) == (
+        "timed out during opening handshake: Timeout on reading data from socket"
+    )
