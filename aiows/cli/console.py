@@ -22,6 +22,9 @@ PROMPT: Final = "> "
 #: Bytes of a BINARY message shown in the terminal (pipe mode shows all).
 MAX_SHOWN_BYTES: Final = 256
 
+# How long stop_prompting() waits for a prompt readline is drawing, seconds.
+_DRAW_WAIT: Final = 0.5
+
 # Control characters in a TEXT message would move the cursor or clear the
 # screen; they are shown escaped.
 _CONTROL_ESCAPES: Final = {
@@ -92,6 +95,11 @@ class Console:
         # Writes come from the event loop, prompt changes from the input
         # thread: one lock orders them.
         self._lock = threading.Lock()
+        # Signalled when a prompt being drawn is on screen.
+        self._drawn = threading.Condition(self._lock)
+        # The input thread is drawing a prompt (begin_prompt() returned
+        # True, and readline has not reported it on screen yet).
+        self._drawing = False
         # The prompt is on screen, with what is typed after it.
         self._prompt_on_screen = False
         # stop_prompting() was called: the session is ending.
@@ -108,11 +116,14 @@ class Console:
     def begin_prompt(self) -> bool:
         """The input thread is about to prompt; False if it must not."""
         with self._lock:
-            return not self._stopped
+            self._drawing = not self._stopped
+            return self._drawing
 
     def prompt_shown(self) -> None:
         """The prompt is on screen (readline's pre-input hook)."""
         with self._lock:
+            self._drawing = False
+            self._drawn.notify_all()
             if self._stopped:
                 # stop_prompting() came first: take the prompt off again.
                 self._erase_prompt()
@@ -122,12 +133,20 @@ class Console:
     def prompt_done(self) -> None:
         """The line has been entered (or input ended)."""
         with self._lock:
+            self._drawing = False
+            self._drawn.notify_all()
             self._prompt_on_screen = False
 
     def stop_prompting(self) -> None:
-        """Erase the prompt, if shown, and draw it no more."""
+        """Erase the prompt, if shown, and draw it no more.
+
+        A prompt readline is drawing at this moment is waited for (briefly)
+        and erased, so that no piece of it lands among the last lines.
+        """
         with self._lock:
             self._stopped = True
+            if self._drawing:
+                self._drawn.wait_for(lambda: not self._drawing, _DRAW_WAIT)
             if self._prompt_on_screen:
                 self._erase_prompt()
                 self._prompt_on_screen = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 
 from aiows import WSMessage, WSMsgType
 from aiows.cli.console import Console, describe
@@ -89,3 +90,29 @@ def test_entered_line_leaves_no_prompt_to_redraw() -> None:
     console.prompt_done()
     console.note("sent")
     assert re.fullmatch(rf"{STAMP} \* sent\n", out.getvalue())
+
+
+def test_stop_waits_for_a_prompt_being_drawn_and_erases_it() -> None:
+    """The session ends while readline draws a prompt: the prompt is erased
+    once drawn, before the last lines are written (seen on a slow terminal:
+    ``>aiows: error: ...``)."""
+    console, out = terminal_console()
+    assert console.begin_prompt()  # the input thread starts drawing
+    stopper = threading.Thread(target=console.stop_prompting)
+    stopper.start()
+    stopper.join(0.05)
+    assert stopper.is_alive()  # waiting for the prompt to be on screen
+    console.prompt_shown()  # readline's pre-input hook
+    stopper.join(5)
+    assert not stopper.is_alive()
+    assert out.getvalue() == "\r\x1b[K"
+    assert not console.begin_prompt()
+
+
+def test_stop_does_not_wait_when_no_prompt_is_being_drawn() -> None:
+    console, out = terminal_console()
+    assert console.begin_prompt()
+    console.prompt_shown()
+    console.prompt_done()  # the line was entered
+    console.stop_prompting()  # returns at once: nothing to wait for
+    assert out.getvalue() == ""
