@@ -578,7 +578,8 @@ class ScriptedServer:
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             try:
                 await self._read_frames(reader, side, closed)
-            except ConnectionResetError:
+            except (ConnectionResetError, BrokenPipeError):
+                # The RST came on a read, or on a write (EPIPE) first.
                 side.reset = True
         closed.set()
 
