@@ -207,23 +207,11 @@ class Assembler:
         if not queue:
             if self.ended:
                 return None
-            if self._waiter is not None:
-                raise Concurrency(
-                    "another task is already waiting for a message; read from "
-                    "one task only"
-                )
-            waiter = self._waiter = self._loop.create_future()
-            timer = (
-                None
-                if deadline is None
-                else self._loop.call_at(deadline, _expire, waiter)
-            )
+            waiter, timer = self._start_wait(deadline)
             try:
                 await waiter
             finally:
-                self._waiter = None
-                if timer is not None:
-                    timer.cancel()
+                self._end_wait(timer)
             queue = self.queue  # put() may have given it its own
             if not queue:
                 return None
@@ -231,6 +219,24 @@ class Assembler:
         if self.paused and len(queue) <= self._resume_at:
             self._resume()
         return item
+
+    def _start_wait(
+        self, deadline: float | None
+    ) -> tuple[asyncio.Future[None], asyncio.TimerHandle | None]:
+        """The future the one reader awaits, and the timer of its deadline."""
+        if self._waiter is not None:
+            raise Concurrency(
+                "another task is already waiting for a message; read from one task only"
+            )
+        waiter = self._waiter = self._loop.create_future()
+        if deadline is None:
+            return waiter, None
+        return waiter, self._loop.call_at(deadline, _expire, waiter)
+
+    def _end_wait(self, timer: asyncio.TimerHandle | None) -> None:
+        self._waiter = None
+        if timer is not None:
+            timer.cancel()
 
     async def message(self, deadline: float | None = None) -> Event | None:
         """The next item, with a fragmented message joined into one.
@@ -252,23 +258,11 @@ class Assembler:
             if not queue:
                 if self.ended:
                     return None
-                if self._waiter is not None:
-                    raise Concurrency(
-                        "another task is already waiting for a message; read "
-                        "from one task only"
-                    )
-                waiter = self._waiter = self._loop.create_future()
-                timer = (
-                    None
-                    if deadline is None
-                    else self._loop.call_at(deadline, _expire, waiter)
-                )
+                waiter, timer = self._start_wait(deadline)
                 try:
                     await waiter
                 finally:
-                    self._waiter = None
-                    if timer is not None:
-                        timer.cancel()
+                    self._end_wait(timer)
                 queue = self.queue  # put() may have given it its own
                 if not queue:
                     return None

@@ -24,6 +24,16 @@ def ca() -> trustme.CA:
     return trustme.CA()
 
 
+def tls_pair(ca: trustme.CA) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a certificate for localhost from ``ca``, and a
+    client context that trusts ``ca``."""
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    return server_context, client_context
+
+
 async def start_unix_server(
     path: Path, context: ssl.SSLContext | None
 ) -> web.AppRunner:
@@ -46,10 +56,7 @@ async def start_unix_server(
 
 
 async def test_wss_over_a_unix_socket_is_tls(tmp_path: Path, ca: trustme.CA) -> None:
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    ca.configure_trust(client_context)
+    server_context, client_context = tls_pair(ca)
     runner = await start_unix_server(tmp_path / "s", server_context)
     try:
         async with aiows.unix_connect(
@@ -150,10 +157,7 @@ async def test_wss_through_the_public_unix_connector_is_never_clear_text(
 async def test_the_public_unix_connector_is_aiohttps_with_tls(
     tmp_path: Path, ca: trustme.CA
 ) -> None:
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    ca.configure_trust(client_context)
+    server_context, client_context = tls_pair(ca)
     runner = await start_unix_server(tmp_path / "s", server_context)
     try:
         connector = aiows.UnixConnector(str(tmp_path / "s"), limit=3)
