@@ -64,7 +64,9 @@ def cpu_table(summary: dict[str, Any], cases: list[str]) -> str:
 
 
 def other_table(summaries: dict[str, Any]) -> str:
-    rows = [["", *HEADS]]
+    # A simple table row with an empty first cell continues the row above:
+    # the header needs a word there.
+    rows = [["measure", *HEADS]]
     memory = summaries.get("kib_per_conn", {})
     for case, label in (
         ("compression off", "KiB per idle connection, compression off"),
