@@ -64,3 +64,26 @@ async def hold(event: asyncio.Event, limit: float = 3.0) -> None:
     """
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(event.wait(), limit)
+
+
+async def relay(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    up_reader: asyncio.StreamReader,
+    up_writer: asyncio.StreamWriter,
+) -> None:
+    """Copy bytes both ways between a client and its upstream until both
+    directions end (what a proxy does once the tunnel is set up)."""
+    await asyncio.gather(
+        _pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True
+    )
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        with contextlib.suppress(Exception):
+            writer.close()

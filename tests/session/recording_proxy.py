@@ -10,9 +10,10 @@ reached the proxy and which went on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from tests.helpers import relay
 
 
 @dataclass
@@ -80,23 +81,9 @@ class RecordingProxy:
                     if name.lower() != "proxy-authorization"
                 ]
                 up_writer.write(("\r\n".join(forwarded) + "\r\n\r\n").encode("latin-1"))
-            await asyncio.gather(
-                _pipe(reader, up_writer),
-                _pipe(up_reader, writer),
-                return_exceptions=True,
-            )
+            await relay(reader, writer, up_reader, up_writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
             writer.close()
             self.tasks.discard(task)
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    finally:
-        with contextlib.suppress(Exception):
-            writer.close()

@@ -4,9 +4,10 @@ user/password), enough for the client's CONNECT; it records each target."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 from dataclasses import dataclass, field
+
+from tests.helpers import relay
 
 
 @dataclass
@@ -75,23 +76,9 @@ class SocksServer:
             self.targets.append((host, port))
             up_reader, up_writer = await asyncio.open_connection(host, port)
             writer.write(b"\x05\x00\x00\x01" + socket.inet_aton("127.0.0.1") + b"\0\0")
-            await asyncio.gather(
-                _pipe(reader, up_writer),
-                _pipe(up_reader, writer),
-                return_exceptions=True,
-            )
+            await relay(reader, writer, up_reader, up_writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
             writer.close()
             self.tasks.discard(task)
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    finally:
-        with contextlib.suppress(Exception):
-            writer.close()
