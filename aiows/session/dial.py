@@ -195,19 +195,11 @@ class Dialer(aiohttp.BaseConnector):
         protocol: asyncio.Protocol,
     ) -> None:
         loop = self._loop
-        kwargs = self._kwargs
+        proxy = self._proxy
         if self._sock is not None:
             sock, self._sock = self._sock, None
             self._sock_used = True
-            await loop.create_connection(
-                lambda: protocol,
-                sock=sock,
-                ssl=context,
-                server_hostname=server_hostname,
-            )
-            return
-        proxy = self._proxy
-        if proxy is not None and PROXY_SCHEMES[proxy.scheme]:
+        elif proxy is not None and PROXY_SCHEMES[proxy.scheme]:
             from python_socks.async_.asyncio import Proxy
 
             # socks5h:// and socks4a:// leave name resolution to the proxy.
@@ -215,25 +207,24 @@ class Dialer(aiohttp.BaseConnector):
             scheme = proxy.scheme.rstrip("ha")
             dialer = Proxy.from_url(str(proxy.with_scheme(scheme)), rdns=remote)
             sock = await dialer.connect(dest_host=host, dest_port=port)
-            await loop.create_connection(
-                lambda: protocol,
-                sock=sock,
-                ssl=context,
-                server_hostname=server_hostname,
-            )
-            return
-        if proxy is not None:
+        elif proxy is not None:
             await self._through_http_proxy(
                 proxy, host, port, context, server_hostname, protocol
             )
             return
+        else:
+            await loop.create_connection(
+                lambda: protocol,
+                self._host or host,
+                self._port or port,
+                ssl=context,
+                server_hostname=server_hostname,
+                **self._kwargs,
+            )
+            return
+        # A socket given with sock= or opened through a SOCKS proxy.
         await loop.create_connection(
-            lambda: protocol,
-            self._host or host,
-            self._port or port,
-            ssl=context,
-            server_hostname=server_hostname,
-            **kwargs,
+            lambda: protocol, sock=sock, ssl=context, server_hostname=server_hostname
         )
 
     async def _through_http_proxy(
