@@ -5,7 +5,8 @@
  *
  * build_frame(b0, key, data) -> a whole masked client frame (header, key,
  * data XOR key), built in one allocation so a frame is written with a single
- * buffer and no extra copy.  apply_mask(key, data) -> data XOR key.  Both XOR eight bytes at a time;
+ * buffer and no extra copy; build_frame_into() writes it into a buffer the
+ * caller reuses.  apply_mask(key, data) -> data XOR key.  Both XOR eight bytes at a time;
  * compilers vectorise the loop further where the CPU allows (SSE2/AVX2 at -O3).
  *
  * The pure-Python equivalents live in mask.py and are tested against these.
@@ -49,63 +50,122 @@ get_key(PyObject *obj, Py_buffer *key)
     return 0;
 }
 
-/* build_frame(b0, key, data) -> a whole masked client frame: the header
- * (first byte b0, mask bit, 7/16/64-bit length), the key, the masked data. */
+/* The size of a masked client frame carrying n bytes. */
+static Py_ssize_t
+frame_size(Py_ssize_t n)
+{
+    return (n < 126 ? 2 : (n < 65536 ? 4 : 10)) + 4 + n;
+}
+
+/* Write a whole masked client frame into out, which has room for it: the
+ * header (first byte b0, mask bit, 7/16/64-bit length), the key, the
+ * masked data. */
+static void
+write_frame(unsigned char *out, long b0, const Py_buffer *key, const Py_buffer *data)
+{
+    unsigned long long n = (unsigned long long)data->len;
+    Py_ssize_t header = data->len < 126 ? 2 : (data->len < 65536 ? 4 : 10);
+    out[0] = (unsigned char)b0;
+    if (header == 2) {
+        out[1] = (unsigned char)(0x80 | n);
+    }
+    else if (header == 4) {
+        out[1] = 0x80 | 126;
+        out[2] = (unsigned char)(n >> 8);
+        out[3] = (unsigned char)n;
+    }
+    else {
+        int i;
+        out[1] = 0x80 | 127;
+        for (i = 0; i < 8; i++) {
+            out[2 + i] = (unsigned char)(n >> (56 - 8 * i));
+        }
+    }
+    memcpy(out + header, key->buf, 4);
+    xor_into(out + header + 4, data->buf, data->len, key->buf);
+}
+
+/* The arguments both frame builders share: b0, key, data. */
+static int
+frame_args(PyObject *const *args, long *b0, Py_buffer *key, Py_buffer *data)
+{
+    *b0 = PyLong_AsLong(args[0]);
+    if (*b0 == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (*b0 < 0 || *b0 > 255) {
+        PyErr_SetString(PyExc_ValueError, "b0 must be a byte");
+        return -1;
+    }
+    if (get_key(args[1], key) < 0) {
+        return -1;
+    }
+    if (PyObject_GetBuffer(args[2], data, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(key);
+        return -1;
+    }
+    return 0;
+}
+
+/* build_frame(b0, key, data) -> a whole masked client frame as new bytes. */
 static PyObject *
 build_frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer key, data;
-    PyObject *result = NULL;
-    unsigned char *out;
+    PyObject *result;
     long b0;
-    Py_ssize_t header;
 
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "build_frame(b0, key, data)");
         return NULL;
     }
-    b0 = PyLong_AsLong(args[0]);
-    if (b0 == -1 && PyErr_Occurred()) {
+    if (frame_args(args, &b0, &key, &data) < 0) {
         return NULL;
     }
-    if (b0 < 0 || b0 > 255) {
-        PyErr_SetString(PyExc_ValueError, "b0 must be a byte");
-        return NULL;
-    }
-    if (get_key(args[1], &key) < 0) {
-        return NULL;
-    }
-    if (PyObject_GetBuffer(args[2], &data, PyBUF_SIMPLE) < 0) {
-        PyBuffer_Release(&key);
-        return NULL;
-    }
-    header = data.len < 126 ? 2 : (data.len < 65536 ? 4 : 10);
-    result = PyBytes_FromStringAndSize(NULL, header + 4 + data.len);
+    result = PyBytes_FromStringAndSize(NULL, frame_size(data.len));
     if (result != NULL) {
-        unsigned long long n = (unsigned long long)data.len;
-        out = (unsigned char *)PyBytes_AS_STRING(result);
-        out[0] = (unsigned char)b0;
-        if (header == 2) {
-            out[1] = (unsigned char)(0x80 | n);
-        }
-        else if (header == 4) {
-            out[1] = 0x80 | 126;
-            out[2] = (unsigned char)(n >> 8);
-            out[3] = (unsigned char)n;
-        }
-        else {
-            int i;
-            out[1] = 0x80 | 127;
-            for (i = 0; i < 8; i++) {
-                out[2 + i] = (unsigned char)(n >> (56 - 8 * i));
-            }
-        }
-        memcpy(out + header, key.buf, 4);
-        xor_into(out + header + 4, data.buf, data.len, key.buf);
+        write_frame((unsigned char *)PyBytes_AS_STRING(result), b0, &key, &data);
     }
     PyBuffer_Release(&data);
     PyBuffer_Release(&key);
     return result;
+}
+
+/* build_frame_into(b0, key, data, out) -> the frame's length: the same
+ * frame written at the start of the writable buffer out, so that a large
+ * frame can reuse memory instead of allocating it (see SendLane). */
+static PyObject *
+build_frame_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer key, data, out;
+    Py_ssize_t size;
+    long b0;
+
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "build_frame_into(b0, key, data, out)");
+        return NULL;
+    }
+    if (frame_args(args, &b0, &key, &data) < 0) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[3], &out, PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&data);
+        PyBuffer_Release(&key);
+        return NULL;
+    }
+    size = frame_size(data.len);
+    if (size > out.len) {
+        PyErr_Format(PyExc_ValueError,
+                     "a frame of %zd bytes does not fit in %zd", size, out.len);
+        size = -1;
+    }
+    else {
+        write_frame((unsigned char *)out.buf, b0, &key, &data);
+    }
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&key);
+    return size < 0 ? NULL : PyLong_FromSsize_t(size);
 }
 
 static PyObject *
@@ -493,6 +553,8 @@ static PyMethodDef methods[] = {
      "new_payload(n) -> (bytes, writable memoryview of it)"},
     {"build_frame", (PyCFunction)(void (*)(void))build_frame, METH_FASTCALL,
      "build_frame(b0, key, data) -> a whole masked frame"},
+    {"build_frame_into", (PyCFunction)(void (*)(void))build_frame_into, METH_FASTCALL,
+     "build_frame_into(b0, key, data, out) -> the frame's length, written into out"},
     {"scan_continuations", (PyCFunction)(void (*)(void))scan_continuations,
      METH_FASTCALL, "scan_continuations(data, pos, limit) -> (pos, payload, fin)"},
     {"scan_messages", (PyCFunction)(void (*)(void))scan_messages, METH_FASTCALL,

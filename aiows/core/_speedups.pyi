@@ -13,6 +13,9 @@ def scan_messages(
 def build_frame(
     b0: int, key: bytes, data: bytes | bytearray | memoryview, /
 ) -> bytes: ...
+def build_frame_into(
+    b0: int, key: bytes, data: bytes | bytearray | memoryview, out: bytearray, /
+) -> int: ...
 def new_payload(size: int, /) -> tuple[bytes, memoryview]: ...
 def scan_continuations(
     data: bytes | bytearray | memoryview, pos: int, limit: int, /

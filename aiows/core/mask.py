@@ -16,11 +16,16 @@ from typing import Final
 from .speedups import compiled
 
 
+def payload_size(data: bytes | bytearray | memoryview) -> int:
+    """The bytes in ``data``: a memoryview of wider items counts them as bytes."""
+    return data.nbytes if isinstance(data, memoryview) else len(data)
+
+
 def py_apply_mask(key: bytes, data: bytes | bytearray | memoryview) -> bytes:
     """``data`` XOR the 4-byte ``key`` repeated (pure Python)."""
     if len(key) != 4:
         raise ValueError("mask key must be 4 bytes")
-    n = len(data)
+    n = payload_size(data)
     if n == 0:
         return b""
     # One XOR of two n-byte integers beats n XORs of single bytes by ~50x.
@@ -37,7 +42,7 @@ _HEADER_64: Final = struct.Struct("!BBQ").pack
 
 def py_build_frame(b0: int, key: bytes, data: bytes | bytearray | memoryview) -> bytes:
     """A whole masked client frame with first byte ``b0`` (pure Python)."""
-    length = len(data)
+    length = payload_size(data)
     if length < 126:
         header = _HEADER_7(b0, 0x80 | length)
     elif length < 0x10000:
@@ -47,17 +52,37 @@ def py_build_frame(b0: int, key: bytes, data: bytes | bytearray | memoryview) ->
     return header + key + py_apply_mask(key, data)
 
 
+def frame_size(length: int) -> int:
+    """The size of a masked client frame carrying ``length`` bytes."""
+    # RFC 6455 §5.2: a 7-, 16- or 64-bit length, then the 4-byte key.
+    return (2 if length < 126 else 4 if length < 0x10000 else 10) + 4 + length
+
+
+def py_build_frame_into(
+    b0: int, key: bytes, data: bytes | bytearray | memoryview, out: bytearray
+) -> int:
+    """:func:`py_build_frame` written at the start of ``out``; its length."""
+    size = frame_size(payload_size(data))
+    if size > len(out):
+        raise ValueError(f"a frame of {size} bytes does not fit in {len(out)}")
+    out[:size] = py_build_frame(b0, key, data)
+    return size
+
+
 apply_mask: Callable[[bytes, bytes | bytearray | memoryview], bytes]
 build_frame: Callable[[int, bytes, bytes | bytearray | memoryview], bytes]
+build_frame_into: Callable[[int, bytes, bytes | bytearray | memoryview, bytearray], int]
 
 if compiled is None:
     apply_mask = py_apply_mask
     build_frame = py_build_frame
+    build_frame_into = py_build_frame_into
     #: Whether the compiled masking is in use.
     COMPILED = False
 else:
     apply_mask = compiled.apply_mask
     build_frame = compiled.build_frame
+    build_frame_into = compiled.build_frame_into
     COMPILED = True
 
 

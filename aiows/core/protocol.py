@@ -20,7 +20,7 @@ When to answer a close, and when to fail on a protocol error, differs by API
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Final
+from typing import Any, Final, overload
 
 from .errors import InvalidState, ProtocolError, TooManyPings
 from .frames import MAX_CLOSE_REASON, NO_STATUS_RECEIVED, Close, Opcode
@@ -357,13 +357,28 @@ class ClientProtocol:
 
     # -- sending ---------------------------------------------------------
 
+    @overload
     def send_message(
-        self, opcode: int, payload: Payload, *, compress: bool = True
-    ) -> bytes:
-        """The frame of a whole data message (TEXT or BINARY)."""
+        self, opcode: int, payload: Payload, *, compress: bool = ..., into: None = ...
+    ) -> bytes: ...
+    @overload
+    def send_message(
+        self, opcode: int, payload: Payload, *, compress: bool = ..., into: bytearray
+    ) -> bytes | memoryview: ...
+    def send_message(
+        self,
+        opcode: int,
+        payload: Payload,
+        *,
+        compress: bool = True,
+        into: bytearray | None = None,
+    ) -> bytes | memoryview:
+        """The frame of a whole data message (TEXT or BINARY); with ``into``,
+        a view of it written there when it fits (see
+        :meth:`FrameWriter.message <aiows.core.writer.FrameWriter.message>`)."""
         if self.state is not State.OPEN:
             self.check(Transition.SEND_DATA)
-        return self._writer.message(opcode, payload, compress=compress)
+        return self._writer.message(opcode, payload, compress=compress, into=into)
 
     def send_fragment(
         self, opcode: int, payload: Payload, *, first: bool, fin: bool

@@ -8,9 +8,11 @@ compressed fragment by fragment, RSV1 on its first frame only (RFC 7692 §6).
 
 from __future__ import annotations
 
+from typing import overload
+
 from .deflate import PerMessageDeflate
 from .frames import FIN, MAX_CONTROL_PAYLOAD, RSV1, Opcode, build_close_payload
-from .mask import KEYS, build_frame
+from .mask import KEYS, build_frame, build_frame_into, frame_size, payload_size
 
 Payload = bytes | bytearray | memoryview
 
@@ -36,17 +38,41 @@ class FrameWriter:
         b0 = opcode | (FIN if fin else 0) | (RSV1 if rsv1 else 0)
         return build_frame(b0, KEYS.next_key(), payload)
 
-    def message(self, opcode: int, payload: Payload, *, compress: bool = True) -> bytes:
+    @overload
+    def message(
+        self, opcode: int, payload: Payload, *, compress: bool = ..., into: None = ...
+    ) -> bytes: ...
+    @overload
+    def message(
+        self, opcode: int, payload: Payload, *, compress: bool = ..., into: bytearray
+    ) -> bytes | memoryview: ...
+    def message(
+        self,
+        opcode: int,
+        payload: Payload,
+        *,
+        compress: bool = True,
+        into: bytearray | None = None,
+    ) -> bytes | memoryview:
         """A whole data message in one frame, compressed if negotiated.
 
         ``compress=False`` sends this message uncompressed even when
-        permessage-deflate is on, which RFC 7692 §6 allows.
+        permessage-deflate is on, which RFC 7692 §6 allows.  With ``into``,
+        the frame is written at its start when it fits, and a view of it is
+        returned: the caller reuses that memory for the next frame.
+
+        >>> frame = FrameWriter().message(Opcode.BINARY, b"hi", into=bytearray(16))
+        >>> type(frame).__name__, len(frame)
+        ('memoryview', 8)
         """
+        b0 = opcode | FIN
         if self.deflate is not None and compress:
-            return build_frame(
-                opcode | FIN | RSV1, KEYS.next_key(), self.deflate.compress(payload)
-            )
-        return build_frame(opcode | FIN, KEYS.next_key(), payload)
+            payload = self.deflate.compress(payload)
+            b0 |= RSV1
+        if into is not None and frame_size(payload_size(payload)) <= len(into):
+            size = build_frame_into(b0, KEYS.next_key(), payload, into)
+            return memoryview(into)[:size]
+        return build_frame(b0, KEYS.next_key(), payload)
 
     def fragment(
         self, opcode: int, payload: Payload, *, first: bool, fin: bool

@@ -25,7 +25,7 @@ from . import pings
 from .assembler import DEFAULT_MAX_QUEUE, Assembler
 from .keepalive import Keepalive, KeepaliveSettings
 from .reading import BACKLOG, QUEUE_FULL, WRITES_BACKED_UP, ReadGate, shared_read_buffer
-from .sendlane import SendLane
+from .sendlane import SendLane, scratch_for
 
 logger: Final = logging.getLogger("aiows.client")
 
@@ -336,7 +336,19 @@ class Connection(asyncio.BufferedProtocol):
         Raises :class:`~aiows.core.errors.InvalidState` when the state
         forbids it; the face then waits with ``lane.drain()``.
         """
-        self.lane.write(self.protocol.send_message(opcode, payload, compress=compress))
+        scratch = scratch_for(len(payload))
+        if scratch is None:
+            self.lane.write(
+                self.protocol.send_message(opcode, payload, compress=compress)
+            )
+            return
+        frame = self.protocol.send_message(
+            opcode, payload, compress=compress, into=scratch
+        )
+        if type(frame) is memoryview:
+            self.lane.write_scratch(frame, scratch)
+        else:  # it did not fit (compressed, it came out bigger)
+            self.lane.write(frame)
 
     def ping(self, payload: bytes) -> asyncio.Future[float]:
         """Send a ping; the future resolves to the round-trip time (see

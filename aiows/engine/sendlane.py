@@ -3,13 +3,15 @@
 :class:`SendLane` gathers the frames written in one event-loop iteration
 into one ``write()`` (corking), lets senders wait while the transport's
 buffer is over its high-water mark (drain), and holds the lock that keeps a
-fragmented message's frames together on the wire.
+fragmented message's frames together on the wire.  :func:`scratch_for`
+gives the memory a large frame is built in, reused from frame to frame.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import Final
 
 from ..core.frames import OPCODE_MASK
@@ -18,6 +20,49 @@ from ..core.frames import OPCODE_MASK
 # once they add up to this much (asyncio's default write high-water mark),
 # so large bursts still meet the transport's backpressure.
 CORK_LIMIT: Final = 64 * 1024
+
+#: Messages from CORK_LIMIT up to this size are framed in this thread's
+#: reusable scratch buffer (aiohttp's default ``max_msg_size``, 4 MiB):
+#: that much memory a thread keeps at most once it sent a message so big.
+SCRATCH_LIMIT: Final = 4 * 1024 * 1024
+
+# RFC 6455 §5.2: the longest header of a masked client frame (2 bytes, a
+# 64-bit length, the 4-byte key).
+_MAX_HEADER: Final = 14
+
+_this_thread = threading.local()
+
+
+def scratch_for(size: int) -> bytearray | None:
+    """This thread's scratch buffer, with room for a frame of ``size``
+    payload bytes; None when the payload is too small or too big for it.
+
+    Why: a fresh megabyte per frame costs more than masking it.  When a
+    large received message and a large frame are freed together, glibc
+    hands the top of the heap back to the system, and the next pair faults
+    every page in again: about 590 page faults and 2 ms of system time per
+    message in the 1 MiB echo of ``benchmarks/`` (the listener API), where
+    a frame built in reused memory costs none.  Frames are built and
+    written one at a time (:meth:`SendLane.write_scratch`), so one buffer
+    serves every connection of the thread.
+    """
+    if size < CORK_LIMIT or size > SCRATCH_LIMIT:
+        return None
+    scratch: bytearray | None = getattr(_this_thread, "scratch", None)
+    if scratch is None or len(scratch) < size + _MAX_HEADER:
+        # Grow by doubling, so messages of slowly growing size do not
+        # allocate again each time.
+        grown = 2 * len(scratch) if scratch is not None else 0
+        scratch = bytearray(max(size + _MAX_HEADER, min(grown, SCRATCH_LIMIT)))
+        _this_thread.scratch = scratch
+    return scratch
+
+
+def _give_up_scratch(scratch: bytearray) -> None:
+    """The transport kept a view of ``scratch``: the next frame gets new
+    memory, and this one is the transport's until it has sent it."""
+    if getattr(_this_thread, "scratch", None) is scratch:
+        _this_thread.scratch = None
 
 
 class SendLane:
@@ -104,6 +149,30 @@ class SendLane:
             self._corked = [frame]
             self._corked_size = len(frame)
             self._loop.call_soon(self._uncork)
+
+    def write_scratch(self, frame: bytes | memoryview, scratch: bytearray) -> None:
+        """Send ``frame``, a view of ``scratch`` (see :func:`scratch_for`),
+        now: after the frames gathered so far, and never gathered itself.
+
+        A transport that could not send all of it may keep a view rather
+        than a copy (asyncio's since Python 3.12, uvloop's); then its write
+        buffer is not empty, and ``scratch`` is left to it.
+        """
+        if self._logger is not None:
+            self._logger.debug(
+                "> frame opcode=%#x length=%d", frame[0] & OPCODE_MASK, len(frame)
+            )
+        if self.closed:
+            return
+        corked = self._corked
+        if corked is None:
+            self._quiet = False
+        elif corked:
+            self._flush(corked)
+        transport = self._transport
+        transport.write(frame)
+        if transport.get_write_buffer_size():
+            _give_up_scratch(scratch)
 
     def _flush(self, corked: list[bytes]) -> None:
         self._corked = []

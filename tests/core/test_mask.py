@@ -334,3 +334,57 @@ def test_module_refills_after_fork_where_fork_exists(
     monkeypatch.delattr(os, "register_at_fork")
     fresh = load_fresh(mask.__file__, "_mask_no_fork")
     assert len(fresh.KEYS.next_key()) == 4
+
+
+# -- frames built into reused memory (the send lane's scratch) -----------------
+
+
+@pytest.mark.parametrize("n", [0, 1, 125, 126, 65535, 65536, 70000])
+def test_build_frame_into_writes_the_same_frame_and_says_its_length(n: int) -> None:
+    key = b"\x0a\x0b\x0c\x0d"
+    data = os.urandom(n)
+    expected = mask.py_build_frame(0x82, key, data)
+    assert mask.frame_size(n) == len(expected)
+    funcs = [mask.py_build_frame_into, mask.build_frame_into]
+    if _speedups is not None:
+        funcs.append(_speedups.build_frame_into)
+    for func in funcs:
+        out = bytearray(b"\xee" * (len(expected) + 3))
+        assert func(0x82, key, data, out) == len(expected)
+        assert out[: len(expected)] == expected
+        assert out[len(expected) :] == b"\xee\xee\xee"  # nothing past the frame
+
+
+def test_build_frame_into_refuses_a_buffer_too_small() -> None:
+    funcs = [mask.py_build_frame_into, mask.build_frame_into]
+    if _speedups is not None:
+        funcs.append(_speedups.build_frame_into)
+    for func in funcs:
+        out = bytearray(9)
+        with pytest.raises(ValueError, match="a frame of 10 bytes does not fit in 9"):
+            func(0x82, b"abcd", b"1234", out)
+        assert out == bytearray(9)  # left untouched
+
+
+@needs_speedups
+def test_compiled_build_frame_into_argument_errors() -> None:
+    assert _speedups is not None
+    with pytest.raises(TypeError, match=r"build_frame_into\(b0, key, data, out\)"):
+        _speedups.build_frame_into(0x82, b"abcd", b"")
+    with pytest.raises(BufferError):  # bytes are not writable
+        _speedups.build_frame_into(0x82, b"abcd", b"", b"0123456789")
+    with pytest.raises(ValueError, match="mask key must be 4 bytes"):
+        _speedups.build_frame_into(0x82, b"abc", b"", bytearray(10))
+    with pytest.raises(ValueError, match="b0 must be a byte"):
+        _speedups.build_frame_into(-1, b"abcd", b"", bytearray(10))
+    with pytest.raises(TypeError):
+        _speedups.build_frame_into(0x82, b"abcd", 5, bytearray(10))
+
+
+def test_a_memoryview_of_wider_items_counts_its_bytes_on_both_paths() -> None:
+    data = bytes(range(8))
+    wide = memoryview(bytearray(data)).cast("I")
+    key = b"\x01\x02\x03\x04"
+    for build in (mask.py_build_frame, mask.build_frame):
+        assert build(0x82, key, wide) == mask.py_build_frame(0x82, key, data)
+    assert mask.py_apply_mask(key, wide) == xor_mask(key, data)

@@ -234,3 +234,44 @@ def test_several_frames_decode_back_to_back() -> None:
         (2, payload(300)),
         (8, b"\x03\xe8done"),
     ]
+
+
+# -- a message built into reused memory -----------------------------------------
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_message_into_a_buffer_that_fits_is_a_view_of_it(kind: type) -> None:
+    into = bytearray(70_100)
+    data = payload(70_000)
+    frame = FrameWriter().message(Opcode.BINARY, kind(data), into=into)
+    assert isinstance(frame, memoryview)
+    assert frame.obj is into and len(frame) == 70_014
+    decoded = one_frame(bytes(frame))
+    assert (decoded.fin, decoded.opcode, decoded.payload) == (True, 2, data)
+
+
+def test_message_into_counts_the_bytes_of_a_wide_memoryview() -> None:
+    # 100 items of 4 bytes: 400 payload bytes, which a 300-byte buffer cannot hold.
+    wide = memoryview(bytearray(400)).cast("I")
+    frame = FrameWriter().message(Opcode.BINARY, wide, into=bytearray(300))
+    assert isinstance(frame, bytes)
+    assert one_frame(frame).payload == bytes(400)
+
+
+def test_message_into_a_buffer_too_small_is_new_bytes() -> None:
+    into = bytearray(100)
+    frame = FrameWriter().message(Opcode.TEXT, payload(95), into=into)
+    assert isinstance(frame, bytes)
+    assert one_frame(frame).payload == payload(95)
+    assert into == bytearray(100)
+
+
+def test_message_into_with_deflate_frames_the_compressed_payload() -> None:
+    writer = FrameWriter(PerMessageDeflate(DeflateParams()))
+    into = bytearray(1000)
+    frame = writer.message(Opcode.TEXT, b"a" * 5000, into=into)
+    assert isinstance(frame, memoryview)
+    decoded = one_frame(bytes(frame))
+    assert decoded.rsv == 0x40
+    inflated = zlib.decompressobj(-15).decompress(decoded.payload + TRAILER)
+    assert inflated == b"a" * 5000

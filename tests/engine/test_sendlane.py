@@ -10,13 +10,14 @@ reads cannot show it.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
 import aiows
-from aiows.engine.sendlane import CORK_LIMIT
+from aiows.engine.sendlane import CORK_LIMIT, SCRATCH_LIMIT, scratch_for
 from tests.conftest import RawPeer, server_frame
 from tests.helpers import (
     OP_BINARY,
@@ -324,3 +325,88 @@ async def test_close_during_a_fragmented_send_fails_with_1011(
         (OP_BINARY, False, b"fi"),
         (OP_CLOSE, True, (1011).to_bytes(2, "big")),
     ]
+
+
+# -- large frames, built in the thread's scratch buffer ---------------------------
+
+
+def test_scratch_is_for_large_frames_only_and_is_reused() -> None:
+    assert scratch_for(CORK_LIMIT - 1) is None  # small frames come from the heap
+    assert scratch_for(SCRATCH_LIMIT + 1) is None  # bigger: memory of their own
+    scratch = scratch_for(CORK_LIMIT)
+    assert scratch is not None and len(scratch) >= CORK_LIMIT + 14
+    assert scratch_for(CORK_LIMIT) is scratch
+    assert scratch_for(len(scratch) - 14) is scratch  # the longest header fits
+    grown = scratch_for(len(scratch))
+    assert grown is not None and grown is not scratch
+    assert len(grown) >= 2 * len(scratch)  # grown by doubling, not by a byte
+    top = scratch_for(SCRATCH_LIMIT)
+    assert top is not None and len(top) == SCRATCH_LIMIT + 14
+
+
+async def test_a_large_message_goes_out_whole_after_the_corked_frames(
+    wire_server: StartServer,
+) -> None:
+    size = CORK_LIMIT * 3
+    received: asyncio.Future[list[tuple[int, bytes]]] = (
+        asyncio.get_running_loop().create_future()
+    )
+
+    async def handler(peer: RawPeer) -> None:
+        received.set_result(await read_messages(peer, 4))
+        await peer.read_close()
+
+    server = await wire_server(handler)
+    async with aiows.ws_connect(server.url, max_msg_size=0) as ws:
+        sizes = record_writes(ws._engine.transport)
+        # One iteration: the first goes at once, the second is corked, the
+        # large one must follow it, and the last is corked after that.
+        await ws.send_str("first")
+        await ws.send_str("corked")
+        await ws.send_bytes(b"L" * size)
+        await ws.send_str("after")
+        got = await bounded(received)
+        assert got == [
+            (OP_TEXT, b"first"),
+            (OP_TEXT, b"corked"),
+            (OP_BINARY, b"L" * size),
+            (OP_TEXT, b"after"),
+        ]
+        assert sizes == [5 + 6, 6 + 6, size + 14, 5 + 6]
+
+
+async def test_the_scratch_is_left_to_a_transport_that_keeps_part_of_a_frame(
+    wire_server: StartServer,
+) -> None:
+    """Messages sent while the server is not reading arrive whole and in
+    order, and the buffer the transport kept is never written again."""
+    size = 1024 * 1024
+    count = 4
+    start = asyncio.Event()
+    received: asyncio.Future[list[tuple[int, bytes]]] = (
+        asyncio.get_running_loop().create_future()
+    )
+
+    async def handler(peer: RawPeer) -> None:
+        sock = peer.writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+        await start.wait()
+        received.set_result(await read_messages(peer, count))
+        await peer.read_close()
+
+    server = await wire_server(handler)
+    async with aiows.ws_connect(server.url, max_msg_size=0) as ws:
+        transport = ws._engine.transport
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+        kept = []
+        for i in range(count):
+            before = scratch_for(size)
+            ws._engine.send_message(0x2, bytes([i]) * size)  # no drain: all at once
+            assert transport.get_write_buffer_size() > 0  # a 16 KiB socket buffer
+            if scratch_for(size) is before:
+                kept.append(i)
+        assert kept == []  # each frame got memory the transport does not hold
+        start.set()
+        got = await bounded(received, 30)
+        assert got == [(OP_BINARY, bytes([i]) * size) for i in range(count)]
