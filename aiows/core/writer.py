@@ -69,10 +69,10 @@ class FrameWriter:
         if self.deflate is not None and compress:
             payload = self.deflate.compress(payload)
             b0 |= RSV1
-        if into is not None and frame_size(payload_size(payload)) <= len(into):
-            size = build_frame_into(b0, KEYS.next_key(), payload, into)
-            return memoryview(into)[:size]
-        return build_frame(b0, KEYS.next_key(), payload)
+        if into is None or frame_size(payload_size(payload)) > len(into):
+            return build_frame(b0, KEYS.next_key(), payload)
+        size = build_frame_into(b0, KEYS.next_key(), payload, into)
+        return memoryview(into)[:size]
 
     def fragment(
         self, opcode: int, payload: Payload, *, first: bool, fin: bool

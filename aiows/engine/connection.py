@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeAlias
 
 from ..core.errors import TooManyPings
 from ..core.messages import MessageKinds, describe
@@ -25,13 +25,14 @@ from . import pings
 from .assembler import DEFAULT_MAX_QUEUE, Assembler
 from .keepalive import Keepalive, KeepaliveSettings
 from .reading import BACKLOG, QUEUE_FULL, WRITES_BACKED_UP, ReadGate, shared_read_buffer
-from .sendlane import SendLane, scratch_for
+from .sendlane import SCRATCH_FROM, SCRATCH_LIMIT, SendLane, scratch_for
 
 logger: Final = logging.getLogger("aiows.client")
 
 DEFAULT_CLOSE_TIMEOUT: Final = 10.0
 
-Logger = logging.Logger | logging.LoggerAdapter[Any]
+# A string: LoggerAdapter is subscriptable only from Python 3.11 on.
+Logger: TypeAlias = "logging.Logger | logging.LoggerAdapter[Any]"
 
 
 class Sink(Protocol):
@@ -336,7 +337,10 @@ class Connection(asyncio.BufferedProtocol):
         Raises :class:`~aiows.core.errors.InvalidState` when the state
         forbids it; the face then waits with ``lane.drain()``.
         """
-        scratch = scratch_for(len(payload))
+        size = len(payload)
+        scratch = None
+        if SCRATCH_FROM <= size <= SCRATCH_LIMIT:
+            scratch = scratch_for(size)
         if scratch is None:
             self.lane.write(
                 self.protocol.send_message(opcode, payload, compress=compress)

@@ -21,9 +21,12 @@ from ..core.frames import OPCODE_MASK
 # so large bursts still meet the transport's backpressure.
 CORK_LIMIT: Final = 64 * 1024
 
-#: Messages from CORK_LIMIT up to this size are framed in this thread's
-#: reusable scratch buffer (aiohttp's default ``max_msg_size``, 4 MiB):
-#: that much memory a thread keeps at most once it sent a message so big.
+#: Messages from this size (a smaller frame costs the heap little, and may
+#: be gathered with others) ...
+SCRATCH_FROM: Final = CORK_LIMIT
+#: ... up to this one (aiohttp's default ``max_msg_size``, 4 MiB) are framed
+#: in this thread's reusable scratch buffer: that much memory a thread
+#: keeps at most once it sent a message so big.
 SCRATCH_LIMIT: Final = 4 * 1024 * 1024
 
 # RFC 6455 §5.2: the longest header of a masked client frame (2 bytes, a
@@ -46,7 +49,7 @@ def scratch_for(size: int) -> bytearray | None:
     written one at a time (:meth:`SendLane.write_scratch`), so one buffer
     serves every connection of the thread.
     """
-    if size < CORK_LIMIT or size > SCRATCH_LIMIT:
+    if size < SCRATCH_FROM or size > SCRATCH_LIMIT:
         return None
     scratch: bytearray | None = getattr(_this_thread, "scratch", None)
     if scratch is None or len(scratch) < size + _MAX_HEADER:

@@ -8,9 +8,10 @@ one connector pool, cookie jar, default headers and trace configs.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 import aiohttp
 from aiohttp import BaseConnector, hdrs
@@ -38,6 +39,10 @@ class Face(Protocol):
 
 
 F = TypeVar("F", bound=Face)
+
+# The context a session's bookkeeping callbacks run in: one for all, where
+# asyncio would copy the caller's for each.
+_QUIET: Final = contextvars.Context()
 
 
 class ClientSession:
@@ -82,8 +87,11 @@ class ClientSession:
         # Whether close() also closes the aiohttp session.
         self._owner = session is None
         self._session = aiohttp.ClientSession(**kwargs) if session is None else session
-        # Open WebSockets, closed with 1001 (going away) by close().
-        self._websockets: set[Face] = set()
+        # Open WebSockets, closed with 1001 (going away) by close(), by the
+        # future their engine sets when it is gone; _forget drops one then
+        # (made once: a closure per WebSocket cost 272 bytes of each).
+        self._websockets: dict[asyncio.Future[None], Face] = {}
+        self._forget = self._websockets.pop
 
     @property
     def aiohttp_session(self) -> aiohttp.ClientSession:
@@ -207,15 +215,16 @@ class ClientSession:
         ws = await open_websocket(
             self._session, url, upgrade, bind, credentials=self._credentials
         )
-        self._websockets.add(ws)
-        ws._engine.closed.add_done_callback(lambda _: self._websockets.discard(ws))
+        closed = ws._engine.closed
+        self._websockets[closed] = ws
+        closed.add_done_callback(self._forget, context=_QUIET)
         return ws
 
     async def close(self) -> None:
         """Close open WebSockets with 1001 (going away), then the session if owned."""
         if self._websockets:
             await asyncio.gather(
-                *(_going_away(ws) for ws in list(self._websockets)),
+                *(_going_away(ws) for ws in list(self._websockets.values())),
                 return_exceptions=True,
             )
         if self._owner:

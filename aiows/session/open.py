@@ -148,19 +148,28 @@ async def open_websocket(
     """
     parsed = check_url(url)
     check_tls(parsed, options.ssl)
-    if options.open_timeout is None:
+    # The session's total timeout bounds the upgrade here, with
+    # open_timeout, instead of in aiohttp: aiohttp's timer for it would stay
+    # in the event loop, with its context, for as long as the connection
+    # is open (about 0.8 KiB per idle connection).
+    total = session.timeout.total
+    limit = options.open_timeout
+    by_session = False
+    if total and (limit is None or total < limit):
+        limit, by_session = total, True
+    if limit is None:
         return await _open(session, parsed, options, bind, credentials)
-    expired = exceptions.OpenTimeout(
+    expired: BaseException = exceptions.OpenTimeout(
         f"opening handshake with {parsed.host} did not finish within "
         f"{options.open_timeout} s"
     )
     if _timeout is not None:
-        deadline = _timeout(options.open_timeout)
+        deadline = _timeout(limit)
         try:
             async with deadline:
                 return await _open(session, parsed, options, bind, credentials)
         except TimeoutError as exc:
-            if deadline.expired():
+            if deadline.expired() and not by_session:
                 raise expired from None
             error = _session_timeout(session, parsed, exc)
             if error is exc:
@@ -170,15 +179,29 @@ async def open_websocket(
     started = loop.time()  # pragma: no cover - Python 3.10
     try:  # pragma: no cover - Python 3.10
         return await asyncio.wait_for(
-            _open(session, parsed, options, bind, credentials), options.open_timeout
+            _open(session, parsed, options, bind, credentials), limit
         )
     except asyncio.TimeoutError as exc:  # pragma: no cover - Python 3.10
-        if loop.time() - started >= options.open_timeout:
+        if loop.time() - started >= limit and not by_session:
             raise expired from None
         error = _session_timeout(session, parsed, exc)
         if error is exc:
             raise
         raise error from exc
+
+
+def _without_total(timeout: aiohttp.ClientTimeout) -> aiohttp.ClientTimeout:
+    """``timeout`` for one request of the upgrade: its total is bounded by
+    :func:`open_websocket`, the rest is aiohttp's."""
+    if not timeout.total:
+        return timeout
+    return aiohttp.ClientTimeout(
+        total=None,
+        connect=timeout.connect,
+        sock_read=timeout.sock_read,
+        sock_connect=timeout.sock_connect,
+        ceil_threshold=timeout.ceil_threshold,
+    )
 
 
 def _session_timeout(
@@ -320,6 +343,7 @@ async def _request_following_redirects(
                 params=params,
                 headers=hop_headers,
                 read_until_eof=False,
+                timeout=_without_total(session.timeout),
                 proxy=options.proxy,
                 proxy_headers=proxy_headers,
                 ssl=options.ssl,

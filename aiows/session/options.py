@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import ssl as ssl_module
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import aiohttp
 from aiohttp import hdrs
@@ -66,7 +66,8 @@ DEFAULT_WS_TIMEOUT: Final = ClientWSTimeout(
     ws_receive=None, ws_close=DEFAULT_CLOSE_TIMEOUT
 )
 
-Logger = logging.Logger | logging.LoggerAdapter[Any]
+# A string: LoggerAdapter is subscriptable only from Python 3.11 on.
+Logger: TypeAlias = "logging.Logger | logging.LoggerAdapter[Any]"
 
 
 # -- checks, each naming the argument ------------------------------------------
