@@ -100,9 +100,29 @@ class ServerLog:
     """What the server saw, per run (the ``run`` query parameter)."""
 
     runs: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
+    #: Set when the run's handler has returned (logged its end, if it does).
+    finished: dict[str, asyncio.Event] = field(default_factory=dict)
 
     def add(self, request: web.Request, label: str, value: Any) -> None:
         self.runs.setdefault(request.query["run"], []).append((label, value))
+
+    def handler_done(self, run: str) -> asyncio.Event:
+        return self.finished.setdefault(run, asyncio.Event())
+
+
+Handler = Callable[[web.Request], Awaitable[web.WebSocketResponse]]
+
+
+def logged(handler: Handler) -> Handler:
+    """``handler``, telling the log when it has returned."""
+
+    async def wrapper(request: web.Request) -> web.WebSocketResponse:
+        try:
+            return await handler(request)
+        finally:
+            request.app[LOG].handler_done(request.query["run"]).set()
+
+    return wrapper
 
 
 LOG = web.AppKey("log", ServerLog)
@@ -161,9 +181,9 @@ async def server(aiohttp_server: Any) -> tuple[str, ServerLog]:
     log = ServerLog()
     app = web.Application()
     app[LOG] = log
-    app.router.add_get("/echo", echo)
-    app.router.add_get("/three", three_then_close)
-    app.router.add_get("/silent", silent)
+    app.router.add_get("/echo", logged(echo))
+    app.router.add_get("/three", logged(three_then_close))
+    app.router.add_get("/silent", logged(silent))
     test_server = await aiohttp_server(app)
     return f"http://127.0.0.1:{test_server.port}", log
 
@@ -199,7 +219,8 @@ async def both(
         record = await run(client, f"{base}{path}{sep}run={client}", scenario, **kwargs)
         events = list(record.events)
         if log is not None:
-            await asyncio.sleep(0)  # let the handler log its end
+            # The handler logs its end after the client is done; wait for it.
+            await asyncio.wait_for(log.handler_done(client).wait(), 5)
             events += [
                 ("server " + label, value) for label, value in log.runs.get(client, [])
             ]
