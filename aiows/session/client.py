@@ -260,6 +260,14 @@ def on_private_session(
             await session.close()
             raise
         engine = ws._engine
+        if engine.closed.done():
+            # The transport went while open_on() was returning: on Python
+            # 3.10 the open_timeout's wait_for() hands the face over a loop
+            # turn after the handshake, time enough for a server that
+            # closed at once.  connection_lost() has run without this
+            # hook, so the session is closed here.
+            engine.finalizer = asyncio.get_running_loop().create_task(session.close())
+            return ws
         release = engine.on_lost
 
         def lost(exc: BaseException | None) -> None:
