@@ -260,14 +260,6 @@ def on_private_session(
             await session.close()
             raise
         engine = ws._engine
-        if engine.closed.done():
-            # The transport went while open_on() was returning: on Python
-            # 3.10 the open_timeout's wait_for() hands the face over a loop
-            # turn after the handshake, time enough for a server that
-            # closed at once.  connection_lost() has run without this
-            # hook, so the session is closed here.
-            engine.finalizer = asyncio.get_running_loop().create_task(session.close())
-            return ws
         release = engine.on_lost
 
         def lost(exc: BaseException | None) -> None:
@@ -276,7 +268,9 @@ def on_private_session(
             engine.finalizer = asyncio.get_running_loop().create_task(session.close())
 
         # Set before any await, so connection_lost (always a later loop
-        # callback) cannot run before the hook is in place.
+        # callback) cannot run before the hook is in place: nothing between
+        # the takeover and here may yield to the loop (on Python 3.10,
+        # wait_for() around the upgrade did; see aiows.session.deadline).
         engine.on_lost = lost
         return ws
 
