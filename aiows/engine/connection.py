@@ -97,7 +97,8 @@ class Connection(asyncio.BufferedProtocol):
         reply_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
         keepalive: KeepaliveSettings | None = None,
         closed_error: Callable[[], BaseException] = ConnectionResetError,
-        timeout_error: Callable[[], BaseException] = TimeoutError,
+        # asyncio's: on Python 3.10 the built-in TimeoutError is another class.
+        timeout_error: Callable[[], BaseException] = asyncio.TimeoutError,
         log: Logger = logger,
     ) -> None:
         #: The core state machine.
