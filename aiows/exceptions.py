@@ -28,6 +28,8 @@ few server-side ones exist so that code naming them imports)::
     ├── ServerTimeoutError (aiohttp)
     │   ├── PongTimeout                  keepalive found the peer silent
     │   └── OpenTimeout                  the opening handshake took too long
+    │                                    (both also the built-in TimeoutError,
+    │                                    another class on Python 3.10)
     └── InvalidURL (aiohttp)
         ├── InvalidURI                   not a ws:// or wss:// URI
         └── InvalidProxy                 a proxy URL aiows cannot use
@@ -316,12 +318,24 @@ class ConnectionClosedError(ConnectionClosed):
     """The connection closed with an error code, or without a close frame."""
 
 
-class PongTimeout(WebSocketException, ServerTimeoutError):
-    """No pong came back in time: the connection is considered dead."""
+# aiohttp's timeouts are asyncio.TimeoutError, which on Python 3.10 is not
+# the built-in TimeoutError (from 3.11 on they are one class).  aiows's two
+# derive from both, so that ``except TimeoutError`` and ``except
+# asyncio.TimeoutError`` each catch them on every version.
 
 
-class OpenTimeout(WebSocketException, ConnectionTimeoutError):
-    """The opening handshake did not finish within ``open_timeout``."""
+class PongTimeout(WebSocketException, ServerTimeoutError, TimeoutError):
+    """No pong came back in time: the connection is considered dead.
+
+    A ``TimeoutError`` and an ``asyncio.TimeoutError`` on every version.
+    """
+
+
+class OpenTimeout(WebSocketException, ConnectionTimeoutError, TimeoutError):
+    """The opening handshake did not finish within ``open_timeout``.
+
+    A ``TimeoutError`` and an ``asyncio.TimeoutError`` on every version.
+    """
 
 
 class InvalidURI(WebSocketException, InvalidURL):

@@ -97,7 +97,8 @@ class Connection(asyncio.BufferedProtocol):
         reply_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
         keepalive: KeepaliveSettings | None = None,
         closed_error: Callable[[], BaseException] = ConnectionResetError,
-        timeout_error: Callable[[], BaseException] = TimeoutError,
+        # asyncio's: on Python 3.10 the built-in TimeoutError is another class.
+        timeout_error: Callable[[], BaseException] = asyncio.TimeoutError,
         log: Logger = logger,
     ) -> None:
         #: The core state machine.
@@ -254,6 +255,12 @@ class Connection(asyncio.BufferedProtocol):
         self.lane.close()
         self.sink.end()
         pings.fail_all(protocol, self._closed_error)
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            # Python 3.10's TLS transport does not count as closed when the
+            # peer ends the connection (3.11 marks it so); unless it is
+            # closed here it warns "unclosed transport" when collected.
+            transport.close()
         self.transport = None
         if not self.closed.done():
             self.closed.set_result(None)

@@ -101,7 +101,7 @@ def bind_aiohttp(
             return PongTimeout(f"No PONG received after {pong_wait} seconds")
 
     else:
-        timeout_error = TimeoutError
+        timeout_error = asyncio.TimeoutError  # TimeoutError from Python 3.11 on
 
     def bind(
         response: ClientResponse, result: HandshakeResult
@@ -186,7 +186,9 @@ def bind_websockets(
             close_timeout=options.close_timeout,
             keepalive=keepalive,
             closed_error=closed_error,
-            timeout_error=lambda: TimeoutError("keepalive ping timeout"),
+            # As websockets' asyncio timeouts: asyncio's (the built-in one
+            # from Python 3.11 on).
+            timeout_error=lambda: asyncio.TimeoutError("keepalive ping timeout"),
         )
         # websockets' create_connection: a subclass, or a factory, of the face.
         make_face = create_connection or websockets_face.ClientConnection

@@ -268,7 +268,9 @@ def on_private_session(
             engine.finalizer = asyncio.get_running_loop().create_task(session.close())
 
         # Set before any await, so connection_lost (always a later loop
-        # callback) cannot run before the hook is in place.
+        # callback) cannot run before the hook is in place: nothing between
+        # the takeover and here may yield to the loop (on Python 3.10,
+        # wait_for() around the upgrade did; see aiows.session.deadline).
         engine.on_lost = lost
         return ws
 

@@ -274,9 +274,14 @@ class Dialer(aiohttp.BaseConnector):
                 )
             rest = tunnel.buffer[len(answer) :]
             if context is not None:
-                upgraded = await loop.start_tls(
-                    raw, protocol, context, server_hostname=server_hostname
-                )
+                try:
+                    upgraded = await loop.start_tls(
+                        raw, protocol, context, server_hostname=server_hostname
+                    )
+                except TypeError as exc:
+                    if proxy_context is None:
+                        raise  # pragma: no cover - plain TCP takes TLS anywhere
+                    raise _no_tls_in_tls(proxy) from exc
                 assert upgraded is not None
                 transport = upgraded
             else:
@@ -287,6 +292,21 @@ class Dialer(aiohttp.BaseConnector):
         except BaseException:
             raw.close()
             raise
+
+
+def _no_tls_in_tls(proxy: URL) -> TypeError:
+    """The error for ``wss://`` through an ``https://`` proxy on a loop whose
+    TLS transport cannot carry TLS (asyncio's before Python 3.11).
+
+    A ``TypeError``, as asyncio's own and websockets' (which lets asyncio's
+    through), but one that says what is missing and what works instead.
+    """
+    return TypeError(
+        f"wss:// through the https:// proxy {proxy.with_user(None)} needs TLS "
+        "inside TLS, which this event loop's TLS transport cannot do "
+        "(asyncio can from Python 3.11 on); use an http:// proxy, Python "
+        "3.11 or later, or an event loop that supports it, such as uvloop"
+    )
 
 
 def _proxy_status(answer: bytes, proxy: URL) -> int:

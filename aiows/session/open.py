@@ -14,7 +14,6 @@ import asyncio
 import inspect
 import logging
 import ssl as ssl_module
-import sys
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
@@ -35,13 +34,9 @@ from .credentials import (
     with_credentials,
     without_credentials,
 )
+from .deadline import timeout
 from .options import UpgradeOptions
 from .takeover import discard, record_history
-
-if sys.version_info >= (3, 11):
-    from asyncio import timeout as _timeout
-else:  # pragma: no cover - exercised on Python 3.10 only
-    _timeout = None
 
 logger: Final = logging.getLogger("aiows.client")
 
@@ -163,26 +158,13 @@ async def open_websocket(
         f"opening handshake with {parsed.host} did not finish within "
         f"{options.open_timeout} s"
     )
-    if _timeout is not None:
-        deadline = _timeout(limit)
-        try:
-            async with deadline:
-                return await _open(session, parsed, options, bind, credentials)
-        except TimeoutError as exc:
-            if deadline.expired() and not by_session:
-                raise expired from None
-            error = _session_timeout(session, parsed, exc)
-            if error is exc:
-                raise
-            raise error from exc
-    loop = asyncio.get_running_loop()  # pragma: no cover - Python 3.10
-    started = loop.time()  # pragma: no cover - Python 3.10
-    try:  # pragma: no cover - Python 3.10
-        return await asyncio.wait_for(
-            _open(session, parsed, options, bind, credentials), limit
-        )
-    except asyncio.TimeoutError as exc:  # pragma: no cover - Python 3.10
-        if loop.time() - started >= limit and not by_session:
+    # In this task, not in one of wait_for()'s: see aiows.session.deadline.
+    deadline = timeout(limit)
+    try:
+        async with deadline:
+            return await _open(session, parsed, options, bind, credentials)
+    except asyncio.TimeoutError as exc:  # TimeoutError from Python 3.11 on
+        if deadline.expired() and not by_session:
             raise expired from None
         error = _session_timeout(session, parsed, exc)
         if error is exc:

@@ -291,6 +291,23 @@ async def test_wss_with_local_ca(aiohttp_server: ServerFactory, tls: TLS) -> Non
         assert await echo_once(ws, "again") == "again"
 
 
+async def test_wss_transport_is_closed_when_the_server_ends_tcp(
+    aiohttp_server: ServerFactory, tls: TLS
+) -> None:
+    # Regression (Python 3.10): asyncio's TLS transport there does not count
+    # as closed when the peer ends the connection, and warned "unclosed
+    # transport" when collected.  The server closes TCP first (RFC 6455
+    # section 7.1.1), here after the close handshake.
+    server = await tls_echo_server(aiohttp_server, tls)
+    async with aiows.ClientSession() as s:
+        async with s.ws_connect(ws_url(server, scheme="wss"), ssl=tls.client) as ws:
+            transport = ws._engine.transport
+            assert transport is not None
+            assert await echo_once(ws, "secure") == "secure"
+        assert ws.close_code == 1000
+        assert transport.is_closing()
+
+
 async def test_wss_verifies_certificates_by_default(
     aiohttp_server: ServerFactory, tls: TLS
 ) -> None:

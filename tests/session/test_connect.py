@@ -420,6 +420,32 @@ async def test_one_shot_closes_session_when_server_closes_first(
     await connector.close()
 
 
+@pytest.mark.parametrize("face", ["ws_connect", "connect"])
+async def test_one_shot_closes_session_when_server_drops_after_upgrade(
+    raw_server: RawServerFactory,
+    sessions_made: list[aiohttp.ClientSession],
+    face: str,
+) -> None:
+    # Regression (Python 3.10): the server closes TCP right behind its 101.
+    # With wait_for() bounding the upgrade, the transport was gone before
+    # the private session hooked itself to the connection, and the session
+    # was left open.
+    async def handler(peer: RawPeer) -> None:
+        return None  # returning closes the socket, with no close frame
+
+    server = await raw_server(handler)
+    if face == "ws_connect":
+        async with aiows.ws_connect(server.url) as ws:
+            assert (await ws.receive()).type == aiows.WSMsgType.CLOSED
+            assert ws.close_code == 1006
+    else:
+        async with aiows.connect(server.url, compression=None) as conn:
+            with pytest.raises(aiows.ConnectionClosedError):
+                await conn.recv()
+    (private,) = sessions_made
+    assert private.closed
+
+
 async def test_one_shots_on_one_connector_leave_it_open(echo_url: str) -> None:
     # Regression: the first one-shot connection closed the caller's
     # connector, so the second failed and the caller lost its pool.

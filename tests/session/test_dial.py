@@ -11,6 +11,7 @@ import asyncio
 import base64
 import socket
 import ssl
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -100,13 +101,24 @@ async def test_ws_through_an_http_proxy_uses_a_connect_tunnel(
     assert "Proxy-Authorization" not in server.seen[0]
 
 
-async def test_wss_through_an_https_proxy(tls_server: Any, ca: trustme.CA) -> None:
+async def https_proxy(ca: trustme.CA) -> RecordingProxy:
+    """A recording proxy that speaks TLS, as ``proxy.test``."""
     proxy_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("proxy.test").configure_cert(proxy_context)
     recording = RecordingProxy()
     recording.server = await asyncio.start_server(
         recording._client, "127.0.0.1", 0, ssl=proxy_context
     )
+    return recording
+
+
+@pytest.mark.skipif(
+    sys.version_info < (3, 11),
+    reason="TLS inside TLS: asyncio's TLS transport can carry a second TLS "
+    "session (loop.start_tls() on it) from Python 3.11 on (bpo-37179)",
+)
+async def test_wss_through_an_https_proxy(tls_server: Any, ca: trustme.CA) -> None:
+    recording = await https_proxy(ca)
     try:
         proxy_url = recording.url.replace("http://", "https://")
         async with aiows.connect(
@@ -117,6 +129,40 @@ async def test_wss_through_an_https_proxy(tls_server: Any, ca: trustme.CA) -> No
             proxy_server_hostname="proxy.test",
         ) as ws:
             assert await echo_once(ws) == "hi"
+        assert [(s.method, s.target) for s in recording.seen] == [
+            ("CONNECT", f"localhost:{tls_server.port}")
+        ]
+    finally:
+        await recording.close()
+
+
+@pytest.mark.skipif(
+    sys.version_info >= (3, 11),
+    reason="asyncio carries TLS inside TLS from Python 3.11 on",
+)
+async def test_wss_through_an_https_proxy_names_what_python_310_lacks(
+    tls_server: Any, ca: trustme.CA
+) -> None:
+    # asyncio's own error, as websockets lets it through, is "transport
+    # <asyncio.sslproto._SSLProtocolTransport ...> is not supported by
+    # start_tls()"; aiows's says what is missing and what works instead.
+    recording = await https_proxy(ca)
+    try:
+        proxy_url = recording.url.replace("http://", "https://user:pw@")
+        with pytest.raises(TypeError, match="TLS inside TLS") as info:
+            await aiows.connect(
+                f"wss://localhost:{tls_server.port}/",
+                proxy=proxy_url,
+                ssl=client_context(ca),
+                proxy_ssl=client_context(ca),
+                proxy_server_hostname="proxy.test",
+            )
+        message = str(info.value)
+        assert "Python 3.11" in message
+        assert "http:// proxy" in message
+        assert "pw" not in message  # the proxy's credentials stay out of it
+        assert "not supported by start_tls()" in str(info.value.__cause__)
+        # The tunnel was asked for before TLS inside it was attempted.
         assert [(s.method, s.target) for s in recording.seen] == [
             ("CONNECT", f"localhost:{tls_server.port}")
         ]

@@ -7,6 +7,7 @@ state it expects: every public name must be aiows's own.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 
 import aiohttp
@@ -113,6 +114,11 @@ def test_types_and_codes_are_aiohttps() -> None:
     assert issubclass(aiows.WSMessageTypeError, TypeError)
     assert issubclass(aiows.ProtocolError, aiohttp.WebSocketError)
     assert issubclass(aiows.PongTimeout, aiohttp.ServerTimeoutError)
+    # On Python 3.10 asyncio.TimeoutError and TimeoutError are two classes;
+    # aiows's timeouts are both there too.
+    for timeout in (aiows.PongTimeout, aiows.OpenTimeout):
+        assert issubclass(timeout, TimeoutError)
+        assert issubclass(timeout, asyncio.TimeoutError)
     assert issubclass(aiows.ConcurrencyError, RuntimeError)
     assert issubclass(aiows.WSMessage, aiohttp.WSMessage)
 
