@@ -192,8 +192,9 @@ class ClientProtocol:
         #: first; the caller takes them.
         self.acknowledged: list[Any] = []
         # Pings waiting for a pong, oldest first, as (payload, token).  A
-        # list: few are in flight, and an empty deque costs 760 bytes.
-        self._pings: list[tuple[bytes, Any]] = []
+        # list: few are in flight, and an empty deque costs 760 bytes; None
+        # until the first ping, as many connections never send one.
+        self._pings: list[tuple[bytes, Any]] | None = None
 
     # -- the state table -------------------------------------------------
 
@@ -285,6 +286,8 @@ class ClientProtocol:
 
     def _on_pong(self, payload: bytes) -> None:
         pings = self._pings
+        if not pings:
+            return  # unsolicited: a one-way heartbeat
         # The newest ping with this payload: a peer may answer only the
         # latest of several pings (RFC 6455 §5.5.3).
         last = None
@@ -394,26 +397,35 @@ class ClientProtocol:
         Raises :class:`TooManyPings` past :data:`MAX_PINGS_IN_FLIGHT`.
         """
         self.check(Transition.SEND_DATA)
-        if len(self._pings) >= MAX_PINGS_IN_FLIGHT:
+        pings = self._pings
+        if pings is None:
+            pings = self._pings = []
+        if len(pings) >= MAX_PINGS_IN_FLIGHT:
             raise TooManyPings(
                 f"{MAX_PINGS_IN_FLIGHT} pings are already waiting for a pong; "
                 "wait for one before sending more"
             )
         frame = self._writer.control(Opcode.PING, payload)
-        self._pings.append((bytes(payload), token))
+        pings.append((bytes(payload), token))
         return frame
 
     def forget_oldest_ping(self) -> Any:
-        """Give up on the oldest ping in flight; return its token."""
-        return self._pings.pop(0)[1]
+        """Give up on the oldest ping in flight; return its token.
+
+        Raises ``IndexError`` when no ping is in flight.
+        """
+        pings = self._pings
+        if not pings:
+            raise IndexError("no ping is in flight")
+        return pings.pop(0)[1]
 
     def ping_in_flight(self, payload: bytes) -> bool:
         """Whether a ping with ``payload`` is waiting for its pong."""
-        return any(sent == payload for sent, _ in self._pings)
+        return any(sent == payload for sent, _ in self._pings or ())
 
     def pings_in_flight(self) -> list[Any]:
         """The tokens of every ping waiting for a pong, oldest first."""
-        return [token for _, token in self._pings]
+        return [token for _, token in self._pings or ()]
 
     def send_pong(self, payload: Payload) -> bytes:
         """An unsolicited pong frame (a one-way heartbeat, RFC 6455 §5.5.3)."""

@@ -204,6 +204,16 @@ def bind_websockets(
     return bind
 
 
+# Module-level, not closures per ws_listen(): the engine keeps them for the
+# life of the connection (about 280 bytes for the two).
+def _listener_closed() -> BaseException:
+    return ClientConnectionResetError("the connection closed")
+
+
+def _listener_pong_timeout() -> BaseException:
+    return PongTimeout("no pong from the server")
+
+
 def bind_listener(
     options: ConnectionOptions, face: AiohttpOptions, callbacks: listener.Listener
 ) -> Callable[[ClientResponse, HandshakeResult], listener.ListenerConnection]:
@@ -236,8 +246,8 @@ def bind_listener(
             },
             close_timeout=face.timeout.ws_close,
             keepalive=keepalive,
-            closed_error=lambda: ClientConnectionResetError("the connection closed"),
-            timeout_error=lambda: PongTimeout("no pong from the server"),
+            closed_error=_listener_closed,
+            timeout_error=_listener_pong_timeout,
         )
         bits = 0 if result.deflate is None else result.deflate.client_max_window_bits
         ws = listener.ListenerConnection(

@@ -423,6 +423,20 @@ def test_forget_oldest_ping_makes_room() -> None:
     assert p.forget_oldest_ping() == 1
     assert p.pings_in_flight() == [2]
     assert not p.ping_in_flight(b"a")
+    assert p.forget_oldest_ping() == 2
+    with pytest.raises(IndexError, match="no ping is in flight"):
+        p.forget_oldest_ping()
+
+
+def test_a_protocol_that_never_pinged_has_no_pings_in_flight() -> None:
+    p = protocol()
+    assert p.pings_in_flight() == [] and not p.ping_in_flight(b"")
+    with pytest.raises(IndexError, match="no ping is in flight"):
+        p.forget_oldest_ping()
+    # A pong before any ping is unsolicited (RFC 6455 §5.5.3): nothing is
+    # acknowledged, and the book is still not made.
+    p.receive_data(b"\x8a\x00")
+    assert p.acknowledged == [] and p.pings_in_flight() == []
 
 
 def _kept_back() -> ClientProtocol:
