@@ -138,8 +138,9 @@ async def open_websocket(
     """Open a WebSocket to ``url`` through ``session``; ``bind`` makes the face.
 
     ``credentials`` are the headers an :class:`aiows.ClientSession` adds to
-    each of its requests.  The whole of it, TCP to the face, is bounded by
-    ``options.open_timeout``.
+    each of its requests.  The whole of it, TCP to the face, redirects
+    included, is bounded by ``options.open_timeout`` or by the session's
+    ``ClientTimeout.total``, whichever is shorter.
     """
     parsed = check_url(url)
     check_tls(parsed, options.ssl)
