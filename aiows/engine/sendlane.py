@@ -127,12 +127,16 @@ class SendLane:
         # Held for the whole of a fragmented message; created on first use.
         self._lock: asyncio.Lock | None = None
 
+    def _log(self, frame: bytes | memoryview) -> None:
+        assert self._logger is not None
+        self._logger.debug(
+            "> frame opcode=%#x length=%d", frame[0] & OPCODE_MASK, len(frame)
+        )
+
     def write(self, frame: bytes) -> None:
         """Send ``frame``: now, or with the rest of this iteration's frames."""
-        if self._logger is not None:
-            self._logger.debug(
-                "> frame opcode=%#x length=%d", frame[0] & OPCODE_MASK, len(frame)
-            )
+        if self._logger is not None:  # no call per frame unless logging
+            self._log(frame)
         corked = self._corked
         if corked is not None:
             corked.append(frame)
@@ -153,7 +157,7 @@ class SendLane:
             self._corked_size = len(frame)
             self._loop.call_soon(self._uncork)
 
-    def write_scratch(self, frame: bytes | memoryview, scratch: bytearray) -> None:
+    def write_scratch(self, frame: memoryview, scratch: bytearray) -> None:
         """Send ``frame``, a view of ``scratch`` (see :func:`scratch_for`),
         now: after the frames gathered so far, and never gathered itself.
 
@@ -162,9 +166,7 @@ class SendLane:
         buffer is not empty, and ``scratch`` is left to it.
         """
         if self._logger is not None:
-            self._logger.debug(
-                "> frame opcode=%#x length=%d", frame[0] & OPCODE_MASK, len(frame)
-            )
+            self._log(frame)
         if self.closed:
             return
         corked = self._corked

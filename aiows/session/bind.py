@@ -142,6 +142,12 @@ def bind_aiohttp(
     return bind
 
 
+def _keepalive_timeout() -> BaseException:
+    # As websockets' asyncio timeouts: asyncio's (the built-in one from
+    # Python 3.11 on).  Module-level, not a closure per connect(): the engine keeps it.
+    return asyncio.TimeoutError("keepalive ping timeout")
+
+
 def bind_websockets(
     options: ConnectionOptions,
     *,
@@ -186,9 +192,7 @@ def bind_websockets(
             close_timeout=options.close_timeout,
             keepalive=keepalive,
             closed_error=closed_error,
-            # As websockets' asyncio timeouts: asyncio's (the built-in one
-            # from Python 3.11 on).
-            timeout_error=lambda: asyncio.TimeoutError("keepalive ping timeout"),
+            timeout_error=_keepalive_timeout,
         )
         # websockets' create_connection: a subclass, or a factory, of the face.
         make_face = create_connection or websockets_face.ClientConnection

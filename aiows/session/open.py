@@ -306,6 +306,7 @@ async def _request_following_redirects(
     """
     history: list[ClientResponse] = []
     params = options.params
+    request_timeout = _without_total(session.timeout)
     for _ in range(options.max_redirects + 1):
         failure: aiohttp.ClientResponseError | None = None
         request_url = url
@@ -326,7 +327,7 @@ async def _request_following_redirects(
                 params=params,
                 headers=hop_headers,
                 read_until_eof=False,
-                timeout=_without_total(session.timeout),
+                timeout=request_timeout,
                 proxy=options.proxy,
                 proxy_headers=proxy_headers,
                 ssl=options.ssl,

@@ -13,10 +13,9 @@ nothing changes them; a reconnect reuses them as they are.
 
 from __future__ import annotations
 
-import logging
 import ssl as ssl_module
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 import aiohttp
 from aiohttp import hdrs
@@ -24,7 +23,7 @@ from aiohttp import hdrs
 from ..core.headers import is_token
 from ..core.parser import DEFAULT_MAX_MSG_SIZE
 from ..engine.assembler import DEFAULT_MAX_QUEUE
-from ..engine.connection import DEFAULT_CLOSE_TIMEOUT
+from ..engine.connection import DEFAULT_CLOSE_TIMEOUT, Logger
 from .auth import Credentials
 from .reconnect import Backoff, ProcessException
 
@@ -65,10 +64,6 @@ DEFAULT_OPEN_TIMEOUT: Final = 10.0
 DEFAULT_WS_TIMEOUT: Final = ClientWSTimeout(
     ws_receive=None, ws_close=DEFAULT_CLOSE_TIMEOUT
 )
-
-# A string: LoggerAdapter is subscriptable only from Python 3.11 on.
-Logger: TypeAlias = "logging.Logger | logging.LoggerAdapter[Any]"
-
 
 # -- checks, each naming the argument ------------------------------------------
 
