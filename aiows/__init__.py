@@ -51,6 +51,7 @@ from .exceptions import (
     InvalidProxyStatus,
     InvalidState,
     InvalidStatus,
+    InvalidStatusCode,
     InvalidUpgrade,
     InvalidURI,
     NegotiationError,
@@ -72,6 +73,7 @@ from .faces.aiohttp_face import ClientWebSocketResponse
 from .faces.aiohttp_messages import WSMessage
 from .faces.listener import Listener, ListenerConnection
 from .faces.websockets_face import ClientConnection
+from .feeds import Feed, feed
 from .session.auth import BasicAuth
 from .session.client import ClientSession, ws_connect
 from .session.context import WSConnectContext
@@ -80,6 +82,7 @@ from .session.options import ClientWSTimeout
 from .session.reconnect import Backoff, process_exception
 from .session.unix import UnixConnector
 from .session.websockets_compat import connect, unix_connect
+from .websockets_state import State
 
 __version__ = "0.1.0"
 
@@ -101,6 +104,7 @@ __all__ = [
     "ConnectionClosedError",
     "ConnectionClosedOK",
     "DuplicateParameter",
+    "Feed",
     "HeaderLineTooLong",
     "InvalidAccept",
     "InvalidHandshake",
@@ -118,6 +122,7 @@ __all__ = [
     "InvalidProxyStatus",
     "InvalidState",
     "InvalidStatus",
+    "InvalidStatusCode",
     "InvalidURI",
     "InvalidUpgrade",
     "Listener",
@@ -132,6 +137,7 @@ __all__ = [
     "RequestLineTooLong",
     "SecurityError",
     "ServerTimeoutError",
+    "State",
     "StatusLineTooLong",
     "TCPConnector",
     "TooManyFragments",
@@ -146,6 +152,7 @@ __all__ = [
     "WSServerHandshakeError",
     "WebSocketException",
     "connect",
+    "feed",
     "install",
     "process_exception",
     "uninstall",

@@ -11,7 +11,8 @@ few server-side ones exist so that code naming them imports)::
     │   └── InvalidHandshake             (websockets' names from here down)
     │       ├── SecurityError            the answer went past a limit
     │       ├── InvalidMessage           not valid HTTP, or no answer at all
-    │       ├── InvalidStatus            status other than 101
+    │       ├── InvalidStatusCode        status other than 101 (legacy name)
+    │       │   └── InvalidStatus        ... websockets' current name
     │       ├── InvalidHeader            a header is missing or wrong
     │       │   ├── InvalidHeaderFormat
     │       │   ├── InvalidHeaderValue   (InvalidAccept: Sec-WebSocket-Accept)
@@ -94,6 +95,7 @@ __all__ = [
     "InvalidProxyStatus",
     "InvalidState",
     "InvalidStatus",
+    "InvalidStatusCode",
     "InvalidURI",
     "InvalidUpgrade",
     "NegotiationError",
@@ -121,7 +123,40 @@ class WebSocketException(Exception):
     """
 
 
-class InvalidHandshake(WebSocketException, WSServerHandshakeError):
+class _Worded:
+    """Shown in the words of the library the caller came from.
+
+    An error of the opening handshake reads as aiohttp's do (status,
+    message and URL) where aiohttp's API raised it, and as websockets' do
+    (its words alone) where :func:`aiows.connect` raised it, since code
+    written for either matches on those strings.  aiows's own, more detailed
+    account is :attr:`detail`.
+    """
+
+    #: websockets' words for the same failure; None when the message is
+    #: already them.
+    websockets_message: str | None = None
+    #: aiows's own account of what was wrong, where the message is another
+    #: library's words ("" when it is not).
+    detail: str = ""
+    # Whether str() gives websockets' words (set by aiows.connect()).
+    _websockets_style = False
+
+    def in_websockets_words(self) -> None:
+        """Make ``str()`` give websockets' words from now on."""
+        self._websockets_style = True
+
+    def __str__(self) -> str:
+        if self._websockets_style:
+            if self.websockets_message is not None:
+                return self.websockets_message
+            message = getattr(self, "message", None)
+            if isinstance(message, str):
+                return message
+        return super().__str__()
+
+
+class InvalidHandshake(_Worded, WebSocketException, WSServerHandshakeError):
     """The opening handshake failed: the server's answer, or the way to it.
 
     ``status`` and ``headers`` are the response's, as in aiohttp (0 and None
@@ -159,11 +194,23 @@ class InvalidMessage(InvalidHandshake):
     connection before answering."""
 
 
-class InvalidStatus(InvalidHandshake):
+class InvalidStatusCode(InvalidHandshake):
+    """The server answered the upgrade with a status other than 101
+    (websockets' legacy name, kept so ``except InvalidStatusCode`` in code
+    written for the legacy client still catches it): ``status_code``."""
+
+    @property
+    def status_code(self) -> int:
+        """The status the server answered with."""
+        return self.status
+
+
+class InvalidStatus(InvalidStatusCode):
     """The server answered the upgrade with a status other than 101.
 
     ``response.status_code`` is that status (websockets' spelling);
-    ``status`` is the same (aiohttp's).
+    ``status`` is the same (aiohttp's).  It is an
+    :class:`InvalidStatusCode` too, the legacy client's name.
     """
 
 
@@ -331,11 +378,13 @@ class PongTimeout(WebSocketException, ServerTimeoutError, TimeoutError):
     """
 
 
-class OpenTimeout(WebSocketException, ConnectionTimeoutError, TimeoutError):
+class OpenTimeout(_Worded, WebSocketException, ConnectionTimeoutError, TimeoutError):
     """The opening handshake did not finish within ``open_timeout``.
 
     A ``TimeoutError`` and an ``asyncio.TimeoutError`` on every version.
     """
+
+    websockets_message = "timed out during opening handshake"
 
 
 class InvalidURI(WebSocketException, InvalidURL):

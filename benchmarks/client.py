@@ -30,6 +30,10 @@ on stdout.  Three kinds of job:
     pooled connector, websockets and picows connect as they do.  Reports
     cycles per second and CPU µs per cycle.
 
+The threading clients (:mod:`benchmarks.threaded`) run the same three
+jobs on the loop named ``threads``: no event loop, blocking calls; their
+memory job also counts the threads each idle connection costs.
+
 ``--profile FILE`` runs the timed part of throughput jobs under cProfile and
 writes the stats to ``FILE`` (``FILE.N`` for the N-th job); timings from a
 profiled run are flagged and are not comparable.
@@ -58,10 +62,13 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from benchmarks import threaded
 from benchmarks.clients import ClientAdapter, make_adapter, unavailable
 from benchmarks.common import (
     AIOWS_CLIENTS,
     SCENARIOS_BY_NAME,
+    THREAD_CLIENTS,
+    THREAD_LOOP,
     pin_to_cpu,
     raise_fd_limit,
     rss_bytes,
@@ -219,7 +226,33 @@ async def run_job(
 
 
 def run_on_loop(loop_name: str, coro: Any) -> Any:
-    """Run ``coro`` to completion on a new asyncio or uvloop event loop."""
+    """Run ``coro`` to completion on a new asyncio or uvloop event loop.
+
+    ``asyncio+aiofastnet`` and ``uvloop+aiofastnet`` are the same loops with
+    their networking methods replaced by aiofastnet's transports
+    (``aiofastnet.patch_loop``): whatever the client opens (aiohttp's
+    connector included) then runs on them.
+    """
+    base, plus, extra = loop_name.partition("+")
+    if plus:
+        if extra != "aiofastnet" or base not in ("asyncio", "uvloop"):
+            raise ValueError(f"unknown loop {loop_name!r}")
+        import aiofastnet
+
+        if base == "uvloop":
+            import uvloop
+
+            loop = uvloop.new_event_loop()
+        else:
+            loop = asyncio.new_event_loop()
+        aiofastnet.patch_loop(loop)
+        asyncio.set_event_loop(loop)
+        try:
+            return loop.run_until_complete(coro)
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            asyncio.set_event_loop(None)
+            loop.close()
     if loop_name == "uvloop":
         import uvloop
 
@@ -241,7 +274,11 @@ def probe(client: str) -> dict[str, Any]:
         "client": client,
         "python": sys.executable,
         "python_version": platform.python_version(),
-        "skip": unavailable(client),
+        "skip": (
+            threaded.unavailable(client)
+            if client in THREAD_CLIENTS
+            else unavailable(client)
+        ),
     }
     if client in AIOWS_CLIENTS:
         import aiows
@@ -284,9 +321,12 @@ def main(argv: list[str] | None = None) -> int:
         profile = cProfile.Profile() if args.profile else None
         record: dict[str, Any] = {"client": args.client, **job, "pinned": pinned}
         try:
-            record.update(
-                run_on_loop(job["loop"], run_job(args.client, ctx, job, profile))
-            )
+            if job["loop"] == THREAD_LOOP:
+                record.update(threaded.run_job(args.client, ctx, job, profile))
+            else:
+                record.update(
+                    run_on_loop(job["loop"], run_job(args.client, ctx, job, profile))
+                )
             record["ok"] = True
         except Exception as exc:  # reported to the orchestrator, which fails
             failed = True

@@ -5,8 +5,9 @@ measuring code in :mod:`benchmarks.client` is shared and identical for all:
 
 ``open(url, ssl, compress)`` / ``close(conn)``
     open and close one connection with the library's usual call
-    (``aiows.ClientSession.ws_connect``, ``aiohttp.ClientSession.ws_connect``,
-    ``websockets.asyncio.client.connect``, ``picows.ws_connect``), with
+    (``aiows.ClientSession.ws_connect``, ``aiows.connect``,
+    ``aiohttp.ClientSession.ws_connect``, ``websockets.asyncio.client.connect``,
+    ``picows.websockets.connect``, ``picows.ws_connect``), with
     permessage-deflate off unless ``compress`` is true, and a maximum
     message size large enough for the 1 MiB scenario;
 ``pingpong(conn, payload, n)``
@@ -18,10 +19,13 @@ measuring code in :mod:`benchmarks.client` is shared and identical for all:
 
 aiows, aiows-before and aiohttp share their code path (``send_bytes`` +
 ``receive``): aiows keeps aiohttp's API, so the same loop measures all
-three.  websockets uses ``send`` + ``recv``.  picows has no awaitable
-receive, and runs two ways: **picows-cb** sends the next message from its
-``on_ws_frame`` callback, and the loop awaits only the end of a run (how
-picows' users write latency-critical code); **picows-fut** sends from the
+three.  websockets, aiows-ws (aiows' websockets API, ``aiows.connect``) and
+picows-ws (``picows.websockets``, picows' re-implementation of websockets'
+API) share theirs: ``send`` + ``recv``, written as a websockets user writes
+it.  picows' own API has no awaitable receive, and runs two ways:
+**picows-cb** sends the next message from its ``on_ws_frame`` callback,
+and the loop awaits only the end of a run (how picows' users write
+latency-critical code); **picows-fut** sends from the
 loop and awaits a future per echo that the callback resolves (the await
 model of aiows' coroutine API).  **aiows-listener**, aiows' callback API, is
 in :mod:`benchmarks.aiows_listener` and is written like picows-cb.
@@ -152,10 +156,11 @@ class AiohttpClient(_AiohttpAPI):
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
 
 
-class WebsocketsClient:
-    """websockets (asyncio implementation): ``connect`` + ``send``/``recv``."""
+class _WebsocketsAPI:
+    """Shared by websockets, aiows-ws and picows-ws: ``connect`` + ``send`` /
+    ``recv``, websockets' API, so the same loop measures all three."""
 
-    name = "websockets"
+    name: ClassVar[str]
 
     async def start(self) -> None:
         pass
@@ -163,15 +168,17 @@ class WebsocketsClient:
     async def stop(self) -> None:
         pass
 
+    def connect(self, url: str, **kwargs: Any) -> Any:
+        """The library's ``connect()``."""
+        raise NotImplementedError
+
     async def open(
         self, url: str, ssl: ssl_module.SSLContext | None, compress: bool
     ) -> Any:
-        from websockets.asyncio.client import connect
-
         kwargs: dict[str, Any] = {}
         if ssl is not None:
             kwargs["ssl"] = ssl
-        return await connect(
+        return await self.connect(
             url,
             compression="deflate" if compress else None,
             max_size=MAX_MESSAGE,
@@ -202,6 +209,49 @@ class WebsocketsClient:
             if sent < n:
                 await conn.send(payload)
                 sent += 1
+
+
+class WebsocketsClient(_WebsocketsAPI):
+    """websockets (asyncio implementation): ``connect`` + ``send``/``recv``."""
+
+    name = "websockets"
+
+    def connect(self, url: str, **kwargs: Any) -> Any:
+        from websockets.asyncio.client import connect
+
+        return connect(url, **kwargs)
+
+
+class AiowsWebsocketsClient(_WebsocketsAPI):
+    """aiows-ws: ``aiows.connect(...)``, aiows' websockets API.
+
+    Each connection opens its own aiohttp session, as ``connect()`` does
+    without ``session=``: the way a program written for websockets runs.
+    """
+
+    name = "aiows-ws"
+
+    def connect(self, url: str, **kwargs: Any) -> Any:
+        import aiows
+
+        return aiows.connect(url, **kwargs)
+
+
+class PicowsWebsocketsClient(_WebsocketsAPI):
+    """picows-ws: ``picows.websockets.connect(...)``, picows' re-implementation
+    of websockets' API (and its permessage-deflate)."""
+
+    name = "picows-ws"
+
+    def connect(self, url: str, **kwargs: Any) -> Any:
+        from picows.websockets import connect
+
+        return connect(url, **kwargs)
+
+    def negotiated_compression(self, conn: Any) -> bool | None:
+        # Its connection has no ``protocol``: read the handshake's answer.
+        header = conn.response.headers.get("Sec-WebSocket-Extensions", "")
+        return "permessage-deflate" in header
 
 
 def _picows_listener_classes() -> dict[str, type]:
@@ -429,10 +479,12 @@ class PicowsFutureClient(_PicowsClient):
 
 ADAPTERS: dict[str, type] = {
     "aiows": AiowsClient,
+    "aiows-ws": AiowsWebsocketsClient,
     "aiows-listener": AiowsListenerClient,
     "aiows-before": AiowsBeforeClient,
     "aiohttp": AiohttpClient,
     "websockets": WebsocketsClient,
+    "picows-ws": PicowsWebsocketsClient,
     "picows-cb": PicowsCallbackClient,
     "picows-fut": PicowsFutureClient,
 }

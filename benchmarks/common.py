@@ -12,38 +12,62 @@ import resource
 from dataclasses import dataclass
 
 #: Every client the harness knows, in the order of the tables' columns.
-#: ``picows-cb`` sends the next message from its frame callback (no task
-#: wake-up per message), ``picows-fut`` resolves a future per echo that the
+#: ``aiows-ws`` is aiows' websockets API (``aiows.connect``), ``picows-ws``
+#: picows' (``picows.websockets``), both run as websockets is.  ``picows-cb``
+#: sends the next message from its frame callback (no task wake-up per
+#: message), ``picows-fut`` resolves a future per echo that the
 #: loop awaits (the await model of aiows' coroutine API).  ``aiows-listener``
 #: is aiows' callback API, run only when the aiows under test has one;
 #: ``aiows-before`` is the coroutine API of another aiows build, run only
 #: when ``--aiows-before`` or ``--python-before`` says where it is.
 CLIENTS: tuple[str, ...] = (
     "aiows",
+    "aiows-ws",
     "aiows-listener",
     "aiows-before",
     "aiohttp",
     "websockets",
+    "picows-ws",
     "picows-cb",
     "picows-fut",
+    "aiows-sync",
+    "websockets-sync",
+    "websocket-client",
 )
+#: The threading clients (:mod:`benchmarks.threaded`): no event loop, so
+#: they run on the loop named ``threads``, and the asyncio clients never do.
+THREAD_CLIENTS: tuple[str, ...] = ("aiows-sync", "websockets-sync", "websocket-client")
 #: The clients a run has unless ``--clients`` says otherwise (aiows-listener
 #: is then skipped with a note if aiows has no listener API).
 DEFAULT_CLIENTS: tuple[str, ...] = tuple(c for c in CLIENTS if c != "aiows-before")
 #: Names ``--clients`` also accepts, standing for several clients.
-CLIENT_ALIASES: dict[str, tuple[str, ...]] = {"picows": ("picows-cb", "picows-fut")}
+CLIENT_ALIASES: dict[str, tuple[str, ...]] = {
+    "picows": ("picows-ws", "picows-cb", "picows-fut")
+}
 #: The clients that import aiows, whose ``aiows.__file__`` is checked.
-AIOWS_CLIENTS: tuple[str, ...] = ("aiows", "aiows-listener", "aiows-before")
+AIOWS_CLIENTS: tuple[str, ...] = (
+    "aiows",
+    "aiows-ws",
+    "aiows-listener",
+    "aiows-before",
+    "aiows-sync",
+)
 #: Ratio columns of the tables, ``numerator/denominator``: aiows against
-#: each peer and its own other build, and the listener against the peer it
-#: is meant to match.  A column appears only if both clients have results.
+#: each peer and its own other build, and each of its other APIs against the
+#: peers with the same API (aiows-ws against websockets and picows-ws, the
+#: listener against picows-cb).  A column appears only if both clients have results.
 RATIOS: tuple[tuple[str, str], ...] = (
     ("aiows", "aiows-before"),
     ("aiows", "aiohttp"),
     ("aiows", "websockets"),
+    ("aiows", "picows-ws"),
     ("aiows", "picows-cb"),
     ("aiows", "picows-fut"),
+    ("aiows-ws", "websockets"),
+    ("aiows-ws", "picows-ws"),
     ("aiows-listener", "picows-cb"),
+    ("aiows-sync", "websockets-sync"),
+    ("aiows-sync", "websocket-client"),
 )
 #: Distributions whose versions the results record.
 LIBRARIES: tuple[str, ...] = (
@@ -53,17 +77,34 @@ LIBRARIES: tuple[str, ...] = (
     "picows",
     "uvloop",
     "aiofastnet",
+    "websocket-client",
 )
-#: Event loops every throughput scenario runs on.
-LOOPS: tuple[str, ...] = ("asyncio", "uvloop")
+#: Event loops every throughput scenario runs on: the asyncio clients on
+#: the first two, the threading clients on ``threads`` (no loop at all).
+LOOPS: tuple[str, ...] = ("asyncio", "uvloop", "threads")
+THREAD_LOOP = "threads"
+#: Loops ``--loops`` also accepts: the same with aiofastnet's transports.
+OTHER_LOOPS: tuple[str, ...] = ("asyncio+aiofastnet", "uvloop+aiofastnet")
 #: Clients that can negotiate permessage-deflate.
 COMPRESSING_CLIENTS: tuple[str, ...] = (
     "aiows",
+    "aiows-ws",
     "aiows-listener",
     "aiows-before",
     "aiohttp",
     "websockets",
+    "picows-ws",
+    "aiows-sync",
+    "websockets-sync",
 )
+
+
+def loops_of(client: str, loops: list[str]) -> list[str]:
+    """The loops of ``loops`` that ``client`` runs on."""
+    if client in THREAD_CLIENTS:
+        return [loop for loop in loops if loop == THREAD_LOOP]
+    return [loop for loop in loops if loop != THREAD_LOOP]
+
 
 #: Largest message a client accepts (the 1 MiB scenario must fit).
 MAX_MESSAGE = 16 * 1024 * 1024
@@ -92,6 +133,19 @@ class Scenario:
     tls: bool = False
 
 
+#: The field's method (``--field``, :mod:`benchmarks.field`): one message in
+#: flight, 256 B to 2 MB, over TCP and TLS, against the Beast echo server.
+FIELD_SCENARIOS: tuple[Scenario, ...] = tuple(
+    Scenario(f"field{' TLS' if tls else ''} {label}", "pingpong", size, count, tls=tls)
+    for tls in (False, True)
+    for label, size, count in (
+        ("256 B", 256, 20_000),
+        ("8 KiB", 8 * 1024, 15_000),
+        ("100 KB", 100_000, 3_000),
+        ("2 MB", 2_000_000, 150),
+    )
+)
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("pingpong 256 B", "pingpong", 256, 20_000),
     Scenario("pingpong 8 KiB", "pingpong", 8 * 1024, 15_000),
@@ -101,8 +155,14 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("echo 1 MiB", "pingpong", 1024 * 1024, 300),
     Scenario("TLS pingpong 8 KiB", "pingpong", 8 * 1024, 10_000, tls=True),
 )
+#: The scenarios the threading clients run (issue 19's: no TLS).
+THREAD_SCENARIOS: frozenset[str] = frozenset(
+    s.name for s in (*SCENARIOS, *FIELD_SCENARIOS) if not s.tls
+)
 
-SCENARIOS_BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}
+SCENARIOS_BY_NAME: dict[str, Scenario] = {
+    s.name: s for s in (*SCENARIOS, *FIELD_SCENARIOS)
+}
 
 
 def case_id(scenario: str, loop: str) -> str:

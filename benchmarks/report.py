@@ -5,10 +5,11 @@ Each client process reports one record per job (see
 metric are reduced to their median over the rounds, and laid out as
 Markdown tables with one column per client that ran and one column per
 ratio of :data:`benchmarks.common.RATIOS` whose two clients ran:
-``aiows/peer`` is aiows' value divided by the peer's, so below 1 means aiows
-uses less CPU (or memory) and above 1 means it moves more messages per
-second.  The chart (matplotlib, Agg backend, log scale) shows CPU µs per
-message per scenario and client.
+``aiows/peer`` is aiows' value divided by the peer's (``aiows-ws/peer``
+aiows' websockets API's), so below 1 means aiows uses less CPU (or memory)
+and above 1 means it moves more messages per second.  The chart
+(matplotlib, Agg backend, log scale) shows CPU µs per message per scenario
+and client.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from __future__ import annotations
 import statistics
 import textwrap
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import CLIENTS, RATIOS, case_id
+from benchmarks.common import CLIENTS, RATIOS, THREAD_CLIENTS, THREAD_LOOP, case_id
 
 Summary = dict[str, dict[str, dict[str, float]]]
 
@@ -29,7 +30,8 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Summary]:
     """Medians over rounds: ``{table: {case: {client: value}}}``.
 
     Tables: ``cpu_us_per_msg``, ``msgs_per_s``, ``kib_per_conn``,
-    ``handshakes_per_s``, ``cpu_us_per_handshake``.
+    ``threads_per_conn`` (the threading clients), ``handshakes_per_s``,
+    ``cpu_us_per_handshake``.
     """
     samples: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for r in records:
@@ -43,6 +45,8 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, Summary]:
         elif r["task"] == "memory":
             case = "compression on" if r["compress"] else "compression off"
             samples["kib_per_conn", case, client].append(r["kib_per_conn"])
+            if "threads_per_conn" in r:
+                samples["threads_per_conn", case, client].append(r["threads_per_conn"])
         elif r["task"] == "handshake":
             case = f"open + close / {r['loop']}"
             for metric in ("handshakes_per_s", "cpu_us_per_handshake"):
@@ -75,6 +79,7 @@ def markdown_table(
     first_column: str,
     cases: Sequence[str] | None = None,
     clients: Sequence[str] = CLIENTS,
+    fmt: Callable[[float | None], str] | None = None,
 ) -> str:
     """One row per case: medians per client, then the ratios.
 
@@ -91,7 +96,7 @@ def markdown_table(
     for case in cases if cases is not None else list(summary):
         row = summary.get(case, {})
         medians = {c: row[c]["median"] for c in clients if c in row}
-        cells = [case, *(_fmt(medians.get(c)) for c in clients)]
+        cells = [case, *((fmt or _fmt)(medians.get(c)) for c in clients)]
         for a, b in ratios:
             ours, theirs = medians.get(a), medians.get(b)
             cells.append(f"{ours / theirs:.2f}" if ours is not None and theirs else "—")
@@ -122,6 +127,8 @@ def markdown_report(
         for k in ("aiows_before_path", "aiows_before_revision", "python_before")
         if meta.get(k)
     ]
+    async_clients = [c for c in clients if c not in THREAD_CLIENTS]
+    thread_clients = [c for c in clients if c in THREAD_CLIENTS]
     parts = [
         "# aiows benchmark results",
         "",
@@ -144,52 +151,102 @@ def markdown_report(
         "",
         "Ratios are aiows' value divided by the peer's.",
         "",
-        "## Client CPU time per message (µs, lower is better)",
-        "",
-        markdown_table(
-            summaries.get("cpu_us_per_msg", {}), "scenario", case_order, clients
-        ),
-        "",
-        "## Messages per second, wall clock (higher is better)",
-        "",
-        markdown_table(
-            summaries.get("msgs_per_s", {}), "scenario", case_order, clients
-        ),
+        *_family_tables(summaries, meta, case_order, async_clients, "asyncio"),
+        *_family_tables(summaries, meta, case_order, thread_clients, "threading"),
     ]
-    if "kib_per_conn" in summaries:
-        parts += [
-            "",
-            f"## Memory per idle open connection (KiB of RSS, "
-            f"{meta['connections']} connections, lower is better)",
-            "",
-            "picows does not support compression.",
-            "",
-            markdown_table(
-                summaries["kib_per_conn"],
-                "connections",
-                ["compression off", "compression on"],
-                clients,
-            ),
-        ]
-    if "handshakes_per_s" in summaries:
-        parts += [
-            "",
-            f"## Handshakes: {meta['handshakes']} sequential open + close cycles",
-            "",
-            "The aiows clients and aiohttp open them all through one session "
-            "(pooled connector).",
-            "",
-            "Cycles per second (higher is better):",
-            "",
-            markdown_table(summaries["handshakes_per_s"], "cycle", None, clients),
-            "",
-            "Client CPU µs per cycle (lower is better):",
-            "",
-            markdown_table(summaries["cpu_us_per_handshake"], "cycle", None, clients),
-        ]
     if failures:
         parts += ["", "## Failures", "", *(f"- {f}" for f in failures)]
     return "\n".join(parts) + "\n"
+
+
+def _family_tables(
+    summaries: dict[str, Summary],
+    meta: dict[str, Any],
+    case_order: Sequence[str],
+    clients: Sequence[str],
+    family: str,
+) -> list[str]:
+    """The tables of one family of clients: the asyncio ones or the
+    threading ones (their cases never mix: different loops)."""
+    if not clients:
+        return []
+    threads = family == "threading"
+    cases = [c for c in case_order if c.endswith(f" / {THREAD_LOOP}") is threads]
+    title = "Threading clients" if threads else "asyncio clients"
+    parts = [
+        "",
+        f"## {title}: client CPU time per message (µs, lower is better)",
+        "",
+        markdown_table(summaries.get("cpu_us_per_msg", {}), "scenario", cases, clients),
+        "",
+        f"## {title}: messages per second, wall clock (higher is better)",
+        "",
+        markdown_table(summaries.get("msgs_per_s", {}), "scenario", cases, clients),
+    ]
+    memory = summaries.get("kib_per_conn", {})
+    if any(c in row for row in memory.values() for c in clients):
+        count = meta["thread_connections" if threads else "connections"]
+        parts += [
+            "",
+            f"## {title}: memory per idle open connection (KiB of RSS, "
+            f"{count} connections, lower is better)",
+            "",
+            (
+                "websocket-client does not support compression."
+                if threads
+                else "picows' own API (picows-cb, picows-fut) does not support "
+                "compression; picows.websockets (picows-ws) does."
+            ),
+            "",
+            markdown_table(
+                memory, "connections", ["compression off", "compression on"], clients
+            ),
+        ]
+        if threads:
+            parts += [
+                "",
+                f"Threads per idle open connection ({count} connections; the "
+                "process's threads, as the kernel counts them):",
+                "",
+                markdown_table(
+                    summaries.get("threads_per_conn", {}),
+                    "connections",
+                    ["compression off", "compression on"],
+                    clients,
+                    fmt=lambda v: "—" if v is None else f"{v:.3f}",
+                ),
+            ]
+    handshakes = summaries.get("handshakes_per_s", {})
+    loop = THREAD_LOOP if threads else "asyncio"
+    rows = [c for c in handshakes if c.endswith(f" / {loop}")]
+    if rows:
+        parts += [
+            "",
+            f"## {title}: {meta['handshakes']} sequential open + close cycles",
+            "",
+            *(
+                []
+                if threads
+                else [
+                    "aiows, aiows-listener, aiows-before and aiohttp open them "
+                    "all through one session (pooled connector); aiows-ws, "
+                    "websockets and picows connect as they do (aiows-ws: a "
+                    "session per connection, as aiows.connect() without "
+                    "session=).",
+                    "",
+                ]
+            ),
+            "Cycles per second (higher is better):",
+            "",
+            markdown_table(handshakes, "cycle", rows, clients),
+            "",
+            "Client CPU µs per cycle (lower is better):",
+            "",
+            markdown_table(
+                summaries.get("cpu_us_per_handshake", {}), "cycle", rows, clients
+            ),
+        ]
+    return parts
 
 
 def write_chart(

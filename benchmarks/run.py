@@ -11,15 +11,17 @@ What it does:
    imports, and whether aiows-listener can run (skipped, with a note, when
    aiows has no ``Listener``);
 3. for each round, for each throughput case (scenario x event loop), runs
-   each client (aiows, aiows-listener, aiows-before, aiohttp, websockets,
-   picows-cb, picows-fut; see :mod:`benchmarks.clients`) in a fresh process
+   each client (aiows, aiows-ws, aiows-listener, aiows-before, aiohttp,
+   websockets, picows-ws, picows-cb, picows-fut; see
+   :mod:`benchmarks.clients`) in a fresh process
    pinned to CPU 1 (:mod:`benchmarks.client`), the clients taking turns in
    an order rotated every round; then the idle-connection memory jobs
    (compression off and on) and the handshake jobs, likewise;
 4. takes the median over rounds of each client's messages/s and CPU µs per
    message (and KiB per connection, handshakes/s), prints the tables with the
-   ratios (aiows against each other client, aiows-listener against
-   picows-cb), and writes them as Markdown and JSON, with a PNG chart,
+   ratios (aiows against each other client, aiows-ws against websockets and
+   picows-ws, aiows-listener against picows-cb), and writes them as Markdown
+   and JSON, with a PNG chart,
    under ``benchmarks/results/`` (``--docs``: also ``docs/_static/``).
 
 aiows-before is the same coroutine client run on another aiows build, given
@@ -62,12 +64,19 @@ from benchmarks.common import (
     CLIENTS,
     COMPRESSING_CLIENTS,
     DEFAULT_CLIENTS,
+    FIELD_SCENARIOS,
     LIBRARIES,
     LOOPS,
+    OTHER_LOOPS,
     SCENARIOS,
+    THREAD_CLIENTS,
+    THREAD_LOOP,
+    THREAD_SCENARIOS,
     can_pin,
     case_id,
+    loops_of,
 )
+from benchmarks.field import BuildError, start_field_server
 from benchmarks.report import markdown_report, summarize, write_chart
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,7 +102,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="comma-separated subset of: "
         + ", ".join(CLIENTS)
-        + " ('picows': both picows clients; default: all but aiows-before, "
+        + " ('picows': the three picows clients; default: all but aiows-before, "
         "which --aiows-before or --python-before adds)",
     )
     parser.add_argument(
@@ -115,7 +124,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated substrings; run only scenarios whose name has one",
     )
     parser.add_argument(
-        "--loops", default=",".join(LOOPS), help="comma-separated: asyncio,uvloop"
+        "--loops",
+        default=",".join(LOOPS),
+        help="comma-separated: asyncio,uvloop (the asyncio clients; also "
+        "asyncio+aiofastnet, uvloop+aiofastnet: the loop on aiofastnet's "
+        "transports), threads (the threading clients)",
     )
     parser.add_argument(
         "--connections",
@@ -124,10 +137,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="idle connections for the memory test (default 1000; 0: skip)",
     )
     parser.add_argument(
+        "--thread-connections",
+        type=int,
+        default=500,
+        help="idle connections for the threading clients' memory and thread "
+        "count (default 500; 0: skip)",
+    )
+    parser.add_argument(
         "--handshakes",
         type=int,
         default=300,
         help="open + close cycles for the handshake test (default 300; 0: skip)",
+    )
+    parser.add_argument(
+        "--field",
+        action="store_true",
+        help="the field's method instead: round trips per second, one message "
+        "in flight, 256 B to 2 MB, TCP and TLS, uvloop, against a Boost.Beast "
+        "echo server (see benchmarks/field.py)",
     )
     parser.add_argument("--smoke", action="store_true", help="quick CI check")
     parser.add_argument("--no-pin", action="store_true", help="don't pin CPUs")
@@ -142,10 +169,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--timeout", type=float, default=600, help="per client process, seconds"
     )
     args = parser.parse_args(argv)
+    if args.field:
+        if "--loops" not in (argv if argv is not None else sys.argv):
+            args.loops = "uvloop"
+        args.connections = args.thread_connections = args.handshakes = 0
     if args.smoke:
         args.rounds = 1
         args.scale = 0.002
         args.connections = min(args.connections, 10)
+        args.thread_connections = min(args.thread_connections, 10)
         args.handshakes = min(args.handshakes, 10)
         args.timeout = min(args.timeout, 60)
     before = args.aiows_before is not None or args.python_before is not None
@@ -171,7 +203,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.aiows_before = args.aiows_before.resolve()
         if not (args.aiows_before / "aiows" / "__init__.py").is_file():
             parser.error(f"--aiows-before {args.aiows_before}: no aiows/ in it")
-    bad_loops = set(args.loops.split(",")) - set(LOOPS)
+    bad_loops = set(args.loops.split(",")) - set(LOOPS) - set(OTHER_LOOPS)
     if bad_loops:
         parser.error(f"unknown loops: {', '.join(sorted(bad_loops))}")
     if args.rounds < 1:
@@ -183,15 +215,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # Planning
 
 
-def throughput_jobs(args: argparse.Namespace) -> list[Job]:
-    """One job per (scenario, loop), with counts scaled."""
+def throughput_jobs(args: argparse.Namespace, client: str | None = None) -> list[Job]:
+    """One job per (scenario, loop), with counts scaled; with ``client``,
+    those it runs (the threading clients: on ``threads``, but TLS)."""
     wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    loops = args.loops.split(",")
+    if client is not None:
+        loops = loops_of(client, loops)
     jobs = []
-    for scenario in SCENARIOS:
+    for scenario in FIELD_SCENARIOS if args.field else SCENARIOS:
         if wanted and not any(w.lower() in scenario.name.lower() for w in wanted):
             continue
         count = max(10, round(scenario.count * args.scale))
-        for loop in args.loops.split(","):
+        for loop in loops:
+            if loop == THREAD_LOOP and scenario.name not in THREAD_SCENARIOS:
+                continue
             jobs.append(
                 {
                     "task": "throughput",
@@ -207,15 +245,18 @@ def throughput_jobs(args: argparse.Namespace) -> list[Job]:
 def extra_jobs(args: argparse.Namespace, client: str) -> list[Job]:
     """The memory and handshake jobs of one client."""
     jobs: list[Job] = []
-    if args.connections > 0:
+    threads = client in THREAD_CLIENTS
+    loop = THREAD_LOOP if threads else "asyncio"
+    connections = args.thread_connections if threads else args.connections
+    if connections > 0:
         for compress in (False, True):
             if compress and client not in COMPRESSING_CLIENTS:
                 continue
             jobs.append(
                 {
                     "task": "memory",
-                    "loop": "asyncio",
-                    "connections": args.connections,
+                    "loop": loop,
+                    "connections": connections,
                     "compress": compress,
                 }
             )
@@ -223,7 +264,7 @@ def extra_jobs(args: argparse.Namespace, client: str) -> list[Job]:
         jobs.append(
             {
                 "task": "handshake",
-                "loop": "asyncio",
+                "loop": loop,
                 "count": args.handshakes,
                 "warmup": max(3, args.handshakes // 10),
             }
@@ -241,14 +282,18 @@ def plan(args: argparse.Namespace) -> list[tuple[str, list[Job]]]:
     clients = args.clients.split(",")
     if args.smoke:
         return [
-            (client, throughput_jobs(args) + extra_jobs(args, client))
+            (client, throughput_jobs(args, client) + extra_jobs(args, client))
             for client in clients
         ]
     processes: list[tuple[str, list[Job]]] = []
     for rnd in range(args.rounds):
         order = clients[rnd % len(clients) :] + clients[: rnd % len(clients)]
         for job in throughput_jobs(args):
-            processes += [(client, [job]) for client in order]
+            processes += [
+                (client, [job])
+                for client in order
+                if job in throughput_jobs(args, client)
+            ]
         for client in order:
             processes += [(client, [job]) for job in extra_jobs(args, client)]
     return processes
@@ -460,7 +505,9 @@ def describe(record: dict[str, Any]) -> str:
             f"{record['cpu_us_per_msg']:>9.2f} CPU µs/msg"
         )
     if record["task"] == "memory":
-        return f"{record['kib_per_conn']:>8.1f} KiB/connection"
+        threads = record.get("threads_per_conn")
+        extra = "" if threads is None else f" {threads:>6.3f} threads/connection"
+        return f"{record['kib_per_conn']:>8.1f} KiB/connection{extra}"
     return (
         f"{record['handshakes_per_s']:>8,.0f} cycles/s "
         f"{record['cpu_us_per_handshake']:>9.0f} CPU µs/cycle"
@@ -548,7 +595,11 @@ def main(argv: list[str] | None = None) -> int:
     pinned = not args.no_pin and can_pin((0, 1))
     server_cpu, client_cpu = (0, 1) if pinned else (-1, -1)
     case_order = list(
-        dict.fromkeys(case_id(j["scenario"], j["loop"]) for j in throughput_jobs(args))
+        dict.fromkeys(
+            case_id(j["scenario"], j["loop"])
+            for client in args.clients.split(",")
+            for j in throughput_jobs(args, client)
+        )
     )
     meta: dict[str, Any] = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -561,8 +612,10 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds,
         "scale": args.scale,
         "connections": args.connections,
+        "thread_connections": args.thread_connections,
         "handshakes": args.handshakes,
-        "mode": "smoke" if args.smoke else "full",
+        "mode": ("field-" if args.field else "") + ("smoke" if args.smoke else "full"),
+        "server": "Boost.Beast (benchmarks/beast)" if args.field else "picows",
         "load_start": load_average(),
     }
     if args.aiows_before is not None:
@@ -591,7 +644,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.rounds} round(s), pinned={pinned}, load {meta['load_start']}",
             flush=True,
         )
-        server, ports = start_server(ca_dir, server_cpu)
+        if args.field:
+            try:
+                server, ports = start_field_server(ca_dir, server_cpu)
+            except BuildError as exc:
+                print(f"cannot run: {exc}", file=sys.stderr)
+                return 2
+            ports["deflate"] = ports["plain"]  # no memory jobs in this mode
+        else:
+            server, ports = start_server(ca_dir, server_cpu)
         urls = {
             "plain": f"ws://127.0.0.1:{ports['plain']}/",
             "tls": f"wss://127.0.0.1:{ports['tls']}/",

@@ -12,15 +12,66 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import uvloop
 from aiohttp import web
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+#: The event loops a test marked ``both_loops`` runs on, each as its own case.
+BOTH_LOOPS = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+#: The loop of every other test.
+ASYNCIO_LOOP = {"asyncio": asyncio.new_event_loop}
+
+
+def stale_builds() -> list[str]:
+    """The compiled modules in use whose build is older than their source.
+
+    An editable install (``pip install -e .``) builds each of
+    ``COMPILED_MODULES`` beside its ``.py``, and the build is what imports:
+    after an edit of the ``.py`` (or of its ``.pxd`` or ``.c``) the tests
+    would run the old code until it is rebuilt.
+    """
+    from aiows.core import speedups
+
+    stale = []
+    for name in speedups.COMPILED_MODULES:
+        module = importlib.import_module(name)
+        if not speedups.is_compiled(module):
+            continue
+        built = Path(str(module.__file__))
+        stem = built.parent / name.rpartition(".")[2]
+        sources = [stem.with_suffix(suffix) for suffix in (".py", ".pxd", ".c")]
+        newest = max(p.stat().st_mtime for p in sources if p.exists())
+        if newest > built.stat().st_mtime:
+            stale.append(name)
+    return stale
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to test a compiled build older than its source."""
+    if stale := stale_builds():
+        raise pytest.UsageError(
+            f"the compiled build of {', '.join(stale)} is older than its source: "
+            "rebuild it (pip install -e .), or run the source with "
+            "AIOWS_NO_EXTENSIONS=1"
+        )
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Run a test marked ``both_loops`` on asyncio's loop and on uvloop."""
+    if item.get_closest_marker("both_loops") is not None:
+        return BOTH_LOOPS
+    return ASYNCIO_LOOP
 
 
 def accept_for(key: str) -> str:

@@ -16,6 +16,8 @@ queue): the bound is on those structures, and only they can show it.
 from __future__ import annotations
 
 import asyncio
+import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +56,9 @@ def queued_bytes(engine: Connection) -> int:
     whole-message read has taken so far."""
     assembler = engine.assembler
     return sum(_data_size(item) for item in assembler.queue) + sum(
-        len(piece) for piece in assembler.partial
+        # A folded text message is an io.StringIO: its position is its length.
+        piece.tell() if isinstance(piece, io.StringIO) else len(piece)
+        for piece in assembler.partial
     )
 
 
@@ -90,6 +94,38 @@ class Peaks:
     pauses: int = 0
 
 
+class _WatchedTransport:
+    """``transport``, telling ``probe`` about each write and each pause or
+    resume of reading."""
+
+    def __init__(self, transport: asyncio.Transport, probe: EngineProbe) -> None:
+        self._transport = transport
+        self._probe = probe
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def write(self, data: Any) -> None:
+        self._transport.write(data)
+        probe = self._probe
+        peaks = probe.peaks
+        peaks.largest_write = max(peaks.largest_write, len(data))
+        if probe._in_read:
+            probe._written += len(data)
+        probe.sample()
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+        probe = self._probe
+        probe.peaks.pauses += 1
+        probe.paused.set()
+        probe._changed.set()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+        self._probe._changed.set()
+
+
 class EngineProbe(asyncio.Protocol):
     """Watches ``engine``'s buffers; see the module docstring.
 
@@ -102,6 +138,8 @@ class EngineProbe(asyncio.Protocol):
         self.peaks = Peaks()
         #: Set each time the engine pauses reading (cleared by the test).
         self.paused = asyncio.Event()
+        # Set after every callback and every pause or resume: wakes until().
+        self._changed = asyncio.Event()
         # Bytes written and inflated since the current read began.
         self._in_read = False
         self._written = 0
@@ -119,27 +157,12 @@ class EngineProbe(asyncio.Protocol):
             probe.peaks.items_per_read = len(engine.assembler.queue)
             probe.sample()
             return probe
-        original_write = transport.write
-
-        original_pause = transport.pause_reading
-
-        def write(data: Any) -> None:
-            original_write(data)
-            peaks = probe.peaks
-            peaks.largest_write = max(peaks.largest_write, len(data))
-            if probe._in_read:
-                probe._written += len(data)
-            probe.sample()
-
-        def pause_reading() -> None:
-            original_pause()
-            probe.peaks.pauses += 1
-            probe.paused.set()
-
-        # Instance attributes win over the class's methods, so the engine's
-        # send lane and flow control, which call these, go through them.
-        transport.write = write  # type: ignore[method-assign]
-        transport.pause_reading = pause_reading  # type: ignore[method-assign]
+        # The engine's send lane and read gate get a watching stand-in for
+        # the transport (uvloop's transports cannot have their methods
+        # replaced); everything else still talks to the transport itself.
+        watched = _WatchedTransport(transport, probe)
+        engine.lane._transport = watched  # type: ignore[assignment]
+        engine.reading.transport = watched  # type: ignore[assignment]
         deflate = engine.protocol._parser._deflate
         if deflate is not None:
             original_inflate = deflate._inflate
@@ -173,6 +196,13 @@ class EngineProbe(asyncio.Protocol):
         probe.sample()
         return probe
 
+    async def until(self, condition: Callable[[], bool]) -> None:
+        """Wait until ``condition()`` holds, checking it after each thing
+        the transport or the engine did (wrap it in ``bounded``)."""
+        while not condition():
+            self._changed.clear()
+            await self._changed.wait()
+
     def sample(self) -> None:
         """Record the current size of every buffer."""
         engine = self.engine
@@ -195,6 +225,7 @@ class EngineProbe(asyncio.Protocol):
     # -- asyncio.Protocol, passed on -----------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        self._changed.set()
         peaks = self.peaks
         peaks.reads += 1
         peaks.largest_read = max(peaks.largest_read, len(data))
@@ -216,10 +247,13 @@ class EngineProbe(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.engine.pause_writing()
+        self._changed.set()
 
     def resume_writing(self) -> None:
         self.engine.resume_writing()
+        self._changed.set()
 
     def connection_lost(self, exc: BaseException | None) -> None:
+        self._changed.set()
         self.sample()
         self.engine.connection_lost(exc)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import aiows
@@ -66,6 +66,23 @@ async def hold(event: asyncio.Event, limit: float = 3.0) -> None:
         await asyncio.wait_for(event.wait(), limit)
 
 
+def answer_once(
+    answer: bytes,
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    """A handler for ``asyncio.start_server``: read a request's head, write
+    ``answer`` and hang up (a proxy's refusal, a redirect, a cut 101)."""
+
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    return handler
+
+
 async def relay(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
@@ -87,3 +104,38 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     finally:
         with contextlib.suppress(Exception):
             writer.close()
+
+
+class Handlers:
+    """The handler tasks of the connections a test server accepted.
+
+    Each handler runs inside :meth:`track`; :meth:`close` closes the server
+    and ends the handlers still running, so no socket outlives the test.
+    """
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)
+        try:
+            yield
+        finally:
+            self.tasks.discard(task)
+
+    async def close(
+        self, server: asyncio.AbstractServer | None, *, wait: float = 0
+    ) -> None:
+        """Close ``server``, after giving the handlers ``wait`` seconds to
+        end by themselves and cancelling those that did not."""
+        if self.tasks and wait:
+            await asyncio.wait(set(self.tasks), timeout=wait)
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if server is not None:
+            server.close()
+            await server.wait_closed()

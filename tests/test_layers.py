@@ -1,8 +1,14 @@
 """The architecture rule: imports point down only.
 
-cli -> session -> faces -> engine -> core: each layer may import the ones
-below it, never one above, and the sans-I/O core no I/O library at all.  The
-command-line program is a user of the library, on top.
+cli -> feeds -> session -> faces -> engine -> core: each layer may import the
+ones below it, never one above, and the sans-I/O core no I/O library at all.
+A feed holds a connection of any face; the command-line program is a user of
+the library, on top.  The threading face (sync) is a second driver beside the
+engine, on the same core: it imports the core and the public exceptions,
+never asyncio or the asyncio layers.  The modules at the package's root
+beside ``__init__`` (the public exceptions, the websockets-aware extension
+helpers) serve both drivers: they import the core only, and websockets only
+inside a function (it is optional).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ FORBIDDEN = {
         "aiows.faces",
         "aiows.session",
         "aiows.exceptions",
+        "aiows.feeds",
         "aiows.cli",
     ),
     "engine": (
@@ -34,11 +41,34 @@ FORBIDDEN = {
         "aiows.faces",
         "aiows.session",
         "aiows.exceptions",
+        "aiows.feeds",
         "aiows.cli",
     ),
-    "faces": ("aiows.session", "aiows.cli"),
-    "session": ("aiows.cli",),
+    "faces": ("aiows.session", "aiows.feeds", "aiows.cli"),
+    "session": ("aiows.feeds", "aiows.cli"),
+    "feeds": ("aiows.cli",),
+    "sync": (
+        "asyncio",
+        "aiows.engine",
+        "aiows.faces",
+        "aiows.session",
+        "aiows.cli",
+        "aiows.feeds",
+    ),
 }
+
+
+#: What a module at the package's root may not import (``__init__`` and
+#: ``__main__`` are the whole library's faces and are not held to it).
+ROOT_FORBIDDEN = (
+    "asyncio",
+    "aiows.engine",
+    "aiows.faces",
+    "aiows.session",
+    "aiows.feeds",
+    "aiows.cli",
+    "aiows.sync",
+)
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -72,6 +102,41 @@ def test_layer_imports_point_down(layer: str) -> None:
             module == bad or module.startswith(bad + ".") for bad in FORBIDDEN[layer]
         )
     ]
+    assert violations == []
+
+
+def root_modules() -> list[Path]:
+    return sorted(
+        path
+        for path in PACKAGE.glob("*.py")
+        if path.name not in ("__init__.py", "__main__.py")
+    )
+
+
+def test_root_modules_serve_both_drivers() -> None:
+    files = root_modules()
+    assert PACKAGE / "extension_factories.py" in files
+    violations = [
+        f"{path.name} imports {module}"
+        for path in files
+        for module in sorted(imported_modules(path))
+        if any(module == bad or module.startswith(bad + ".") for bad in ROOT_FORBIDDEN)
+    ]
+    # websockets is optional: imported inside a function, never at the top.
+    for path in files:
+        for node in ast.parse(path.read_text()).body:
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            violations += [
+                f"{path.name} imports {name} at the top"
+                for name in names
+                if name == "websockets" or name.startswith("websockets.")
+            ]
     assert violations == []
 
 

@@ -73,12 +73,12 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import ClientSession
 from .args import build_parser, normalize_url
 from .connect import open_connection
-from .console import Console
+from .console import Console, escape, escape_lines
 from .demo import play_scripted_exchange, start_demo_server
 from .exits import (
     EXIT_ABNORMAL,
@@ -129,6 +129,7 @@ async def _run(args: argparse.Namespace, restore_terminal: Callable[[], None]) -
         quiet=not demo,
         line_buffer=line_buffer,
         redraw=interactive and sys.stdout.isatty(),
+        escape_data=not interactive and _isatty(sys.stdout),
     )
     runner: web.AppRunner | None = None
     try:
@@ -179,10 +180,31 @@ def _quit_now(status: int) -> None:
     os._exit(status)
 
 
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+class _EscapingFormatter(logging.Formatter):
+    """Log lines with the control characters a server sent escaped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return escape_lines(super().format(record))
+
+
+def _print_traceback(exc: BaseException) -> None:
+    """The traceback of ``exc`` on stderr (--debug), control characters of
+    its messages escaped."""
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    sys.stderr.write(escape_lines("".join(lines)))
+
+
 def _configure_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
+        _EscapingFormatter("%(asctime)s %(name)s %(levelname)s %(message)s")
     )
     log = logging.getLogger("aiows.client")
     log.addHandler(handler)
@@ -204,9 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run(args))
     except CliError as exc:
         if args.debug:
-            cause = exc.__cause__ or exc
-            traceback.print_exception(type(cause), cause, cause.__traceback__)
-        print(f"aiows: error: {exc.message}", file=sys.stderr)
+            _print_traceback(exc.__cause__ or exc)
+        print(f"aiows: error: {escape(exc.message)}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -218,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except Exception as exc:
         if args.debug:
-            traceback.print_exc()
-        print(f"aiows: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            _print_traceback(exc)
+        print(
+            f"aiows: error: {escape(f'{type(exc).__name__}: {exc}')}", file=sys.stderr
+        )
         return EXIT_ERROR

@@ -6,11 +6,14 @@ import argparse
 from typing import Final
 
 from .. import __version__
+from ..core import speedups
 
-__all__ = ["DISTRIBUTION", "build_parser", "normalize_url"]
+__all__ = ["DISTRIBUTION", "build_parser", "normalize_url", "version_text"]
 
-#: The name aiows is published under on PyPI (``pip install aiows-client``).
-#: The import name stays ``aiows``; the ``aiows`` on PyPI is another project.
+#: aiows's distribution name (``setup.cfg``), the name its sdist and wheel
+#: carry and its extras go with (``aiows-client[socks]``); no release is on
+#: PyPI yet.  The import name stays ``aiows``; the ``aiows`` on PyPI is
+#: another project.
 DISTRIBUTION: Final = "aiows-client"
 
 _DESCRIPTION: Final = """\
@@ -64,6 +67,24 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
     return value
+
+
+def version_text() -> str:
+    """What ``aiows --version`` prints: the version, the distribution, and
+    which modules run compiled and which as pure Python (and why)."""
+    in_use = speedups.compiled_modules()
+    lines = [f"aiows {__version__} (distribution {DISTRIBUTION})"]
+    if compiled := [name for name, used in in_use.items() if used]:
+        lines.append(f"compiled: {', '.join(compiled)}")
+    if pure := [name for name, used in in_use.items() if not used]:
+        if speedups.NO_EXTENSIONS:
+            why = "AIOWS_NO_EXTENSIONS is set"
+        elif speedups.FROM_SOURCE:
+            why = "AIOWS_NO_EXTENSIONS=cython"
+        else:
+            why = "not built"
+        lines.append(f"pure Python: {', '.join(pure)} ({why})")
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,8 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
         "-V",
         "--version",
         action="version",
-        version=f"aiows {__version__} (distribution {DISTRIBUTION})",
-        help="show the version and the distribution name to install, then exit",
+        version=version_text(),
+        help="show the version, the distribution name to install and the "
+        "compiled modules in use, then exit",
     )
     return parser
 

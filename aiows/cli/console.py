@@ -15,7 +15,7 @@ from typing import IO, Final
 
 from .. import WSMessage, WSMsgType
 
-__all__ = ["PROMPT", "Console", "describe"]
+__all__ = ["PROMPT", "Console", "describe", "escape", "escape_lines"]
 
 PROMPT: Final = "> "
 
@@ -25,8 +25,10 @@ MAX_SHOWN_BYTES: Final = 256
 # How long stop_prompting() waits for a prompt readline is drawing, seconds.
 _DRAW_WAIT: Final = 0.5
 
-# Control characters in a TEXT message would move the cursor or clear the
-# screen; they are shown escaped.
+# Control characters from a server (a TEXT message, a close reason, a header
+# in an error) would move the cursor, clear the screen, set the terminal's
+# title or reorder the text shown (bidirectional overrides); they are shown
+# escaped.
 _CONTROL_ESCAPES: Final = {
     **{c: f"\\x{c:02x}" for c in range(0x20)},
     0x7F: "\\x7f",
@@ -34,7 +36,28 @@ _CONTROL_ESCAPES: Final = {
     ord("\r"): "\\r",
     ord("\t"): "\\t",
     **{c: f"\\x{c:02x}" for c in range(0x80, 0xA0)},
+    **{
+        c: f"\\u{c:04x}"
+        for c in (0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+    },
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
 }
+
+
+def escape(text: str) -> str:
+    """``text`` on one line, its control characters escaped.
+
+    >>> escape("bye\\x1b[2J\\n")
+    'bye\\\\x1b[2J\\\\n'
+    """
+    return text.translate(_CONTROL_ESCAPES)
+
+
+def escape_lines(text: str) -> str:
+    """``text`` with the control characters of each line escaped, its line
+    breaks kept (a traceback, the help)."""
+    return "\n".join(escape(line) for line in text.split("\n"))
 
 
 def _timestamp() -> str:
@@ -51,7 +74,7 @@ def describe(kind: WSMsgType, data: str | bytes) -> str:
     """
     if kind == WSMsgType.TEXT:
         assert isinstance(data, str)
-        return f"TEXT {data.translate(_CONTROL_ESCAPES)}"
+        return f"TEXT {escape(data)}"
     raw = bytes(data) if not isinstance(data, str) else data.encode()
     shown = raw[:MAX_SHOWN_BYTES].hex()
     more = "..." if len(raw) > MAX_SHOWN_BYTES else ""
@@ -81,6 +104,7 @@ class Console:
         quiet: bool,
         line_buffer: Callable[[], str] | None = None,
         redraw: bool = False,
+        escape_data: bool = False,
     ) -> None:
         self.out = out
         self.err = err
@@ -92,6 +116,9 @@ class Console:
         self._line_buffer = line_buffer
         #: Whether a prompt is drawn on ``out`` (both ends are a terminal).
         self.redraw = redraw
+        #: Whether plain output escapes the data of TEXT messages too: it
+        #: goes to a terminal (input from a pipe), not to another program.
+        self.escape_data = escape_data
         # Writes come from the event loop, prompt changes from the input
         # thread: one lock orders them.
         self._lock = threading.Lock()
@@ -172,7 +199,7 @@ class Console:
         if self.pretty:
             self._write(self.out, f"{_timestamp()} < {describe(msg.type, msg.data)}")
         elif msg.type == WSMsgType.TEXT:
-            self._write(self.out, msg.data)
+            self._write(self.out, escape(msg.data) if self.escape_data else msg.data)
         else:
             self._write(self.out, bytes(msg.data).hex())
 
@@ -185,16 +212,19 @@ class Console:
         """A status line: connected, closed, what the demo does, a pong.
 
         In a pipe it goes to ``err``, and only when not ``quiet`` or when
-        ``always`` is set.
+        ``always`` is set.  It is one line: control characters (from a
+        server's close reason, say) are escaped.
         """
+        text = escape(text)
         if self.pretty:
             self._write(self.out, f"{_timestamp()} * {text}")
         elif always or not self.quiet:
             self._write(self.err, text)
 
     def reply(self, text: str) -> None:
-        """Feedback to a command: /ping's latency, /help, a bad command."""
-        self._write(self.out if self.pretty else self.err, text)
+        """Feedback to a command: /ping's latency, /help, a bad command
+        (control characters escaped, line breaks kept)."""
+        self._write(self.out if self.pretty else self.err, escape_lines(text))
 
     def finish(self) -> None:
         """The session is over: no prompt is left on screen."""

@@ -10,11 +10,12 @@ limit fails with close code 1009 before the memory is spent.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from .errors import MessageTooBig, NegotiationError, ProtocolError
+from .frames import Opcode
 from .headers import ExtensionParams, parse_extension_list
 
 EXTENSION_NAME: Final = "permessage-deflate"
@@ -100,11 +101,24 @@ def _window_bits(name: str, value: str | None) -> int:
 
 
 def _accept_params(
-    params: ExtensionParams, offered_server_max_window_bits: int
+    params: ExtensionParams,
+    offered_server_max_window_bits: int | None,
+    *,
+    offered_client_max_window_bits: int | bool = True,
+    offered_server_no_context_takeover: bool = False,
+    offered_client_no_context_takeover: bool = False,
 ) -> DeflateParams:
+    """The settings the server's answer ``params`` agrees to, or
+    :class:`NegotiationError` naming the first rule of RFC 7692 §7.1 it breaks.
+
+    ``offered_server_max_window_bits`` is None when the offer left the
+    server's window to the server; ``offered_client_max_window_bits`` is
+    True for the parameter without a value, False when it was not offered.
+    """
     seen: set[str] = set()
     server_nct = client_nct = False
-    server_bits = client_bits = MAX_WINDOW_BITS
+    server_bits = MAX_WINDOW_BITS
+    client_bits: int | None = None
     for name, value in params:
         if name in seen:
             raise NegotiationError(f"permessage-deflate parameter {name} appears twice")
@@ -120,7 +134,10 @@ def _accept_params(
                 client_nct = True
         elif name == "server_max_window_bits":
             server_bits = _window_bits(name, value)
-            if server_bits > offered_server_max_window_bits:
+            if (
+                offered_server_max_window_bits is not None
+                and server_bits > offered_server_max_window_bits
+            ):
                 raise NegotiationError(
                     f"server_max_window_bits={server_bits} is larger than the "
                     f"{offered_server_max_window_bits} the client offered"
@@ -130,7 +147,7 @@ def _accept_params(
         else:
             raise NegotiationError(f"permessage-deflate parameter {name!r} is unknown")
     if (
-        offered_server_max_window_bits < MAX_WINDOW_BITS
+        offered_server_max_window_bits is not None
         and "server_max_window_bits" not in seen
     ):
         # RFC 7692 §7.1.2.1: a server accepts that offer only by answering
@@ -140,7 +157,135 @@ def _accept_params(
             f"client offered server_max_window_bits={offered_server_max_window_bits} "
             "but the server's answer leaves it out"
         )
+    if offered_server_no_context_takeover and not server_nct:
+        # RFC 7692 §7.1.1.1: the server must accept it or decline the offer.
+        raise NegotiationError(
+            "client offered server_no_context_takeover but the server's answer "
+            "leaves it out"
+        )
+    if client_bits is None:
+        # RFC 7692 §7.1.2.2: the client's own limit holds when the server
+        # sets none.
+        offered = offered_client_max_window_bits
+        client_bits = MAX_WINDOW_BITS if isinstance(offered, bool) else offered
+    elif offered_client_max_window_bits is False:
+        raise NegotiationError(
+            "server answered client_max_window_bits, which the client did not offer"
+        )
+    elif (
+        not isinstance(offered_client_max_window_bits, bool)
+        and client_bits > offered_client_max_window_bits
+    ):
+        raise NegotiationError(
+            f"client_max_window_bits={client_bits} is larger than the "
+            f"{offered_client_max_window_bits} the client offered"
+        )
+    # RFC 7692 §7.1.1.2: a client that offered it resets its context anyway.
+    client_nct = client_nct or offered_client_no_context_takeover
     return DeflateParams(server_nct, client_nct, server_bits, client_bits)
+
+
+class DeflateFactory:
+    """permessage-deflate as a client extension factory (websockets' API).
+
+    What it offers (RFC 7692 §7.1): ``server_max_window_bits`` (None leaves
+    the server's window to the server), ``client_max_window_bits`` (True:
+    offered without a value, so the server may pick; a number: the client's
+    own limit; False: not offered), and the two ``*_no_context_takeover``
+    requests.  ``level`` and ``mem_level`` are zlib's settings for the
+    compressor.  :meth:`process_response_params` checks the server's answer
+    against every rule of RFC 7692 §7.1 and returns the
+    :class:`PerMessageDeflate` it agrees to, or raises
+    :class:`NegotiationError`.
+
+    >>> DeflateFactory(10).get_request_params()
+    [('client_max_window_bits', None), ('server_max_window_bits', '10')]
+    """
+
+    #: The extension's registered name (RFC 7692 §7).
+    name = EXTENSION_NAME
+
+    def __init__(
+        self,
+        server_max_window_bits: int | None = None,
+        *,
+        client_max_window_bits: int | bool = True,
+        server_no_context_takeover: bool = False,
+        client_no_context_takeover: bool = False,
+        level: int = zlib.Z_DEFAULT_COMPRESSION,
+        mem_level: int = 5,
+    ) -> None:
+        if server_max_window_bits is not None and not (
+            MIN_WINDOW_BITS <= server_max_window_bits <= MAX_WINDOW_BITS
+        ):
+            raise ValueError(
+                f"server_max_window_bits={server_max_window_bits} is not a window "
+                f"size; use {MIN_WINDOW_BITS}-{MAX_WINDOW_BITS}"
+            )
+        if not isinstance(client_max_window_bits, bool) and not (
+            ZLIB_MIN_WINDOW_BITS <= client_max_window_bits <= MAX_WINDOW_BITS
+        ):
+            raise ValueError(
+                f"client_max_window_bits={client_max_window_bits} is not a window "
+                f"size the client can compress with; use {ZLIB_MIN_WINDOW_BITS}-"
+                f"{MAX_WINDOW_BITS}"
+            )
+        self.server_max_window_bits = server_max_window_bits
+        self.client_max_window_bits = client_max_window_bits
+        self.server_no_context_takeover = server_no_context_takeover
+        self.client_no_context_takeover = client_no_context_takeover
+        self.level = level
+        self.mem_level = mem_level
+
+    def __repr__(self) -> str:
+        return (
+            f"DeflateFactory(server_max_window_bits={self.server_max_window_bits!r}, "
+            f"client_max_window_bits={self.client_max_window_bits!r}, "
+            f"server_no_context_takeover={self.server_no_context_takeover!r}, "
+            f"client_no_context_takeover={self.client_no_context_takeover!r})"
+        )
+
+    def get_request_params(self) -> ExtensionParams:
+        """The offer's parameters, in the order aiows has always sent them."""
+        params: ExtensionParams = []
+        bits = self.client_max_window_bits
+        if bits is True:
+            params.append(("client_max_window_bits", None))
+        elif bits is not False:
+            params.append(("client_max_window_bits", str(bits)))
+        if self.server_max_window_bits is not None:
+            params.append(("server_max_window_bits", str(self.server_max_window_bits)))
+        if self.server_no_context_takeover:
+            params.append(("server_no_context_takeover", None))
+        if self.client_no_context_takeover:
+            params.append(("client_no_context_takeover", None))
+        return params
+
+    def accept(self, params: ExtensionParams) -> DeflateParams:
+        """The settings the server's answer agrees to (see :func:`negotiate`)."""
+        return _accept_params(
+            params,
+            self.server_max_window_bits,
+            offered_client_max_window_bits=self.client_max_window_bits,
+            offered_server_no_context_takeover=self.server_no_context_takeover,
+            offered_client_no_context_takeover=self.client_no_context_takeover,
+        )
+
+    def process_response_params(
+        self,
+        params: Sequence[tuple[str, str | None]],
+        accepted_extensions: Sequence[Any],
+    ) -> PerMessageDeflate:
+        """The extension the server's answer agrees to; a second
+        permessage-deflate in the answer is refused."""
+        if any(
+            getattr(other, "name", None) == EXTENSION_NAME
+            for other in accepted_extensions
+        ):
+            raise NegotiationError("server selected permessage-deflate twice")
+        return PerMessageDeflate(
+            self.accept(list(params)), level=self.level, mem_level=self.mem_level
+        )
 
 
 def offered_window_bits(header_values: Iterable[str]) -> int | None:
@@ -190,12 +335,20 @@ def negotiate(
             )
         if result is not None:
             raise NegotiationError("server selected permessage-deflate twice")
-        result = _accept_params(params, offered_server_max_window_bits)
+        result = _accept_params(
+            params,
+            None
+            if offered_server_max_window_bits == MAX_WINDOW_BITS
+            else offered_server_max_window_bits,
+        )
     return result
 
 
 class PerMessageDeflate:
     """Compresses outgoing and inflates incoming messages for one connection."""
+
+    #: The extension's registered name (RFC 7692 §7), as websockets' has it.
+    name = EXTENSION_NAME
 
     def __init__(
         self,
@@ -218,6 +371,91 @@ class PerMessageDeflate:
         # settings forbid context takeover, so an idle connection holds none.
         self._compressor: zlib._Compress | None = None
         self._decompressor: zlib._Decompress | None = None
+
+    # websockets' names for the settings, from the client's side: "remote"
+    # is the server's compressor, "local" the client's.
+
+    @property
+    def remote_no_context_takeover(self) -> bool:
+        """Whether the server resets its compressor after each message."""
+        return self.params.server_no_context_takeover
+
+    @property
+    def local_no_context_takeover(self) -> bool:
+        """Whether the client resets its compressor after each message."""
+        return self.params.client_no_context_takeover
+
+    @property
+    def remote_max_window_bits(self) -> int:
+        """Window bits of the server's compressor."""
+        return self.params.server_max_window_bits
+
+    @property
+    def local_max_window_bits(self) -> int:
+        """Window bits of the client's compressor."""
+        return self.params.client_max_window_bits
+
+    def __repr__(self) -> str:
+        return (
+            f"PerMessageDeflate("
+            f"remote_no_context_takeover={self.remote_no_context_takeover}, "
+            f"local_no_context_takeover={self.local_no_context_takeover}, "
+            f"remote_max_window_bits={self.remote_max_window_bits}, "
+            f"local_max_window_bits={self.local_max_window_bits})"
+        )
+
+    # Whether the message decode() is taking frame by frame is compressed,
+    # so its continuation frames are inflated too.  A class attribute until
+    # decode() sets it: the parser's own path never calls decode(), and an
+    # idle connection pays nothing for it.
+    _decoding = False
+
+    def encode(self, frame: Any) -> Any:
+        """Compress an outgoing data frame, as an extension in a chain does
+        (websockets' ``Extension.encode``).
+
+        Control frames pass unchanged; RSV1 marks the first frame of each
+        message (RFC 7692 §6).  The frame comes back as a new instance of
+        its own class.
+        """
+        opcode = frame.opcode
+        if opcode >= Opcode.CLOSE:
+            return frame
+        data = self.compress_fragment(frame.data, frame.fin)
+        return type(frame)(
+            opcode,
+            data,
+            frame.fin,
+            opcode != Opcode.CONTINUATION,
+            frame.rsv2,
+            frame.rsv3,
+        )
+
+    def decode(self, frame: Any, *, max_size: int | None = None) -> Any:
+        """Inflate an incoming frame of a compressed message, as an extension
+        in a chain does (websockets' ``Extension.decode``), and clear RSV1.
+
+        Control frames, and the frames of a message sent uncompressed, pass
+        unchanged (an RSV1 left set is the parser's to refuse).  Inflation
+        stops past ``max_size`` bytes with :class:`MessageTooBig`, as in
+        :meth:`decompress`.
+        """
+        opcode = frame.opcode
+        if opcode >= Opcode.CLOSE:
+            return frame
+        if opcode == Opcode.CONTINUATION:
+            if not self._decoding:
+                return frame
+            if frame.rsv1:
+                raise ProtocolError("RSV1 set on a continuation frame")
+            if frame.fin:
+                self._decoding = False
+        elif not frame.rsv1:
+            return frame
+        elif not frame.fin:
+            self._decoding = True
+        data = self.decompress(frame.data, frame.fin, max_size)
+        return type(frame)(opcode, data, frame.fin, False, frame.rsv2, frame.rsv3)
 
     def compress(self, data: bytes | bytearray | memoryview) -> bytes:
         """The payload of one whole compressed message (RFC 7692 §7.2.1)."""

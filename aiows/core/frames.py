@@ -11,7 +11,11 @@ from typing import Final
 
 
 class Opcode(IntEnum):
-    """Frame opcodes (RFC 6455 §5.2)."""
+    """Frame opcodes (RFC 6455 §5.2).
+
+    ``CONT`` is another name of ``CONTINUATION``, websockets' spelling, so
+    the names of websockets' ``Opcode`` all work here too.
+    """
 
     CONTINUATION = 0x0
     TEXT = 0x1
@@ -19,6 +23,8 @@ class Opcode(IntEnum):
     CLOSE = 0x8
     PING = 0x9
     PONG = 0xA
+
+    CONT = CONTINUATION
 
 
 DATA_OPCODES: Final = frozenset({Opcode.CONTINUATION, Opcode.TEXT, Opcode.BINARY})

@@ -12,12 +12,18 @@ import base64
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
-from . import deflate
-from .deflate import DeflateParams
-from .errors import InvalidAccept, InvalidStatusCode, InvalidUpgrade, NegotiationError
+from . import extensions as core_extensions
+from .deflate import MAX_WINDOW_BITS, DeflateFactory, DeflateParams, PerMessageDeflate
+from .errors import (
+    HandshakeError,
+    InvalidAccept,
+    InvalidStatusCode,
+    InvalidUpgrade,
+    NegotiationError,
+)
 from .headers import parse_token_list
 
 # RFC 6455 §1.3: the GUID appended to the key before hashing.
@@ -91,6 +97,10 @@ class HandshakeResult:
     subprotocol: str | None
     #: The permessage-deflate settings, or None when compression is off.
     deflate: DeflateParams | None
+    #: The extensions negotiated, in the order the server accepted them
+    #: (aiows's :class:`~aiows.core.deflate.PerMessageDeflate` among them
+    #: when :attr:`deflate` is set).
+    extensions: tuple[Any, ...] = field(default=(), compare=False)
 
 
 def _values(headers: Iterable[tuple[str, str]], name: str) -> list[str]:
@@ -105,8 +115,16 @@ def check_response(
     key: str,
     protocols: Sequence[str] = (),
     offered_server_max_window_bits: int | None = None,
+    extensions: Sequence[Any] | None = None,
+    refused: tuple[type[BaseException], ...] = (NegotiationError,),
 ) -> HandshakeResult:
     """Validate the server's response to an upgrade request sent with ``key``.
+
+    ``extensions`` are the extension factories offered, in order (see
+    :mod:`aiows.core.extensions`; ``refused`` the exceptions that mean a
+    factory refuses the answer); without them,
+    ``offered_server_max_window_bits`` says that permessage-deflate was
+    offered, and with which ``server_max_window_bits`` (15: none).
 
     Raises a :class:`~aiows.core.errors.HandshakeError` subclass naming what
     is wrong: the status, ``Upgrade``/``Connection``, the accept value, the
@@ -115,7 +133,9 @@ def check_response(
     if status != SWITCHING_PROTOCOLS:
         raise InvalidStatusCode(status)
 
-    for name, token in (("Upgrade", "websocket"), ("Connection", "upgrade")):
+    # Connection first, then Upgrade: the order websockets checks them in,
+    # so the same answer fails with the same header named.
+    for name, token in (("Connection", "upgrade"), ("Upgrade", "websocket")):
         values = _values(headers, name)
         if token not in [item.lower() for item in parse_token_list(values, name)]:
             raise InvalidUpgrade(
@@ -138,8 +158,10 @@ def check_response(
     )
     subprotocol: str | None = None
     if len(selected) > 1:
-        raise NegotiationError(
-            f"server selected several subprotocols: {', '.join(selected)}"
+        raise HandshakeError(
+            f"server selected several subprotocols: {', '.join(selected)}",
+            header="Sec-WebSocket-Protocol",
+            value=f"multiple values: {', '.join(selected)}",
         )
     if selected:
         subprotocol = selected[0]
@@ -147,10 +169,18 @@ def check_response(
             offered = ", ".join(repr(p) for p in protocols) or "none"
             raise NegotiationError(
                 f"server selected subprotocol {subprotocol!r} which the client "
-                f"did not offer (offered: {offered})"
+                f"did not offer (offered: {offered})",
+                header="Sec-WebSocket-Protocol",
+                value=subprotocol,
             )
 
-    params = deflate.negotiate(
-        _values(headers, "Sec-WebSocket-Extensions"), offered_server_max_window_bits
+    if extensions is None and offered_server_max_window_bits is not None:
+        bits = offered_server_max_window_bits
+        extensions = [DeflateFactory(None if bits == MAX_WINDOW_BITS else bits)]
+    accepted = core_extensions.negotiate(
+        extensions, _values(headers, "Sec-WebSocket-Extensions"), refused=refused
     )
-    return HandshakeResult(subprotocol, params)
+    params = next(
+        (ext.params for ext in accepted if isinstance(ext, PerMessageDeflate)), None
+    )
+    return HandshakeResult(subprotocol, params, tuple(accepted))

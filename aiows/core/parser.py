@@ -24,7 +24,6 @@ socket straight into the message (see :data:`DIRECT_READ_MIN`).
 
 from __future__ import annotations
 
-import codecs
 import functools
 from collections.abc import Callable
 from typing import Any, Final
@@ -46,7 +45,8 @@ from .frames import (
     Opcode,
     is_valid_close_code,
 )
-from .messages import CORE_KINDS, Fragment, MessageKinds, make_message
+from .messages import CORE_KINDS, MessageKinds, make_message
+from .pieces import DIRECT_READ_FRACTION, DIRECT_READ_MIN, MessagePieces
 from .speedups import compiled
 
 DEFAULT_MAX_MSG_SIZE: Final = 4 * 1024 * 1024
@@ -55,6 +55,10 @@ DEFAULT_MAX_MSG_SIZE: Final = 4 * 1024 * 1024
 #: next frame boundary and keeps the rest for later (see
 #: :attr:`FrameParser.pending`): one read of the socket's worth.
 DEFAULT_INFLATE_BUDGET: Final = 256 * 1024
+#: With ``fragments=True``, pieces one call to :meth:`FrameParser.feed` hands
+#: out at most (one per frame) before it keeps the rest of its data: a read
+#: of 256 KiB of two-byte frames would otherwise be 128 K pieces at once.
+FRAGMENT_BUDGET: Final = 64
 
 #: What :meth:`FrameParser.feed` returns: whole messages (``(type, data,
 #: extra)`` tuples of the classes in the parser's :class:`MessageKinds`), and
@@ -77,23 +81,6 @@ _KNOWN_OPCODES: Final = frozenset(op.value for op in Opcode)
 # RFC 6455 §5.2: the most significant bit of a 64-bit length must be 0.
 _MAX_LENGTH_64: Final = (1 << 63) - 1
 
-_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
-
-# Pieces of one message kept apart before they are folded together.
-_FOLD_AT: Final = 64
-
-#: A binary message whose payload still misses at least this many bytes
-#: is received in place (:meth:`FrameParser.read_into`).  Below it the
-#: pieces are copied as usual: a few reads' worth is cheap, and an
-#: allocation of the whole message's size is not.
-DIRECT_READ_MIN: Final = 16 * 1024
-
-#: The storage of a message received in place is allocated whole, so it is
-#: allocated only once at least this fraction of the message has arrived:
-#: a server cannot make the client reserve much more memory than it sent
-#: (here 4x; a 10-byte header announcing 4 MiB would otherwise cost 4 MiB).
-DIRECT_READ_FRACTION: Final = 4
-
 # The compiled scanner turns runs of plain data frames into messages; it
 # stops at anything else, which the Python loop below handles.
 _scan_messages = None if compiled is None else compiled.scan_messages
@@ -104,20 +91,6 @@ _scan_continuations = None if compiled is None else compiled.scan_continuations
 @functools.lru_cache(maxsize=16)
 def _scan_spec(kinds: MessageKinds) -> tuple[Any, ...]:
     return (kinds.text, kinds.binary, kinds.types.TEXT, kinds.types.BINARY, kinds.extra)
-
-
-def py_new_payload(size: int) -> tuple[bytearray, memoryview]:
-    """A buffer of ``size`` bytes to receive a payload into, and a view of it.
-
-    The compiled ``new_payload`` returns a ``bytes`` object instead (written
-    through the view before anyone else sees it), which saves copying the
-    whole payload once more when the message is handed out.
-    """
-    buffer = bytearray(size)
-    return buffer, memoryview(buffer)
-
-
-_new_payload = py_new_payload if compiled is None else compiled.new_payload
 
 
 def parse_close_payload(payload: bytes | bytearray | memoryview) -> tuple[int, str]:
@@ -141,22 +114,32 @@ def parse_close_payload(payload: bytes | bytearray | memoryview) -> tuple[int, s
     return code, reason
 
 
-def _check_pending_utf8(decoder: codecs.IncrementalDecoder) -> None:
-    """Fail now if the bytes the decoder holds back can never become valid.
-
-    CPython's decoder keeps an incomplete sequence at the end of its input
-    without judging it, so b"\\xed\\xa0" (the start of a surrogate) would pass
-    until the next fragment.  Completing it with the lowest continuation
-    bytes decides at once: only a lead byte and a second byte restrict what
-    may follow.
-    """
-    pending = decoder.getstate()[0]
-    if len(pending) >= 2:
-        needed = 3 if pending[0] < 0xF0 else 4
-        (pending + b"\x80" * (needed - len(pending))).decode("utf-8")
+# What a step of the frame loop returns instead of the position of the next
+# frame: the frame's header (or whole control frame) has not all arrived, so
+# its bytes wait for the next chunk; or the rest of the data is taken (by a
+# payload that continues in later chunks, or by a close), so none wait.
+_INCOMPLETE: Final = -1
+_TAKEN: Final = -2
 
 
-class FrameParser:
+def _payload_length(data: Any, pos: int, length: int) -> tuple[int, int]:
+    """The size of the header at ``pos`` and its payload's length, from the
+    7-bit length field ``length``; ``(0, 0)`` while the header is incomplete."""
+    if length == LENGTH_16:
+        if len(data) - pos < 4:
+            return 0, 0
+        return 4, int.from_bytes(data[pos + 2 : pos + 4], "big")
+    if length == LENGTH_64:
+        if len(data) - pos < 10:
+            return 0, 0
+        length = int.from_bytes(data[pos + 2 : pos + 10], "big")
+        if length > _MAX_LENGTH_64:
+            raise ProtocolError("64-bit frame length has its top bit set")
+        return 10, length
+    return 2, length
+
+
+class FrameParser(MessagePieces):
     """Turns the server's byte stream into message tuples.
 
     >>> parser = FrameParser()
@@ -168,11 +151,12 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
     sets :attr:`exc`; after a close frame it ignores the rest of the stream.
 
     With ``fragments=True`` a message sent in several frames comes out in
-    :class:`~aiows.core.messages.Fragment` pieces, the last with ``fin``
-    set, so it can be streamed without being held whole.  Each call to
-    :meth:`feed` gives at most one piece per message, holding the frames it
-    completed, so a message of many tiny frames costs a few pieces, not one
-    per frame.  Messages sent in one frame still come out whole.
+    :class:`~aiows.core.messages.Fragment` pieces, one per frame (an empty
+    frame too), the last with ``fin`` set, so it can be streamed frame by
+    frame without being held whole.  Messages sent in one frame still come
+    out whole.  One call to :meth:`feed` hands out at most
+    :data:`FRAGMENT_BUDGET` pieces; then it keeps the rest of its data, as it
+    does past its inflate budget (:attr:`pending`).
 
     ``kinds`` chooses the message classes and type members (the core's own
     by default); ``on_control`` takes each ping, pong and close message in
@@ -183,36 +167,18 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
     :meth:`feed` has inflated ``inflate_budget`` bytes it stops at the next
     frame boundary and keeps the rest of the chunk: :attr:`pending` is then
     True, and ``feed(b"")`` (or the next chunk) goes on where it stopped.
+
+    The frames are read here; what becomes of a data frame's payload is
+    :class:`~aiows.core.pieces.MessagePieces`'s part.
     """
 
     __slots__ = (
         "_buffer",
-        "_decode_text",
-        "_deflate",
-        "_direct",
-        "_direct_filled",
-        "_direct_length",
-        "_direct_view",
-        "_fragments",
-        "_frame_fin",
-        "_frame_remaining",
         "_inflate_budget",
-        "_inflated",
-        "_max_size",
-        "_msg_bytes",
-        "_msg_compressed",
-        "_msg_decoder",
-        "_msg_folded",
-        "_msg_fragmented",
-        "_msg_opcode",
-        "_msg_size",
-        "_msg_text",
-        "_msg_unsent",
         "_on_control",
         "_scan_spec",
         "closed",
         "exc",
-        "kinds",
         "pending",
     )
 
@@ -232,69 +198,30 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
                 f"max_msg_size must be 0 (no limit) or a positive number of bytes, "
                 f"not {max_msg_size}"
             )
-        # Largest message accepted, in bytes; None means no limit.
-        self._max_size = max_msg_size or None
-        # Whether TEXT data is handed out as str (True) or as UTF-8 bytes.
-        self._decode_text = decode_text
-        # The permessage-deflate state, when the extension was negotiated.
-        self._deflate = deflate
-        # Whether a fragmented message comes out in pieces (as Fragment
-        # events) instead of whole.
-        self._fragments = fragments
-        #: The classes and type members messages are built from.
-        self.kinds = kinds
+        super().__init__(max_msg_size or None, decode_text, deflate, fragments, kinds)
         # The compiled scanner takes the data-message ones as one tuple,
         # shared by the parsers of the same kinds.
         self._scan_spec = _scan_spec(kinds)
         # Where ping, pong and close messages go instead of the output.
         self._on_control = on_control
         # Bytes of an incomplete frame header (or control frame) kept for the
-        # next chunk, or the rest of a chunk after the inflate budget ran out.
+        # next chunk, or the rest of a chunk after a budget ran out.
         self._buffer = b""
-        # Bytes one feed() may inflate, and how many this one has.
+        # Bytes one feed() may inflate.
         self._inflate_budget = inflate_budget
-        self._inflated = 0
         #: True when :meth:`feed` stopped before the end of its data because
         #: it inflated its budget: call it again (``feed(b"")``) to go on.
         self.pending = False
-
-        # The data frame whose payload is still arriving, if any: its FIN bit
-        # and how many payload bytes are still to come.
-        self._frame_fin = False
-        self._frame_remaining = 0
-
-        # The message being assembled, if any: its opcode (None when no
-        # message is in progress), whether it is compressed, its size so far
-        # (uncompressed), its pieces, and the UTF-8 decoder for text.
-        self._msg_opcode: int | None = None
-        self._msg_compressed = False
-        # Whether a piece of the message was already handed out (streaming),
-        # so the rest must come as Fragment events too.
-        self._msg_fragmented = False
-        # Whether this feed() completed frames of the message that are not
-        # handed out yet (streaming).
-        self._msg_unsent = False
-        self._msg_size = 0
-        self._msg_text: list[str] = []
-        self._msg_bytes: list[bytes | bytearray | memoryview] = []
-        # The pieces folded together once there were many (see _keep).
-        self._msg_folded: bytearray | None = None
-        self._msg_decoder: codecs.IncrementalDecoder | None = None
-
-        # The binary message being received in place, if any: what becomes
-        # its data (bytes, or a bytearray in pure Python), the writable view
-        # of it, and how many of its bytes are filled.
-        self._direct: bytes | bytearray | None = None
-        self._direct_view: memoryview | None = None
-        self._direct_filled = 0
-        # The length of the message being streamed, while it is one frame
-        # that may still be switched to in-place receiving; else 0.
-        self._direct_length = 0
-
         #: True once a close frame was parsed; later bytes are ignored.
         self.closed = False
         #: The protocol violation that stopped the parser, if any.
         self.exc: ProtocolError | None = None
+
+    @property
+    def extensions(self) -> list[Any]:
+        """The extensions negotiated: permessage-deflate, or none."""
+        deflate = self._deflate
+        return [] if deflate is None else [deflate]
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Parse ``data`` and return the messages it completes, in order.
@@ -307,22 +234,16 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
             return out
         self.pending = False
         self._inflated = 0
+        self._handed_out = 0
         try:
             self._feed(data, out)
         except ProtocolError as exc:
             self.exc = exc
             self.pending = False
             self._buffer = b""
-            self._msg_text = []
-            self._msg_bytes = []
-            self._msg_folded = None
+            self._drop_pieces()
             self._direct = self._direct_view = None
             self._direct_length = 0
-            return out
-        if self._msg_unsent:
-            # The frames of a fragmented message this chunk completed go out
-            # as one piece.
-            self._emit_fragment(False, out)
         return out
 
     def read_into(self) -> memoryview | None:
@@ -343,57 +264,50 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         self._direct_advance(n, out)
         return out
 
-    # -- the byte stream -------------------------------------------------
+    # -- the byte stream ---------------------------------------------------
 
     def _feed(self, data: bytes | bytearray | memoryview, out: list[Event]) -> None:
-        remaining = self._frame_remaining
-        if remaining and self._direct_view is not None:
-            # A message received in place, fed as bytes anyway.
-            take = min(len(data), remaining)
-            filled = self._direct_filled
-            self._direct_view[filled : filled + take] = data[:take]
-            self._direct_advance(take, out)
-            if take == len(data):
+        if self._frame_remaining:
+            rest = self._continue_frame(data, out)
+            if rest is None:
                 return
-            data = data[take:]
-        elif remaining:
-            # A data frame's payload continues in this chunk.
-            if len(data) < remaining:
-                remaining -= len(data)
-                self._frame_remaining = remaining
-                self._data_piece(data, False, out)
-                if (
-                    self._direct_length
-                    and remaining >= DIRECT_READ_MIN
-                    and self._msg_size * DIRECT_READ_FRACTION >= self._direct_length
-                ):
-                    self._switch_to_direct()
-                return
-            self._frame_remaining = 0
-            self._data_piece(memoryview(data)[:remaining], True, out)
-            data = data[remaining:]
+            data = rest
         if self._buffer:
             data = self._buffer + data
             self._buffer = b""
-
+        # The frames that start the data, one after another; what is left
+        # (an incomplete frame, or the rest past a budget) waits in _buffer.
         end = len(data)
         pos = 0
-        max_size = self._max_size
         scan = _scan_messages
         scan_more = _scan_continuations
         inflating = self._deflate is not None
         while end - pos >= 2:
-            if inflating and self._inflated >= self._inflate_budget:
-                # The rest waits until what was inflated is taken away.
+            if (
+                inflating and self._inflated >= self._inflate_budget
+            ) or self._handed_out >= FRAGMENT_BUDGET:
+                # The rest waits until what was handed out is taken away.
                 self.pending = True
                 break
             if scan is not None and self._msg_opcode is None:
                 pos = scan(
-                    data, pos, max_size or 0, self._decode_text, out, self._scan_spec
+                    data,
+                    pos,
+                    self._max_size or 0,
+                    self._decode_text,
+                    out,
+                    self._scan_spec,
                 )
                 if end - pos < 2:
                     break
-            elif scan_more is not None and not self._msg_compressed:
+            elif (
+                scan_more is not None
+                and not self._msg_compressed
+                and not self._fragments
+            ):
+                # Runs of continuation frames joined into one piece: only
+                # where the pieces are not handed out frame by frame.
+                max_size = self._max_size
                 limit = -1 if max_size is None else max_size - self._msg_size
                 after, payload, fin = scan_more(data, pos, limit)
                 if after != pos:
@@ -401,161 +315,48 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
                     self._frame_fin = fin
                     self._data_piece(payload, True, out)
                     continue
-            b0 = data[pos]
-            b1 = data[pos + 1]
-            fin = b0 & FIN
-            rsv1 = b0 & RSV1
-            opcode = b0 & OPCODE_MASK
-            length = b1 & LENGTH_MASK
-            if b0 & (RSV2 | RSV3) or (rsv1 and not self._rsv1_allowed(opcode)):
-                self._bad_rsv(b0, opcode)
-            if b1 & MASK_BIT:
-                raise ProtocolError("server sent a masked frame (RFC 6455 §5.1)")
-            if opcode not in _KNOWN_OPCODES:
-                raise ProtocolError(f"unknown opcode {opcode:#x}")
-
-            if opcode >= _CLOSE:
-                # RFC 6455 §5.5: control frames are short and never fragmented.
-                if not fin:
-                    raise ProtocolError(
-                        f"fragmented control frame (opcode {opcode:#x})"
-                    )
-                if length > MAX_CONTROL_PAYLOAD:
-                    raise ProtocolError(
-                        f"control frame (opcode {opcode:#x}) announces more than "
-                        f"{MAX_CONTROL_PAYLOAD} bytes"
-                    )
-                start = pos + 2
-                if end - start < length:
-                    break
-                pos = start + length
-                self._control(opcode, bytes(data[start:pos]), out)
-                if self.closed:
-                    return
-                continue
-
-            header = 2
-            if length == LENGTH_16:
-                if end - pos < 4:
-                    break
-                length = int.from_bytes(data[pos + 2 : pos + 4], "big")
-                header = 4
-            elif length == LENGTH_64:
-                if end - pos < 10:
-                    break
-                length = int.from_bytes(data[pos + 2 : pos + 10], "big")
-                if length > _MAX_LENGTH_64:
-                    raise ProtocolError("64-bit frame length has its top bit set")
-                header = 10
-
-            if opcode == _CONT:
-                if self._msg_opcode is None:
-                    raise ProtocolError(
-                        "continuation frame with no message to continue"
-                    )
-            elif self._msg_opcode is not None:
-                raise ProtocolError(
-                    "new data frame while a fragmented message is incomplete"
-                )
-            if (
-                max_size is not None
-                and not (rsv1 or self._msg_compressed)
-                and self._msg_size + length > max_size
-            ):
-                raise MessageTooBig(
-                    f"message of at least {self._msg_size + length} bytes is over "
-                    f"the limit of {max_size} bytes"
-                )
-
-            start = pos + header
-            available = end - start
-            if fin and opcode != _CONT and not rsv1 and available >= length:
-                # Fast path: a whole unfragmented, uncompressed message.
-                pos = start + length
-                payload = bytes(data[start:pos])
-                kinds = self.kinds
-                if opcode == _TEXT:
-                    try:
-                        text = payload.decode("utf-8")
-                    except UnicodeDecodeError as exc:
-                        raise InvalidUTF8(
-                            f"text message is not valid UTF-8: {exc.reason}"
-                        ) from None
-                    out.append(
-                        make_message(
-                            kinds.text,
-                            kinds.types.TEXT,
-                            text if self._decode_text else payload,
-                            kinds.extra,
-                        )
-                    )
-                else:
-                    out.append(
-                        make_message(
-                            kinds.binary, kinds.types.BINARY, payload, kinds.extra
-                        )
-                    )
-                continue
-
-            direct = (
-                opcode == _BINARY
-                and fin
-                and not rsv1
-                and length - available >= DIRECT_READ_MIN
-            )
-            if direct and available * DIRECT_READ_FRACTION >= length:
-                self._start_direct(length, memoryview(data)[start:])
+            after = self._frame(data, pos, out)
+            if after == _INCOMPLETE:
+                break
+            if after == _TAKEN:
                 return
-            if opcode != _CONT:
-                self._start_message(opcode, bool(rsv1))
-            self._frame_fin = bool(fin)
-            if direct:
-                self._direct_length = length
-            if available >= length:
-                pos = start + length
-                self._data_piece(memoryview(data)[start:pos], True, out)
-                continue
-            # The payload continues in later chunks: stream it.
-            self._frame_remaining = length - available
-            self._data_piece(memoryview(data)[start:], False, out)
-            return
-
+            pos = after
         if pos < end:
             self._buffer = bytes(data[pos:])
 
-    def _start_direct(self, length: int, first: memoryview) -> None:
-        """Receive a whole binary message of ``length`` bytes in place."""
-        target, view = _new_payload(length)
-        view[: len(first)] = first
-        self._direct = target
-        self._direct_view = view
-        self._direct_filled = len(first)
-        self._frame_remaining = length - len(first)
+    def _continue_frame(self, data: Any, out: list[Event]) -> Any:
+        """Give the data frame in progress its payload from the start of
+        ``data``; what is left of ``data`` once the frame ends, or None."""
+        if self._direct_view is not None:
+            return self._direct_write(data, out)
+        remaining = self._frame_remaining
+        if len(data) < remaining:
+            remaining -= len(data)
+            self._frame_remaining = remaining
+            self._data_piece(data, False, out)
+            self._may_switch_to_direct(remaining)
+            return None
+        self._frame_remaining = 0
+        self._data_piece(memoryview(data)[:remaining], True, out)
+        return data[remaining:]
 
-    def _switch_to_direct(self) -> None:
-        """Receive the rest of the message being streamed in place."""
-        length = self._direct_length
-        target, view = _new_payload(length)
-        filled = 0
-        folded = self._msg_folded
-        for piece in self._msg_bytes if folded is None else [folded, *self._msg_bytes]:
-            view[filled : filled + len(piece)] = piece
-            filled += len(piece)
-        self._end_message()
-        self._direct = target
-        self._direct_view = view
-        self._direct_filled = filled
+    # -- one frame ---------------------------------------------------------
 
-    def _direct_advance(self, n: int, out: list[Event]) -> None:
-        self._direct_filled += n
-        self._frame_remaining -= n
-        if self._frame_remaining:
-            return
-        target = self._direct
-        self._direct = self._direct_view = None
-        data = target if type(target) is bytes else bytes(target)  # type: ignore[arg-type]
-        kinds = self.kinds
-        out.append(make_message(kinds.binary, kinds.types.BINARY, data, kinds.extra))
+    def _frame(self, data: Any, pos: int, out: list[Event]) -> int:
+        """Parse the frame at ``pos``; the position of the next one, or
+        :data:`_INCOMPLETE` or :data:`_TAKEN`."""
+        b0 = data[pos]
+        b1 = data[pos + 1]
+        opcode = b0 & OPCODE_MASK
+        if b0 & (RSV2 | RSV3) or (b0 & RSV1 and not self._rsv1_allowed(opcode)):
+            self._bad_rsv(b0, opcode)
+        if b1 & MASK_BIT:
+            raise ProtocolError("server sent a masked frame (RFC 6455 §5.1)")
+        if opcode not in _KNOWN_OPCODES:
+            raise ProtocolError(f"unknown opcode {opcode:#x}")
+        if opcode >= _CLOSE:
+            return self._control_frame(data, pos, b0, b1 & LENGTH_MASK, out)
+        return self._data_frame(data, pos, b0, b1 & LENGTH_MASK, out)
 
     def _rsv1_allowed(self, opcode: int) -> bool:
         # RFC 7692 §6: RSV1 marks the first frame of a compressed message.
@@ -570,7 +371,25 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
             raise ProtocolError("RSV1 set on a control frame")
         raise ProtocolError("RSV1 set on a continuation frame")
 
-    # -- control frames --------------------------------------------------
+    # -- control frames ----------------------------------------------------
+
+    def _control_frame(
+        self, data: Any, pos: int, b0: int, length: int, out: list[Event]
+    ) -> int:
+        opcode = b0 & OPCODE_MASK
+        # RFC 6455 §5.5: control frames are short and never fragmented.
+        if not b0 & FIN:
+            raise ProtocolError(f"fragmented control frame (opcode {opcode:#x})")
+        if length > MAX_CONTROL_PAYLOAD:
+            raise ProtocolError(
+                f"control frame (opcode {opcode:#x}) announces more than "
+                f"{MAX_CONTROL_PAYLOAD} bytes"
+            )
+        start = pos + 2
+        if len(data) - start < length:
+            return _INCOMPLETE
+        self._control(opcode, bytes(data[start : start + length]), out)
+        return _TAKEN if self.closed else start + length
 
     def _control(self, opcode: int, payload: bytes, out: list[Event]) -> None:
         kinds = self.kinds
@@ -583,128 +402,93 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
             msg = make_message(kinds.control, kinds.types.CLOSE, code, reason)
             self.closed = True
             self._buffer = b""
-            self._msg_unsent = False
-            self._msg_text = []
-            self._msg_bytes = []
-            self._msg_folded = None
+            self._drop_pieces()
         if self._on_control is None:
             out.append(msg)
         else:
             self._on_control(msg, out)
 
-    # -- data frames -----------------------------------------------------
+    # -- data frames -------------------------------------------------------
 
-    def _start_message(self, opcode: int, compressed: bool) -> None:
-        self._direct_length = 0
-        self._msg_opcode = opcode
-        self._msg_compressed = compressed
-        self._msg_fragmented = False
-        self._msg_size = 0
-        self._msg_text = []
-        self._msg_bytes = []
-        self._msg_folded = None
-        self._msg_decoder = _Utf8Decoder() if opcode == _TEXT else None
+    def _data_frame(
+        self, data: Any, pos: int, b0: int, length: int, out: list[Event]
+    ) -> int:
+        header, length = _payload_length(data, pos, length)
+        if not header:
+            return _INCOMPLETE
+        opcode = b0 & OPCODE_MASK
+        rsv1 = b0 & RSV1
+        self._check_sequence(opcode, bool(rsv1), length)
+        start = pos + header
+        if b0 & FIN and opcode != _CONT and not rsv1 and len(data) - start >= length:
+            # A whole unfragmented, uncompressed message: one slice.
+            self._whole_message(opcode, bytes(data[start : start + length]), out)
+            return start + length
+        return self._frame_payload(data, start, b0, length, out)
 
-    def _data_piece(
-        self, piece: bytes | bytearray | memoryview, frame_end: bool, out: list[Event]
-    ) -> None:
-        """Take the next piece of the current data frame's payload."""
-        final = frame_end and self._frame_fin
-        if self._msg_compressed:
-            assert self._deflate is not None
-            limit = None if self._max_size is None else self._max_size - self._msg_size
-            piece = self._deflate.decompress(piece, final, limit)
-            self._inflated += len(piece)
-        self._msg_size += len(piece)
-        decoder = self._msg_decoder
-        if decoder is not None:
-            try:
-                text = decoder.decode(piece, final)
-                if not final:
-                    _check_pending_utf8(decoder)
-            except UnicodeDecodeError as exc:
-                raise InvalidUTF8(
-                    f"text message is not valid UTF-8: {exc.reason}"
-                ) from None
-            if not self._decode_text:
-                if piece:
-                    self._keep(piece)
-            elif text:
-                self._msg_text.append(text)
-        elif piece:
-            self._keep(piece)
-        if final and not self._msg_fragmented:
-            self._emit_message(out)
-        elif final:
-            self._emit_fragment(True, out)
-        elif frame_end and self._fragments and (self._msg_text or self._msg_bytes):
-            self._msg_unsent = True
+    def _check_sequence(self, opcode: int, compressed: bool, length: int) -> None:
+        """Whether a data frame may come now, and may be this long."""
+        if opcode == _CONT:
+            if self._msg_opcode is None:
+                raise ProtocolError("continuation frame with no message to continue")
+        elif self._msg_opcode is not None:
+            raise ProtocolError(
+                "new data frame while a fragmented message is incomplete"
+            )
+        max_size = self._max_size
+        if (
+            max_size is not None
+            and not (compressed or self._msg_compressed)
+            and self._msg_size + length > max_size
+        ):
+            raise MessageTooBig(
+                f"message of at least {self._msg_size + length} bytes is over "
+                f"the limit of {max_size} bytes"
+            )
 
-    def _keep(self, piece: bytes | bytearray | memoryview) -> None:
-        """Hold a piece of the message's payload.
-
-        Pieces are kept as they are (memoryviews of a ``bytes`` read
-        included) and copied once, by the join; a view of anything else may
-        be of the caller's reused buffer, and is copied now.  A message of
-        many small frames would be as many objects for the garbage collector
-        to walk, again and again as the message grows, so past ``_FOLD_AT``
-        pieces they are folded
-        into one bytearray.  Measured: 40,000 one-byte fragments cost 12x
-        the time of 10,000 before, 4x after.
-        """
-        if type(piece) is memoryview and type(piece.obj) is not bytes:
-            piece = bytes(piece)
-        pieces = self._msg_bytes
-        pieces.append(piece)
-        if len(pieces) >= _FOLD_AT:
-            folded = self._msg_folded
-            if folded is None:
-                folded = self._msg_folded = bytearray()
-            for item in pieces:
-                folded += item
-            pieces.clear()
-
-    def _joined(self) -> str | bytes:
-        if self._msg_opcode == _TEXT and self._decode_text:
-            return "".join(self._msg_text)
-        folded = self._msg_folded
-        if folded is None:
-            return b"".join(self._msg_bytes)
-        self._msg_folded = None
-        for item in self._msg_bytes:
-            folded += item
-        return bytes(folded)
-
-    def _emit_message(self, out: list[Event]) -> None:
+    def _whole_message(self, opcode: int, payload: bytes, out: list[Event]) -> None:
         kinds = self.kinds
-        if self._msg_opcode == _TEXT:
-            cls, kind = kinds.text, kinds.types.TEXT
-        else:
-            cls, kind = kinds.binary, kinds.types.BINARY
-        out.append(make_message(cls, kind, self._joined(), kinds.extra))
-        self._end_message()
+        if opcode != _TEXT:
+            out.append(
+                make_message(kinds.binary, kinds.types.BINARY, payload, kinds.extra)
+            )
+            return
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            reason = exc.reason
+            raise InvalidUTF8(f"text message is not valid UTF-8: {reason}") from None
+        data = text if self._decode_text else payload
+        out.append(make_message(kinds.text, kinds.types.TEXT, data, kinds.extra))
 
-    def _emit_fragment(self, fin: bool, out: list[Event]) -> None:
-        types = self.kinds.types
-        kind = types.TEXT if self._msg_opcode == _TEXT else types.BINARY
-        out.append(Fragment(kind, self._joined(), fin))
-        self._msg_text = []
-        self._msg_bytes = []
-        self._msg_folded = None
-        self._msg_unsent = False
-        if fin:
-            self._end_message()
-        else:
-            self._msg_fragmented = True
-
-    def _end_message(self) -> None:
-        self._direct_length = 0
-        self._msg_opcode = None
-        self._msg_compressed = False
-        self._msg_fragmented = False
-        self._msg_unsent = False
-        self._msg_size = 0
-        self._msg_text = []
-        self._msg_bytes = []
-        self._msg_folded = None
-        self._msg_decoder = None
+    def _frame_payload(
+        self, data: Any, start: int, b0: int, length: int, out: list[Event]
+    ) -> int:
+        """Start a data frame of ``length`` bytes that is not a whole message
+        here: a fragment, a compressed message, or one that continues in
+        later chunks (streamed, or received in place)."""
+        opcode = b0 & OPCODE_MASK
+        fin = b0 & FIN
+        rsv1 = b0 & RSV1
+        available = len(data) - start
+        direct = (
+            opcode == _BINARY
+            and fin
+            and not rsv1
+            and length - available >= DIRECT_READ_MIN
+        )
+        if direct and available * DIRECT_READ_FRACTION >= length:
+            self._start_direct(length, memoryview(data)[start:])
+            return _TAKEN
+        if opcode != _CONT:
+            self._start_message(opcode, bool(rsv1))
+        self._frame_fin = bool(fin)
+        if direct:
+            self._direct_length = length
+        if available >= length:
+            self._data_piece(memoryview(data)[start : start + length], True, out)
+            return start + length
+        # The payload continues in later chunks: stream it.
+        self._frame_remaining = length - available
+        self._data_piece(memoryview(data)[start:], False, out)
+        return _TAKEN

@@ -22,8 +22,8 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Final, overload
 
-from .errors import InvalidState, ProtocolError, TooManyPings
-from .frames import MAX_CLOSE_REASON, NO_STATUS_RECEIVED, Close, Opcode
+from .errors import ExtensionFailed, InvalidState, ProtocolError, TooManyPings
+from .frames import MAX_CLOSE_REASON, NO_STATUS_RECEIVED, Close, Opcode, WSCloseCode
 from .messages import make_message
 from .parser import Event, FrameParser
 from .writer import FrameWriter, Payload
@@ -141,6 +141,7 @@ class ClientProtocol:
         "close_rcvd",
         "close_rcvd_then_sent",
         "close_sent",
+        "failed",
         "failure",
         "outgoing",
         "reply_due",
@@ -182,6 +183,11 @@ class ClientProtocol:
         #: The protocol error that failed (or, when read, will fail) the
         #: connection; set at most once.
         self.failure: ProtocolError | None = None
+        #: Set once the connection was failed (RFC 6455 §7.1.7), by the
+        #: client or for the server's error: the driver then reads and drops
+        #: what the server still sends until it closes, so that its close
+        #: frame is not lost to a reset.
+        self.failed = False
         #: A close reply or a failure waits for :meth:`answer` (the WHEN_READ
         #: policy).
         self.reply_due = False
@@ -203,11 +209,20 @@ class ClientProtocol:
         if new is None:
             raise InvalidState(self.state.name, event.value)
         self.state = new
+        if event is Transition.FAIL:
+            self.failed = True
 
     def check(self, event: Transition) -> None:
         """Raise :class:`InvalidState` unless ``event`` is legal now."""
         if (self.state, event) not in TRANSITIONS:
             raise InvalidState(self.state.name, event.value)
+
+    @property
+    def extensions(self) -> list[Any]:
+        """The extensions negotiated, in the order the server accepted them
+        (outgoing frames go through them in this order, incoming frames in
+        the reverse order), each with its ``name``."""
+        return self._parser.extensions
 
     @property
     def can_send(self) -> bool:
@@ -273,7 +288,15 @@ class ClientProtocol:
         kind = int(msg[0])
         if kind == _PING:
             if self._auto_pong and self.state is State.OPEN:
-                self.outgoing.append(self._writer.control(Opcode.PONG, msg[1]))
+                try:
+                    pong = self._writer.control(Opcode.PONG, msg[1])
+                except ExtensionFailed as exc:
+                    # As websockets: an extension that cannot encode the
+                    # pong is an internal error (1011), chaining its own.
+                    raise ProtocolError("", WSCloseCode.INTERNAL_ERROR) from (
+                        exc.__cause__
+                    )
+                self.outgoing.append(pong)
             if self._report_control:
                 out.append(msg)
         elif kind == _PONG:

@@ -3,16 +3,21 @@
 :class:`Assembler` keeps the protocol's output in arrival order, wakes the
 one reader waiting for it, joins the pieces of a fragmented message for a
 whole-message read or hands them out one by one for streaming, and pauses
-the transport while too much is unread (read flow control).  It never loses
-what it holds: a read that is cancelled leaves the pieces it had taken
-behind for the next one.
+the transport while too much is unread, in items or in bytes (read flow
+control).  It never loses what it holds: a read that is cancelled leaves the
+pieces it had taken behind for the next one.
+
+What happens to data that arrives once the client's close frame went is a
+face's rule, the :class:`AfterClose` policy it gives.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from enum import Enum
 from typing import Any, Final
 
 from ..core.messages import Fragment, MessageKinds, make_message
@@ -21,6 +26,41 @@ from ..core.parser import Event
 #: Unread items queued before the transport stops reading (websockets'
 #: ``max_queue`` default).
 DEFAULT_MAX_QUEUE: Final = 16
+#: Unread payload bytes queued before the transport stops reading, whatever
+#: the count: sixteen messages of ``max_msg_size`` (4 MiB in aiohttp) would
+#: otherwise be 64 MiB held per connection.  A single larger message is
+#: still taken whole; reading then waits for the application to take it.
+DEFAULT_MAX_QUEUE_BYTES: Final = 1024 * 1024
+
+
+class AfterClose(Enum):
+    """What the queue does with the data messages that arrive once the
+    client's close frame went: each face's rule, applied here."""
+
+    #: aiohttp's: they are dropped (its ``close()`` reads on to the server's
+    #: close and discards what comes), and reading no longer pauses, so the
+    #: server's close gets in at once.
+    DROP = "drop"
+    #: websockets': every message the server sent before its close frame
+    #: stays readable (RFC 6455 §5.5.1 lets it finish what it was sending),
+    #: with the same flow control as before the close.
+    DELIVER = "deliver"
+
+
+# A whole-message read folds the pieces it took into one growing buffer
+# once it holds this many: a message of many tiny frames (one piece each)
+# would otherwise be as many objects, and a list of them costs ~34 times the
+# message in memory.
+_FOLD_AT: Final = 64
+
+# Reading resumes once no more than this is unread (and a quarter of
+# max_queue): a module constant, not a slot per connection.
+_RESUME_BYTES: Final = DEFAULT_MAX_QUEUE_BYTES // 4
+
+# What put() drops (Assembler.dropping).
+_KEEP: Final = 0
+_DROP_DATA: Final = 1
+_DROP_ALL: Final = 2
 
 # The queue of every assembler that never got an item, shared: an empty
 # deque costs 760 bytes, a tenth of an idle connection.  It holds nothing
@@ -37,6 +77,39 @@ class Concurrency(Exception):
     """
 
 
+def _size(item: Event) -> int:
+    """The payload bytes of a queued item (characters, for text)."""
+    data = item[1]  # a message's data, or a Fragment's
+    kind = type(data)
+    return len(data) if kind is bytes or kind is str else 0
+
+
+def _fold(partial: list[Any]) -> None:
+    """Fold ``partial``'s pieces into one buffer at its front (a
+    ``bytearray``, or an ``io.StringIO`` for text), which takes the rest."""
+    first = partial[0]
+    if type(first) is bytearray or type(first) is io.StringIO:
+        folder, rest = first, partial[1:]
+    else:
+        folder, rest = (io.StringIO() if type(first) is str else bytearray()), partial
+    if type(folder) is io.StringIO:
+        for piece in rest:
+            folder.write(piece)
+    else:
+        for piece in rest:
+            folder += piece
+    partial[:] = [folder]
+
+
+def _plain(piece: Any) -> str | bytes:
+    """A piece of :attr:`Assembler.partial` as ``str`` or ``bytes``."""
+    if type(piece) is io.StringIO:
+        return piece.getvalue()
+    if type(piece) is bytearray:
+        return bytes(piece)
+    return piece  # type: ignore[no-any-return]
+
+
 def _expire(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_exception(asyncio.TimeoutError())
@@ -45,26 +118,28 @@ def _expire(waiter: asyncio.Future[None]) -> None:
 class Assembler:
     """The queue between the protocol and the one task reading from it.
 
-    ``set_paused(True)`` is called when ``max_queue`` items are unread and
-    ``set_paused(False)`` when a quarter of that is left, so the transport
+    ``set_paused(True)`` is called when ``max_queue`` items or
+    :data:`DEFAULT_MAX_QUEUE_BYTES` payload bytes are unread, and
+    ``set_paused(False)`` when a quarter of each is left, so the transport
     stops and resumes reading; ``max_queue=None`` never pauses.
+    ``after_close`` is the face's rule for data that arrives after the
+    client's close frame.
     """
 
     __slots__ = (
-        "_discarding",
+        "_after_close",
         "_kinds",
         "_loop",
         "_max_queue",
         "_resume_at",
         "_set_paused",
-        "_stream_id",
         "_waiter",
-        "closing",
         "dropping",
         "ended",
         "partial",
         "paused",
         "queue",
+        "queued_bytes",
         "streaming",
     )
 
@@ -75,60 +150,62 @@ class Assembler:
         set_paused: Callable[[bool], None],
         *,
         max_queue: int | None = DEFAULT_MAX_QUEUE,
+        after_close: AfterClose = AfterClose.DELIVER,
     ) -> None:
         self._loop = loop
         self._kinds = kinds
         self._set_paused = set_paused
         self._max_queue = max_queue
         self._resume_at = 0 if max_queue is None else max_queue // 4
+        self._after_close = after_close
         #: Items not read yet, oldest first.
         self.queue: deque[Event] = _NEVER_USED
+        #: Their payload bytes (characters, for text).
+        self.queued_bytes = 0
         #: Whether reading is paused because the queue is full.
         self.paused = False
         #: Set once no item will ever be added (the transport is gone).
         self.ended = False
-        #: Set when the application gave up on what is queued (aiohttp's
-        #: ``close()`` reads to the close and drops the rest): new items are
-        #: dropped too.
-        self.dropping = False
-        #: Set once the client's close frame went: data messages that arrive
-        #: after it are dropped (what came before stays readable), and the
-        #: queue no longer pauses reading, so the server's close gets in.
-        self.closing = False
+        #: What new items are dropped: none; data messages, once the client's
+        #: close frame went (:attr:`AfterClose.DROP`); or all, once the
+        #: application gave up on what is queued (:meth:`drop_all`).
+        self.dropping = _KEEP
         #: The pieces of the fragmented message being read whole, kept here
-        #: so a cancelled read loses none of them.
+        #: so a cancelled read loses none of them (folded into one buffer
+        #: once there are many: see _fold).
         self.partial: list[Any] = []
-        #: Whether a streaming read is in the middle of a message.
+        #: Whether a stream handed out a piece of a message but not its
+        #: last: until it does, no other read may start (websockets' rule:
+        #: the rest of the message would be lost).
         self.streaming = False
         # The reader waiting for an item, if any.
         self._waiter: asyncio.Future[None] | None = None
-        # Bumped by each new stream, so an old one knows it was overtaken.
-        self._stream_id = 0
-        # Whether the rest of an abandoned streamed message is being skipped.
-        self._discarding = False
 
     # -- the producer side ----------------------------------------------------
 
     def put(self, events: list[Event]) -> None:
         """Queue the protocol's output and wake the reader."""
-        if self.dropping:
-            return
+        dropping = self.dropping
+        if dropping:
+            if dropping == _DROP_ALL:
+                return
+            events = [event for event in events if not self._is_data(event)]
         queue = self.queue
         if queue is _NEVER_USED:
             queue = self.queue = deque()
-        if self.closing:
-            events = [event for event in events if not self._is_data(event)]
-            queue.extend(events)
-            self.wake()
-            return
         queue.extend(events)
+        size = self.queued_bytes
+        for event in events:
+            size += _size(event)
+        self.queued_bytes = size
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
         if (
             not self.paused
+            and not dropping
             and self._max_queue is not None
-            and len(queue) >= self._max_queue
+            and (len(queue) >= self._max_queue or size >= DEFAULT_MAX_QUEUE_BYTES)
         ):
             self.paused = True
             self._set_paused(True)
@@ -142,9 +219,10 @@ class Assembler:
         )
 
     def closing_started(self) -> None:
-        """The client's close frame went; see :attr:`closing`."""
-        self.closing = True
-        self._resume()
+        """The client's close frame went: apply the :class:`AfterClose` rule."""
+        if self._after_close is AfterClose.DROP and not self.dropping:
+            self.dropping = _DROP_DATA
+            self._resume()
 
     def end(self) -> None:
         """No more items will come; wake the reader."""
@@ -161,8 +239,9 @@ class Assembler:
 
     def drop_all(self) -> None:
         """Forget what is queued, drop what comes, and resume reading."""
-        self.dropping = True
+        self.dropping = _DROP_ALL
         self.queue.clear()
+        self.queued_bytes = 0
         self.partial.clear()
         self._resume()
 
@@ -192,8 +271,7 @@ class Assembler:
         if type(item) is Fragment:
             return None
         queue.popleft()
-        if self.paused and len(queue) <= self._resume_at:
-            self._resume()
+        self._taken(item)
         return item
 
     async def next(self, deadline: float | None = None) -> Event | None:
@@ -216,18 +294,25 @@ class Assembler:
             if not queue:
                 return None
         item = queue.popleft()
-        if self.paused and len(queue) <= self._resume_at:
-            self._resume()
+        self._taken(item)
         return item
+
+    def _taken(self, item: Event) -> None:
+        """``item`` left the queue: resume reading once little is left."""
+        self.queued_bytes -= _size(item)
+        if (
+            self.paused
+            and len(self.queue) <= self._resume_at
+            and self.queued_bytes <= _RESUME_BYTES
+        ):
+            self._resume()
 
     def _start_wait(
         self, deadline: float | None
     ) -> tuple[asyncio.Future[None], asyncio.TimerHandle | None]:
         """The future the one reader awaits, and the timer of its deadline."""
         if self._waiter is not None:
-            raise Concurrency(
-                "another task is already waiting for a message; read from one task only"
-            )
+            raise Concurrency(WAITING)
         waiter = self._waiter = self._loop.create_future()
         if deadline is None:
             return waiter, None
@@ -242,10 +327,11 @@ class Assembler:
         """The next item, with a fragmented message joined into one.
 
         Returns None like :meth:`next`.  Pieces taken before a cancellation
-        or a timeout stay in :attr:`partial` for the next call.
+        or a timeout stay in :attr:`partial` for the next call.  Raises
+        :class:`Concurrency` while a stream is in the middle of a message.
         """
         if self.streaming:
-            self._abandon_stream()
+            raise Concurrency(STREAM_UNFINISHED)
         partial = self.partial
         types = self._kinds.types
         queue = self.queue
@@ -267,24 +353,25 @@ class Assembler:
                 if not queue:
                     return None
             item = queue.popleft()
-            if self.paused and len(queue) <= self._resume_at:
-                self._resume()
+            self._taken(item)
             if type(item) is not Fragment:
                 kind = item[0]
                 if partial and (kind == types.CLOSE or kind == types.ERROR):
                     # The message can never complete.
                     partial.clear()
                 return item
-            if self._discarding:
-                self._discarding = not item.fin
-                continue
             partial.append(item.data)
             if item.fin:
                 return self._joined(item)
+            if len(partial) >= _FOLD_AT:
+                _fold(partial)
 
     def _joined(self, last: Fragment) -> Event:
         partial = self.partial
-        data = "".join(partial) if isinstance(last.data, str) else b"".join(partial)
+        pieces: list[Any] = partial
+        if type(partial[0]) is bytearray or type(partial[0]) is io.StringIO:
+            pieces = [_plain(piece) for piece in partial]
+        data = "".join(pieces) if isinstance(last.data, str) else b"".join(pieces)
         partial.clear()
         kinds = self._kinds
         cls = kinds.text if last.type == kinds.types.TEXT else kinds.binary
@@ -292,66 +379,58 @@ class Assembler:
 
     # -- streaming ------------------------------------------------------------
 
-    def _abandon_stream(self) -> None:
-        """Let a new read take over from a stream left between two pieces."""
-        if self._waiter is not None:
-            raise Concurrency("another task is already waiting for a message")
-        self.streaming = False
-        self._stream_id += 1
-        self._discarding = True
-
     async def stream(
         self, on_other: Callable[[Event], None]
     ) -> AsyncIterator[str | bytes]:
-        """Yield the next data message piece by piece, as the pieces arrive.
+        """Yield the next data message piece by piece: one piece per frame,
+        as the frames arrive.
 
-        A message that arrived whole is yielded in one piece.  ``on_other``
-        is called with anything else that comes first (control messages,
-        a close, an error); it may raise to end the stream, and returning
-        skips the item.  At the end of the queue ``on_other(None)`` must
-        raise.  Leaving early and reading again skips the rest of the
-        message.
+        A message that arrived in one frame is yielded in one piece.
+        ``on_other`` is called with anything else that comes first (control
+        messages, a close, an error); it may raise to end the stream, and
+        returning skips the item.  At the end of the queue
+        ``on_other(None)`` must raise.
+
+        Cancelling it before the first piece loses nothing.  Leaving it, or
+        cancelling it, after a piece and before the message's last leaves
+        :attr:`streaming` set: every later read raises
+        :class:`Concurrency`, as in websockets, since the rest of the
+        message cannot be handed to anyone.
         """
-        if self.streaming:
-            self._abandon_stream()
-        if self._waiter is not None:
-            raise Concurrency("another task is already waiting for a message")
-        self._stream_id += 1
-        stream_id = self._stream_id
-        self.streaming = True
-        try:
-            # Pieces a cancelled whole-message read had taken come first.
-            partial, self.partial = self.partial, []
+        if self.streaming or self._waiter is not None:
+            raise Concurrency(STREAM_UNFINISHED if self.streaming else WAITING)
+        # Pieces a cancelled whole-message read had taken come first.
+        partial, self.partial = self.partial, []
+        if partial:
+            self.streaming = True
             for piece in partial:
-                yield piece
-            text, binary = self._kinds.types.TEXT, self._kinds.types.BINARY
-            while True:
-                if self._stream_id != stream_id:
-                    raise Concurrency(
-                        "another read took over; the rest of this message was skipped"
-                    )
-                item = await self.next(None)
-                if item is None:
-                    on_other(None)
-                    raise AssertionError("on_other(None) must raise")
-                if type(item) is Fragment:
-                    if self._discarding:
-                        self._discarding = not item.fin
-                        continue
-                    if item.fin:
-                        # The message is complete before its last piece is
-                        # handed out: a consumer that stops there and reads
-                        # again must not skip the next message.
-                        self.streaming = False
-                        yield item.data
-                        return
-                    yield item.data
-                elif item[0] == text or item[0] == binary:
-                    self.streaming = False
-                    yield item[1]
+                yield _plain(piece)
+        text, binary = self._kinds.types.TEXT, self._kinds.types.BINARY
+        while True:
+            item = await self.next(None)
+            if item is None:
+                on_other(None)
+                raise AssertionError("on_other(None) must raise")
+            if type(item) is Fragment:
+                # Set before the piece is handed out: a consumer that stops
+                # after the last one has left nothing behind.
+                self.streaming = not item.fin
+                yield item.data
+                if item.fin:
                     return
-                else:
-                    on_other(item)
-        finally:
-            if self._stream_id == stream_id:
+            elif item[0] == text or item[0] == binary:
                 self.streaming = False
+                yield item[1]
+                return
+            else:
+                on_other(item)
+
+
+#: Why a read cannot start: a stream left a message unfinished.
+STREAM_UNFINISHED: Final = (
+    "a stream left a message unfinished; the connection can read no more"
+)
+#: Why a read cannot start: another is waiting.
+WAITING: Final = (
+    "another task is already waiting for a message; read from one task only"
+)

@@ -15,14 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, Final, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
 
 from ..core.errors import TooManyPings
 from ..core.messages import MessageKinds, describe
 from ..core.parser import Event
 from ..core.protocol import ClientProtocol, State
 from . import pings
-from .assembler import DEFAULT_MAX_QUEUE, Assembler
+from .assembler import DEFAULT_MAX_QUEUE, AfterClose, Assembler
 from .keepalive import Keepalive, KeepaliveSettings
 from .reading import BACKLOG, QUEUE_FULL, WRITES_BACKED_UP, ReadGate, shared_read_buffer
 from .sendlane import SCRATCH_FROM, SCRATCH_LIMIT, SendLane, scratch_for
@@ -48,7 +48,140 @@ class Sink(Protocol):
         """The transport is gone: nothing more will come."""
 
 
-class Connection(asyncio.BufferedProtocol):
+class ConnectionCore:
+    """The part of :class:`Connection` every read and every send goes
+    through: taking a read to the protocol, sending what it parsed where it
+    belongs, and writing a message.
+
+    A class of its own so that it compiles to a C class (its attributes
+    are declared in ``connection.pxd``), which asyncio's
+    ``BufferedProtocol``, a Python class, cannot be the base of;
+    :class:`Connection` adds that base and the rest.
+    """
+
+    __slots__ = (
+        "_debug",
+        "_loop",
+        "_read_buffer",
+        "_reading_into",
+        "_reply_timer",
+        "keepalive",
+        "lane",
+        "logger",
+        "protocol",
+        "reading",
+        "sink",
+    )
+
+    # Set by Connection.__init__.
+    protocol: ClientProtocol
+    lane: SendLane
+    sink: Sink
+    reading: ReadGate
+    keepalive: Keepalive | None
+    logger: Logger
+    _loop: asyncio.AbstractEventLoop
+    _debug: bool
+    _read_buffer: memoryview
+    _reading_into: bool
+    _reply_timer: asyncio.TimerHandle | None
+
+    # -- asyncio.BufferedProtocol ----------------------------------------------
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        # A large binary message is read straight into its own storage (see
+        # FrameParser.read_into): no copy from the shared buffer into it.
+        view = self.protocol.receive_buffer()
+        self._reading_into = view is not None
+        return self._read_buffer if view is None else view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._reading_into:
+            self._reading_into = False
+            self._handle(self.protocol.receive_into(nbytes))
+        else:
+            self.data_received(self._read_buffer[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
+        """Take bytes from the server (a view of a reused buffer will do)."""
+        self._handle(self.protocol.receive_data(data))
+
+    def _handle(self, events: list[Event]) -> None:
+        """Send what the protocol parsed of one read where it belongs."""
+        keepalive = self.keepalive
+        if keepalive is not None:
+            keepalive.last_input = self._loop.time()
+        lane = self.lane
+        lane.hold()
+        try:
+            protocol = self.protocol
+            if events:
+                if self._debug:
+                    for event in events:
+                        self.logger.debug("< %s", describe(event))
+                # Queued before the replies are written: a close reply makes
+                # the queue drop data that comes after it, not before.
+                self.sink.put(events)
+            if protocol.outgoing:
+                self._write_replies()
+            if protocol.acknowledged:
+                self._acknowledge()
+            if protocol.reply_due and self._reply_timer is None:
+                self._hold_reply()
+        finally:
+            wrote = lane.release()
+        if wrote and lane.paused:
+            # What a read makes the client write respects backpressure too:
+            # the automatic replies (a peer that floods pings and never
+            # reads cannot grow the write buffer) and what a listener's
+            # callbacks send.  Checked after release(), whose write() is
+            # what may fill the buffer.
+            self.reading.set(WRITES_BACKED_UP, True)
+        if self.protocol.pending:
+            # One read's compressed messages may inflate to many times
+            # max_msg_size: the rest of the read waits, and the socket with
+            # it, until the queue has room (see _parse_backlog).
+            self.reading.set(BACKLOG, True)
+        elif self.reading.reasons & BACKLOG:
+            self.reading.set(BACKLOG, False)
+
+    if TYPE_CHECKING:
+        # Connection's, called from _handle when a read needs them.  (Cython
+        # compiles these as empty methods, which Connection's override.)
+        def _write_replies(self) -> None: ...
+        def _acknowledge(self) -> None: ...
+        def _hold_reply(self) -> None: ...
+
+    # -- what the faces call -----------------------------------------------------
+
+    def send_message(self, opcode: int, payload: Any, compress: bool = True) -> None:
+        """Write a whole TEXT or BINARY message.
+
+        Raises :class:`~aiows.core.errors.InvalidState` when the state
+        forbids it; the face then waits with ``lane.drain()``.
+        """
+        size = len(payload)
+        # scratch_for()'s own bounds, checked here as well so a small message
+        # costs no call: 1-2% of the instructions per 256 B message
+        # (benchmarks/engine_loop.py under callgrind).
+        scratch = None
+        if SCRATCH_FROM <= size <= SCRATCH_LIMIT:
+            scratch = scratch_for(size)
+        if scratch is None:
+            self.lane.write(
+                self.protocol.send_message(opcode, payload, compress=compress)
+            )
+            return
+        frame = self.protocol.send_message(
+            opcode, payload, compress=compress, into=scratch
+        )
+        if type(frame) is memoryview:
+            self.lane.write_scratch(frame, scratch)
+        else:  # it did not fit (compressed, it came out bigger)
+            self.lane.write(frame)
+
+
+class Connection(ConnectionCore, asyncio.BufferedProtocol):
     """An open client WebSocket on ``transport``, as the faces drive it.
 
     The session layer builds it once the opening handshake succeeded and
@@ -58,30 +191,20 @@ class Connection(asyncio.BufferedProtocol):
     """
 
     __slots__ = (
-        "_close_timeout",
         "_close_timer",
         "_closed_error",
-        "_debug",
         "_keepalive_settings",
-        "_loop",
-        "_read_buffer",
-        "_reading_into",
         "_reply_timeout",
-        "_reply_timer",
         "_timeout_error",
         "assembler",
+        "close_timed_out",
+        "close_timeout",
         "closed",
         "exception",
         "expired",
         "finalizer",
-        "keepalive",
-        "lane",
         "latency",
-        "logger",
         "on_lost",
-        "protocol",
-        "reading",
-        "sink",
         "transport",
     )
 
@@ -93,6 +216,7 @@ class Connection(asyncio.BufferedProtocol):
         loop: asyncio.AbstractEventLoop,
         kinds: MessageKinds,
         max_queue: int | None = DEFAULT_MAX_QUEUE,
+        after_close: AfterClose = AfterClose.DELIVER,
         close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
         reply_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
         keepalive: KeepaliveSettings | None = None,
@@ -113,7 +237,9 @@ class Connection(asyncio.BufferedProtocol):
         #: Frames on their way out.
         self.lane = SendLane(transport, loop, log if self._debug else None)
         #: Messages on their way to the application.
-        self.assembler = Assembler(loop, kinds, self._queue_full, max_queue=max_queue)
+        self.assembler = Assembler(
+            loop, kinds, self._queue_full, max_queue=max_queue, after_close=after_close
+        )
         #: Why reading is paused, if it is.
         self.reading = ReadGate(transport, loop, self._parse_backlog)
         #: Where parsed messages go: the assembler, or a face's own sink
@@ -124,10 +250,13 @@ class Connection(asyncio.BufferedProtocol):
         # is reported).
         self._read_buffer = shared_read_buffer()
         self._reading_into = False
-        # How long the server has, once a close frame went, to finish the
-        # closing handshake and close TCP; then the transport is aborted.
-        self._close_timeout = close_timeout
+        #: How long the server has, once a close frame went, to finish the
+        #: closing handshake and close TCP; then the transport is aborted.
+        self.close_timeout = close_timeout
         self._close_timer: asyncio.TimerHandle | None = None
+        #: Set when the closing handshake did not end within the close
+        #: timeout and the transport was aborted (websockets' words).
+        self.close_timed_out: asyncio.TimeoutError | None = None
         # How long a reply held back until the application reads up to it
         # (Policy.WHEN_READ) may wait for that.
         self._reply_timeout = reply_timeout
@@ -161,66 +290,18 @@ class Connection(asyncio.BufferedProtocol):
                 interval=keepalive.interval,
                 timeout=keepalive.timeout,
                 any_input_is_alive=keepalive.any_input_is_alive,
+                after_drain=keepalive.after_drain,
             )
 
+    def adopt(self, *, writing_paused: bool) -> None:
+        """Start from the state of a transport another protocol had until
+        now (the session layer's hand-over): whether writing is paused, and
+        reading paused exactly when this connection wants it to be."""
+        if writing_paused:
+            self.lane.pause()
+        self.reading.sync()
+
     # -- asyncio.BufferedProtocol ----------------------------------------------
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        # A large binary message is read straight into its own storage (see
-        # FrameParser.read_into): no copy from the shared buffer into it.
-        view = self.protocol.receive_buffer()
-        self._reading_into = view is not None
-        return self._read_buffer if view is None else view
-
-    def buffer_updated(self, nbytes: int) -> None:
-        if self._reading_into:
-            self._reading_into = False
-            self._handle(self.protocol.receive_into(nbytes))
-        else:
-            self.data_received(self._read_buffer[:nbytes])
-
-    def data_received(self, data: bytes | memoryview) -> None:
-        """Take bytes from the server (a view of a reused buffer will do)."""
-        self._handle(self.protocol.receive_data(data))
-
-    def _handle(self, events: list[Event]) -> None:
-        """Send what the protocol parsed of one read where it belongs."""
-        keepalive = self.keepalive
-        if keepalive is not None:
-            keepalive.last_input = self._loop.time()
-        lane = self.lane
-        lane.hold()
-        replied = False
-        try:
-            protocol = self.protocol
-            if events:
-                if self._debug:
-                    for event in events:
-                        self.logger.debug("< %s", describe(event))
-                # Queued before the replies are written: a close reply makes
-                # the queue drop data that comes after it, not before.
-                self.sink.put(events)
-            replied = bool(protocol.outgoing)
-            if replied:
-                self._write_replies()
-            if protocol.acknowledged:
-                self._acknowledge()
-            if protocol.reply_due and self._reply_timer is None:
-                self._hold_reply()
-        finally:
-            lane.release()
-        if replied and lane.paused:
-            # Automatic replies respect backpressure too: a peer that floods
-            # pings and never reads cannot grow the write buffer.  Checked
-            # after release(), whose write() is what may fill the buffer.
-            self.reading.set(WRITES_BACKED_UP, True)
-        if self.protocol.pending:
-            # One read's compressed messages may inflate to many times
-            # max_msg_size: the rest of the read waits, and the socket with
-            # it, until the queue has room (see _parse_backlog).
-            self.reading.set(BACKLOG, True)
-        elif self.reading.reasons & BACKLOG:
-            self.reading.set(BACKLOG, False)
 
     def _parse_backlog(self) -> None:
         self.data_received(b"")
@@ -326,10 +407,40 @@ class Connection(asyncio.BufferedProtocol):
         if self._reply_timer is not None:
             self._reply_timer.cancel()
             self._reply_timer = None
-        if self._close_timer is None and self._close_timeout is not None:
-            self._close_timer = self._loop.call_later(self._close_timeout, self.abort)
-        # The server's close frame must get through a full queue.
+        if self._close_timer is None and self.close_timeout is not None:
+            self._close_timer = self._loop.call_later(
+                self.close_timeout, self._close_expired
+            )
         self.sink.closing_started()
+        if self.protocol.failed and not self.lingering:
+            self._linger()
+
+    def _linger(self) -> None:
+        """The connection failed (RFC 6455 §7.1.7) and its close frame went:
+        half-close, and read and drop what the server still sends until it
+        closes TCP, or the close timeout passes.
+
+        Closing the socket now, with the server's data unread, would make
+        the kernel answer with a reset, which can destroy the close frame
+        before the server reads it: the server would never learn why.
+        """
+        self.reading.discard()
+        self.lane.finish()
+
+    @property
+    def lingering(self) -> bool:
+        """Whether the connection failed and now only drops what the server
+        still sends, until it closes (see :meth:`_linger`)."""
+        return self.reading.discarding
+
+    def _close_expired(self) -> None:
+        self._close_timer = None
+        # asyncio's: the same class as the builtin from Python 3.11 on, and
+        # the one websockets chains on 3.10.
+        self.close_timed_out = asyncio.TimeoutError(
+            "timed out while closing connection"
+        )
+        self.abort()
 
     # -- what the faces call -----------------------------------------------------
 
@@ -337,32 +448,6 @@ class Connection(asyncio.BufferedProtocol):
     def open(self) -> bool:
         """Whether the protocol is OPEN."""
         return self.protocol.state is State.OPEN
-
-    def send_message(self, opcode: int, payload: Any, compress: bool = True) -> None:
-        """Write a whole TEXT or BINARY message.
-
-        Raises :class:`~aiows.core.errors.InvalidState` when the state
-        forbids it; the face then waits with ``lane.drain()``.
-        """
-        size = len(payload)
-        # scratch_for()'s own bounds, checked here as well so a small message
-        # costs no call: 1-2% of the instructions per 256 B message
-        # (benchmarks/engine_loop.py under callgrind).
-        scratch = None
-        if SCRATCH_FROM <= size <= SCRATCH_LIMIT:
-            scratch = scratch_for(size)
-        if scratch is None:
-            self.lane.write(
-                self.protocol.send_message(opcode, payload, compress=compress)
-            )
-            return
-        frame = self.protocol.send_message(
-            opcode, payload, compress=compress, into=scratch
-        )
-        if type(frame) is memoryview:
-            self.lane.write_scratch(frame, scratch)
-        else:  # it did not fit (compressed, it came out bigger)
-            self.lane.write(frame)
 
     def ping(self, payload: bytes) -> asyncio.Future[float]:
         """Send a ping; the future resolves to the round-trip time (see
@@ -400,10 +485,14 @@ class Connection(asyncio.BufferedProtocol):
         """Close the transport once what was written has gone out, and hand
         the socket back at once (the session frees the connector's slot
         now, as aiohttp's ``response.close()`` does, not a loop turn later).
+
+        After a failure the transport stays until the server closes it (or
+        the close timeout): see :meth:`_linger`.
         """
         if self.transport is not None:
-            self.lane.flush()
-            self.transport.close()
+            if not self.lingering:
+                self.lane.flush()
+                self.transport.close()
             on_lost, self.on_lost = self.on_lost, None
             if on_lost is not None:
                 on_lost(None)
@@ -432,6 +521,9 @@ class Connection(asyncio.BufferedProtocol):
         except TooManyPings:
             return  # the application's pings are in flight: the peer is busy
         self.lane.write(frame)
+
+    def when_drained(self, callback: Callable[[], None]) -> None:
+        self.lane.on_drained(callback)
 
     def keepalive_expired(self) -> None:
         settings = self._keepalive_settings

@@ -11,6 +11,11 @@ Either way the peer is given ``timeout`` seconds (None: forever).  While
 the client itself has paused reading (its queue is full, or it is waiting
 for its writes to drain), a missing pong proves nothing about the peer: the
 pong may be waiting in the socket, so the deadline moves on.
+
+When the peer's time starts differs too: aiohttp starts it when the ping is
+queued; websockets once the ping has left the write buffer (behind a large
+upload the ping may wait seconds to be sent, which is no fault of the
+peer's).  :attr:`KeepaliveSettings.after_drain` says which.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ class Pinger(Protocol):
     def keepalive_ping(self) -> None:
         """Send a ping, and call :meth:`Keepalive.pong` when its pong comes."""
 
+    def when_drained(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once what was written has left the write buffer
+        (down to its low-water mark)."""
+
     def keepalive_expired(self) -> None:
         """The peer stayed silent: end the connection."""
 
@@ -43,15 +52,16 @@ class Keepalive:
     """The timers of one connection's keepalive."""
 
     __slots__ = (
+        "_after_drain",
         "_any_input",
-        "_interval",
         "_loop",
         "_pinger",
         "_sent_at",
-        "_timeout",
         "_timer",
         "_waiting",
+        "interval",
         "last_input",
+        "timeout",
     )
 
     def __init__(
@@ -62,15 +72,19 @@ class Keepalive:
         interval: float,
         timeout: float | None,
         any_input_is_alive: bool,
+        after_drain: bool = False,
     ) -> None:
         self._pinger = pinger
         self._loop = loop
-        # Seconds between pings (after the last input, when any input counts).
-        self._interval = interval
-        # Seconds the peer has to answer; None waits forever.
-        self._timeout = timeout
+        #: Seconds between pings (after the last input, when any input
+        #: counts); a change applies from the next ping.
+        self.interval = interval
+        #: Seconds the peer has to answer; None waits forever.
+        self.timeout = timeout
         # aiohttp's rule (any input counts) or websockets' (only the pong).
         self._any_input = any_input_is_alive
+        # Whether the peer's time starts once the ping left the buffer.
+        self._after_drain = after_drain
         #: ``loop.time()`` of the last input; the connection sets it.
         self.last_input = loop.time()
         # Whether a ping waits for its pong, and when it went.
@@ -82,6 +96,7 @@ class Keepalive:
 
     def stop(self) -> None:
         """Cancel the timers; the connection is closing."""
+        self._waiting = False
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -94,17 +109,25 @@ class Keepalive:
         if not self._pinger.open:
             return
         now = self._loop.time()
-        if self._any_input and now - self.last_input < self._interval:
+        if self._any_input and now - self.last_input < self.interval:
             # Input arrived meanwhile: wait a whole interval from it.
-            self._schedule(self.last_input + self._interval, self._on_interval)
+            self._schedule(self.last_input + self.interval, self._on_interval)
             return
         self._waiting = True
         self._sent_at = now
         self._pinger.keepalive_ping()
-        if self._timeout is None:
-            self._schedule(now + self._interval, self._on_interval)
+        if self.timeout is None:
+            self._schedule(now + self.interval, self._on_interval)
+        elif self._after_drain:
+            self._pinger.when_drained(self._start_deadline)
         else:
-            self._schedule(now + self._timeout, self._on_deadline)
+            self._schedule(now + self.timeout, self._on_deadline)
+
+    def _start_deadline(self) -> None:
+        """The ping left the write buffer: the peer's time starts."""
+        if self._waiting and self._timer is None and self._pinger.open:
+            assert self.timeout is not None
+            self._schedule(self._loop.time() + self.timeout, self._on_deadline)
 
     def pong(self) -> None:
         """The pong of the keepalive's ping came: the next ping is due an
@@ -112,9 +135,9 @@ class Keepalive:
         if not self._waiting:
             return
         self._waiting = False
-        if self._timeout is not None:
+        if self.timeout is not None:
             self.stop()
-            self._schedule(self._sent_at + self._interval, self._on_interval)
+            self._schedule(self._sent_at + self.interval, self._on_interval)
 
     def _on_deadline(self) -> None:
         self._timer = None
@@ -124,11 +147,11 @@ class Keepalive:
         if self._any_input and self.last_input >= self._sent_at:
             # aiohttp counts any frame since the ping as a sign of life.
             self._waiting = False
-            self._schedule(self.last_input + self._interval, self._on_interval)
+            self._schedule(self.last_input + self.interval, self._on_interval)
         elif pinger.reading_paused:
             # The pong may be unread in the socket: look again later.
-            assert self._timeout is not None
-            self._schedule(self._loop.time() + self._timeout, self._on_deadline)
+            assert self.timeout is not None
+            self._schedule(self._loop.time() + self.timeout, self._on_deadline)
         else:
             pinger.keepalive_expired()
 
@@ -136,7 +159,14 @@ class Keepalive:
 class KeepaliveSettings:
     """How a face wants its connection kept alive; see :mod:`.keepalive`."""
 
-    __slots__ = ("any_input_is_alive", "close_code", "interval", "payload", "timeout")
+    __slots__ = (
+        "after_drain",
+        "any_input_is_alive",
+        "close_code",
+        "interval",
+        "payload",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -146,6 +176,7 @@ class KeepaliveSettings:
         any_input_is_alive: bool,
         close_code: int | None,
         payload: Callable[[], bytes],
+        after_drain: bool = False,
     ) -> None:
         #: Seconds between pings.
         self.interval = interval
@@ -159,6 +190,9 @@ class KeepaliveSettings:
         self.close_code = close_code
         #: Makes each ping's payload.
         self.payload = payload
+        #: Whether the peer's time starts once the ping left the write
+        #: buffer (websockets) rather than when it was queued (aiohttp).
+        self.after_drain = after_drain
 
 
 def random_payload() -> bytes:

@@ -24,6 +24,8 @@ WRITES_BACKED_UP: Final = 2
 #: inflated its budget; the rest is parsed once nothing else holds reading
 #: back.
 BACKLOG: Final = 4
+#: The application asked (the listener's ``pause_reading()``).
+APPLICATION: Final = 8
 
 _this_thread = threading.local()
 
@@ -62,7 +64,14 @@ class ReadGate:
     read again.
     """
 
-    __slots__ = ("_backlog_handle", "_loop", "_parse_backlog", "reasons", "transport")
+    __slots__ = (
+        "_backlog_handle",
+        "_loop",
+        "_parse_backlog",
+        "discarding",
+        "reasons",
+        "transport",
+    )
 
     def __init__(
         self,
@@ -76,6 +85,9 @@ class ReadGate:
         self._parse_backlog = parse_backlog
         #: The reasons that hold reading back, as bits; 0 while reading.
         self.reasons = 0
+        #: Set once what is read is only dropped (see :meth:`discard`):
+        #: nothing holds reading back any more.
+        self.discarding = False
         self._backlog_handle: asyncio.Handle | None = None
 
     @property
@@ -85,6 +97,8 @@ class ReadGate:
 
     def set(self, reason: int, paused: bool) -> None:
         """Add ``reason`` (``paused``) or take it away."""
+        if self.discarding:
+            return
         before = self.reasons
         after = before | reason if paused else before & ~reason
         self.reasons = after
@@ -104,9 +118,24 @@ class ReadGate:
             self._parse_backlog()
 
     def sync(self) -> None:
-        """Pause the transport again if it should be (after a hand-over)."""
-        if self.reasons and self.transport is not None:
-            self.transport.pause_reading()
+        """Make the transport read exactly when no reason holds reading back
+        (after a hand-over: the previous protocol may have paused or resumed
+        it)."""
+        transport = self.transport
+        if transport is None:
+            return
+        if self.reasons:
+            transport.pause_reading()
+        elif not transport.is_reading():
+            transport.resume_reading()
+
+    def discard(self) -> None:
+        """Read on for good, whatever held reading back: what comes is only
+        dropped now (after a failure, until the server closes)."""
+        self.discarding = True
+        reasons, self.reasons = self.reasons, 0
+        if reasons and self.transport is not None:
+            self.transport.resume_reading()
 
     def detach(self) -> None:
         """The transport is gone: nothing more to pause or parse."""

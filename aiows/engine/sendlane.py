@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from typing import Final
 
 from ..core.frames import OPCODE_MASK
@@ -88,12 +89,14 @@ class SendLane:
         "_corked",
         "_corked_size",
         "_drain_waiter",
+        "_drained",
         "_held",
         "_lock",
         "_logger",
         "_loop",
         "_quiet",
         "_transport",
+        "_wrote",
         "closed",
         "paused",
     )
@@ -115,6 +118,8 @@ class SendLane:
         # Whether the gathering was opened by hold(), to be closed by
         # release() rather than by a loop callback.
         self._held = False
+        # Whether anything went to the transport since hold().
+        self._wrote = False
         # Whether nothing was written since the last read or the last
         # gathered write: the next write then goes out at once.
         self._quiet = True
@@ -124,6 +129,8 @@ class SendLane:
         self.closed = False
         # Woken when the transport resumes writing or is gone.
         self._drain_waiter: asyncio.Future[None] | None = None
+        # Called once when the transport resumes writing (on_drained()).
+        self._drained: list[Callable[[], None]] | None = None
         # Held for the whole of a fragmented message; created on first use.
         self._lock: asyncio.Lock | None = None
 
@@ -150,6 +157,7 @@ class SendLane:
             # the loop could let it pass the transport's high-water mark
             # after its sender saw the buffer below it.
             self._quiet = False
+            self._wrote = True
             self._transport.write(frame)
         else:
             # A second write before the loop came round: gather from here.
@@ -175,6 +183,7 @@ class SendLane:
         elif corked:
             self._flush(corked)
         transport = self._transport
+        self._wrote = True
         transport.write(frame)
         if transport.get_write_buffer_size():
             _give_up_scratch(scratch)
@@ -183,6 +192,7 @@ class SendLane:
         self._corked = []
         self._corked_size = 0
         if not self.closed:
+            self._wrote = True
             self._transport.write(corked[0] if len(corked) == 1 else b"".join(corked))
 
     def _uncork(self) -> None:
@@ -201,12 +211,14 @@ class SendLane:
         ping-pong through the listener API: a third fewer event-loop
         iterations per message.
         """
+        self._wrote = False
         if self._corked is None:
             self._corked = []
             self._held = True
 
-    def release(self) -> None:
-        """Write what :meth:`hold` gathered."""
+    def release(self) -> bool:
+        """Write what :meth:`hold` gathered; whether anything was written
+        since :meth:`hold`."""
         if self._held:
             self._held = False
             corked = self._corked
@@ -215,11 +227,21 @@ class SendLane:
             self._corked = None
             # The next write (the answer the read woke a task for) goes at once.
             self._quiet = True
+        return self._wrote
 
     def flush(self) -> None:
         """Write what is gathered now, e.g. before closing the transport."""
         if self._corked:
             self._flush(self._corked)
+
+    def finish(self) -> None:
+        """Write what is gathered, then nothing more, and half-close the
+        transport once its buffer is sent, where it can (not over TLS)."""
+        self.flush()
+        self.close()
+        transport = self._transport
+        if transport.can_write_eof() and not transport.is_closing():
+            transport.write_eof()
 
     async def drain(self) -> None:
         """Wait while the transport's buffer is over its high-water mark.
@@ -247,9 +269,25 @@ class SendLane:
         waiter, self._drain_waiter = self._drain_waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        drained, self._drained = self._drained, None
+        if drained is not None and not self.closed:
+            for callback in drained:
+                callback()
+
+    def on_drained(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the transport's buffer is below its
+        low-water mark: now if it is, else when it drains (never, if the
+        transport goes first)."""
+        if not self.paused:
+            callback()
+        elif self._drained is None:
+            self._drained = [callback]
+        else:
+            self._drained.append(callback)
 
     def close(self) -> None:
-        """The transport is gone: drop gathered frames, wake drainers."""
+        """The transport is gone (or takes nothing more): drop gathered
+        frames, wake drainers."""
         self.closed = True
         self._corked = None if self._corked is None else []
         self.resume()

@@ -28,14 +28,11 @@ from aiohttp import ClientConnectionResetError, ClientResponse, WSMsgType
 from multidict import CIMultiDictProxy
 
 from ..core.errors import InvalidState
+from ..core.errors import ProtocolError as CoreProtocolError
 from ..core.frames import Opcode, build_close_payload
 from ..engine.assembler import Concurrency
 from ..engine.connection import Connection
-from ..exceptions import (
-    ConcurrencyError,
-    WSMessageTypeError,
-    public_error,
-)
+from ..exceptions import ConcurrencyError, WSMessageTypeError
 from .aiohttp_messages import WS_CLOSED_MESSAGE, WS_CLOSING_MESSAGE, WSMessage
 
 _TEXT: Final = WSMsgType.TEXT
@@ -45,6 +42,13 @@ _ERROR: Final = WSMsgType.ERROR
 _TEXT_OP: Final = int(Opcode.TEXT)
 _BINARY_OP: Final = int(Opcode.BINARY)
 _CLOSED_TRANSPORT: Final = "Cannot write to closing transport"
+
+
+def _websocket_error(exc: CoreProtocolError) -> aiohttp.WebSocketError:
+    """The error an ERROR message carries: exactly ``aiohttp.WebSocketError``,
+    as aiohttp's reader raises it (its own tests check the type with
+    ``is``), with the close code aiows sent."""
+    return aiohttp.WebSocketError(exc.code, exc.reason)
 
 
 class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
@@ -121,6 +125,17 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
         self._exception_value: BaseException | None = None
 
     # -- state -----------------------------------------------------------------
+
+    @property
+    def _closed(self) -> bool:
+        """aiohttp's own flag, with aiohttp's meaning: test suites written
+        for aiohttp set ``ws._closed = True`` to act as if the connection
+        had dropped; ``receive()`` then returns CLOSED."""
+        return self._closed_flag
+
+    @_closed.setter
+    def _closed(self, value: bool) -> None:
+        self._closed_flag = value
 
     @property
     def closed(self) -> bool:
@@ -237,7 +252,7 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
                     self._finish()
                 return msg  # type: ignore[no-any-return]
             if kind is _ERROR:
-                exc = public_error(msg[1])
+                exc = _websocket_error(msg[1])
                 self._close_code_value = exc.code
                 self._finish()  # the close with exc.code goes out
                 return WSMessage(_ERROR, exc, None)
@@ -433,6 +448,11 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
             self._assembler.wake()
             await self._close_wait_future
         if self.closed:
+            if self._engine.lingering:
+                # A failed connection still drops what the server sends
+                # until it closes (never longer than ws_close): close()
+                # returns once the socket is gone, as after a normal close.
+                await self._engine.wait_closed()
             return False
         build_close_payload(code, message)  # a bad code or reason raises now
         self._closed_flag = True
@@ -454,7 +474,7 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
                 # The error was never read: aiohttp's close() meets it
                 # while reading for the close, and reports it so.
                 self._close_code_value = aiohttp.WSCloseCode.ABNORMAL_CLOSURE
-                self._exception_value = public_error(failure)
+                self._exception_value = _websocket_error(failure)
             elif rcvd is not None:
                 self._close_code_value = rcvd.code
             else:

@@ -11,6 +11,15 @@ everything else (connector pool, cookies, auth, proxy, TLS).
 Choose it over ``receive()`` when the per-message cost matters more than
 the convenience of ``await``: market data, telemetry, game state.  Keep the
 callbacks short: the event loop does nothing else while they run.
+
+Flow control: there is no queue to fill, so the socket itself is the
+buffer.  When what the callbacks sent while handling a read leaves the
+transport's buffer over its high-water mark (``write_limit``), reading
+pauses until it drains: a server that sends without reading cannot grow the
+client's memory through the replies.  A listener that must wait for work of
+its own calls :meth:`ListenerConnection.pause_reading` and, later,
+:meth:`ListenerConnection.resume_reading`; meanwhile the server's messages
+wait in the kernel's buffers and then in the server's.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from ..core.frames import Opcode, WSCloseCode
 from ..core.messages import MessageKinds
 from ..core.parser import Event
 from ..engine.connection import Connection
+from ..engine.reading import APPLICATION
 from .aiohttp_messages import WSMessage
 
 logger: Final = logging.getLogger("aiows.client")
@@ -125,6 +135,23 @@ class ListenerConnection:
         """Whether the transport's buffer is over its high-water mark; a
         listener that sends a lot should hold back while it is."""
         return self._engine.lane.paused
+
+    @property
+    def reading_paused(self) -> bool:
+        """Whether the client stopped reading the socket, for any reason:
+        :meth:`pause_reading`, or its own writes backed up."""
+        return self._engine.reading_paused
+
+    def pause_reading(self) -> None:
+        """Stop reading the socket until :meth:`resume_reading`: no callback
+        runs for a message meanwhile (what came in the same read is still
+        handed over).  Keepalive allows for it: no pong is missed while the
+        client does not read."""
+        self._engine.reading.set(APPLICATION, True)
+
+    def resume_reading(self) -> None:
+        """Read the socket again after :meth:`pause_reading`."""
+        self._engine.reading.set(APPLICATION, False)
 
     @property
     def response(self) -> ClientResponse:

@@ -14,15 +14,14 @@ from __future__ import annotations
 import codecs
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from enum import IntEnum
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Final
 
 from aiohttp import ClientResponse
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDictProxy
 
-from ..core.frames import NO_STATUS_RECEIVED, WSCloseCode
+from ..core.frames import WSCloseCode
 from ..core.handshake import Request, Response
 from ..core.messages import CORE_KINDS, WSMsgType
 from ..core.protocol import State as ProtocolState
@@ -35,7 +34,8 @@ from ..exceptions import (
     ConnectionClosedOK,
     public_error,
 )
-from .websockets_send import Sending
+from ..websockets_state import OK_CODES, ProtocolView, State, make_headers
+from .websockets_send import Sending, check_close
 
 #: The parser's message classes for this face: the core's own.
 KINDS: Final = CORE_KINDS
@@ -44,35 +44,26 @@ _TEXT: Final = WSMsgType.TEXT
 _BINARY: Final = WSMsgType.BINARY
 _CLOSE: Final = WSMsgType.CLOSE
 _ERROR: Final = WSMsgType.ERROR
-# Close codes after which iteration ends quietly (websockets' rule).
-_OK_CODES: Final = frozenset(
-    {WSCloseCode.OK, WSCloseCode.GOING_AWAY, NO_STATUS_RECEIVED}
+# websockets' words for a read that another read (or an unfinished stream)
+# is in the way of.
+_CONCURRENT_RECV: Final = (
+    "cannot call recv while another coroutine is already running recv or recv_streaming"
+)
+_CONCURRENT_STREAM: Final = (
+    "cannot call recv_streaming while another coroutine is already running "
+    "recv or recv_streaming"
 )
 
 
-class State(IntEnum):
-    """A connection's state, with websockets' names and values."""
-
-    CONNECTING = 0
-    OPEN = 1
-    CLOSING = 2
-    CLOSED = 3
-
-
-class Headers(CIMultiDictProxy[str]):
-    """Handshake headers with websockets' ``Headers`` methods too."""
-
-    def get_all(self, key: str) -> list[str]:
-        """Every value of ``key``, in order; ``[]`` when there is none."""
-        return self.getall(key, [])
-
-    def raw_items(self) -> Iterator[tuple[str, str]]:
-        """``(name, value)`` pairs as received, names in their own case."""
-        return iter(self.items())
-
-
-def _headers(headers: CIMultiDictProxy[str]) -> Headers:
-    return Headers(CIMultiDict(headers))
+def _seconds(name: str, value: Any, *, zero: bool) -> float | None:
+    """``value`` as seconds (None: no limit), or ``ValueError`` naming it."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"{name} must be a number of seconds or None, not {value!r}")
+    if value == 0 and not zero:
+        raise ValueError(f"{name} must be more than 0 or None, not {value!r}")
+    return float(value)
 
 
 def _decoded(data: str | bytes, kind: Any, decode: bool | None) -> str | bytes:
@@ -98,6 +89,7 @@ class ClientConnection(Sending):
     __slots__ = (
         "_addresses",
         "_assembler",
+        "_decode_error",
         "_engine",
         "_response",
         "_subprotocol",
@@ -118,6 +110,9 @@ class ClientConnection(Sending):
         # The 101 response, as aiohttp gave it.
         self._response = response
         self._subprotocol = subprotocol
+        # The UnicodeDecodeError of a recv(decode=True) that failed the
+        # connection with 1007, if one did.
+        self._decode_error: UnicodeDecodeError | None = None
         # (sockname, peername), read once: they stay known after the close.
         transport = engine.transport
         self._addresses = (
@@ -165,6 +160,71 @@ class ClientConnection(Sending):
         return self._subprotocol
 
     @property
+    def protocol(self) -> ProtocolView:
+        """``state`` and ``extensions``, where websockets' users read them
+        (``ws.protocol.state``)."""
+        return ProtocolView(self, self._engine.protocol)
+
+    # -- websockets' legacy attributes ---------------------------------------------
+
+    @property
+    def path(self) -> str:
+        """The request's path and query (websockets' legacy attribute)."""
+        return self.request.path
+
+    @property
+    def extensions(self) -> list[Any]:
+        """The extensions negotiated, in the order the server accepted them
+        (websockets' legacy attribute; ``protocol.extensions`` is the same)."""
+        return self._engine.protocol.extensions
+
+    @property
+    def close_timeout(self) -> float | None:
+        """How long ``close()`` waits for the closing handshake; writable, as
+        in websockets' legacy client (applies to a close not started yet)."""
+        return self._engine.close_timeout
+
+    @close_timeout.setter
+    def close_timeout(self, value: float | None) -> None:
+        self._engine.close_timeout = _seconds("close_timeout", value, zero=True)
+
+    @property
+    def ping_interval(self) -> float | None:
+        """Seconds between keepalive pings; writable, as in websockets'
+        legacy client: the next ping is due that long after the last, and
+        None stops the pings.  A connection opened without keepalive
+        stays without it."""
+        keepalive = self._engine.keepalive
+        return None if keepalive is None else keepalive.interval
+
+    @ping_interval.setter
+    def ping_interval(self, value: float | None) -> None:
+        keepalive = self._engine.keepalive
+        if value is None:
+            if keepalive is not None:
+                keepalive.stop()
+                self._engine.keepalive = None
+            return
+        interval = _seconds("ping_interval", value, zero=False)
+        if keepalive is not None:
+            assert interval is not None
+            keepalive.interval = interval
+
+    @property
+    def ping_timeout(self) -> float | None:
+        """Seconds a keepalive ping waits for its pong; writable, as in
+        websockets' legacy client (None waits forever)."""
+        keepalive = self._engine.keepalive
+        return None if keepalive is None else keepalive.timeout
+
+    @ping_timeout.setter
+    def ping_timeout(self, value: float | None) -> None:
+        keepalive = self._engine.keepalive
+        timeout = _seconds("ping_timeout", value, zero=False)
+        if keepalive is not None:
+            keepalive.timeout = timeout
+
+    @property
     def latency(self) -> float:
         """Round-trip time of the last ping answered, in seconds."""
         return self._engine.latency
@@ -202,16 +262,15 @@ class ClientConnection(Sending):
     def request(self) -> Request:
         """The upgrade request as sent: ``path`` and ``headers``."""
         info = self._response.request_info
-        return Request(info.url.raw_path_qs, _headers(info.headers))
+        return Request(info.url.raw_path_qs, make_headers(info.headers.items()))
 
     @property
     def response(self) -> Response:
         """The server's 101: ``status_code``, ``reason_phrase``, ``headers``,
         ``body``."""
         response = self._response
-        return Response(
-            response.status, response.reason or "", _headers(response.headers)
-        )
+        headers = make_headers(response.headers.items())
+        return Response(response.status, response.reason or "", headers)
 
     @property
     def aiohttp_response(self) -> ClientResponse:
@@ -233,22 +292,37 @@ class ClientConnection(Sending):
         rcvd, sent = protocol.close_rcvd, protocol.close_sent
         if (
             rcvd is not None
-            and rcvd.code in _OK_CODES
-            and (sent is None or sent.code in _OK_CODES)
+            and rcvd.code in OK_CODES
+            and (sent is None or sent.code in OK_CODES)
         ):
             cls: type[ConnectionClosed] = ConnectionClosedOK
         else:
             cls = ConnectionClosedError
         exc = cls(rcvd, sent, protocol.close_rcvd_then_sent)
-        # What websockets chains: the protocol error that failed the
-        # connection, or the end of the stream when no close frame went at
-        # all; nothing after a close the client sent itself (a keepalive
-        # timeout, a failed fragmented send).
-        if protocol.failure is not None:
-            exc.__cause__ = public_error(protocol.failure)
-        elif rcvd is None and sent is None:
-            exc.__cause__ = EOFError("stream of frames ended")
+        exc.__cause__ = self._cause()
         return exc
+
+    def _cause(self) -> BaseException | None:
+        """What websockets chains to ``ConnectionClosed``: what ended the
+        connection from outside the protocol first (a text that did not
+        decode, the close timeout, the transport's error), else the
+        server's protocol error, else the end of the stream when it came
+        before the server's close frame; nothing after the client failed the
+        connection itself (a keepalive timeout, a failed fragmented send)."""
+        engine = self._engine
+        if self._decode_error is not None:
+            return self._decode_error
+        if engine.close_timed_out is not None:
+            return engine.close_timed_out
+        if engine.exception is not None and not engine.expired:
+            return engine.exception
+        protocol = engine.protocol
+        if protocol.failure is not None:
+            # An extension's own exception, as websockets chains it.
+            return protocol.failure.__cause__ or public_error(protocol.failure)
+        if protocol.close_rcvd is None and not protocol.failed:
+            return EOFError("unexpected end of stream")
+        return None
 
     # -- receiving ---------------------------------------------------------------
 
@@ -265,24 +339,43 @@ class ClientConnection(Sending):
         if msg is None:
             try:
                 msg = await self._assembler.message()
-            except Concurrency as exc:
-                raise ConcurrencyError(str(exc)) from None
+            except Concurrency:
+                raise ConcurrencyError(_CONCURRENT_RECV) from None
         if msg is None or msg[0] is _CLOSE or msg[0] is _ERROR:
             await self._engine.wait_closed()
             raise self._closed_error()
         if decode is None:
             return msg[1]  # type: ignore[no-any-return]
-        return _decoded(msg[1], msg[0], decode)
+        try:
+            return _decoded(msg[1], msg[0], decode)
+        except UnicodeDecodeError as exc:
+            raise await self._undecodable(exc) from exc
+
+    async def _undecodable(self, exc: UnicodeDecodeError) -> ConnectionClosed:
+        """A binary message read with ``decode=True`` is not UTF-8: fail the
+        connection with 1007, as websockets does, and wait for its end."""
+        if self._decode_error is None:
+            self._decode_error = exc
+        self._engine.fail(
+            WSCloseCode.INVALID_TEXT, f"{exc.reason} at position {exc.start}"
+        )
+        await self._engine.wait_closed()
+        return self._closed_error()
 
     async def recv_streaming(
         self, decode: bool | None = None
     ) -> AsyncIterator[str | bytes]:
-        """Yield the next message piece by piece, as its frames arrive.
+        """Yield the next message frame by frame, as its frames arrive.
 
-        A message sent in several frames is never held whole.  ``decode``
-        as in :meth:`recv`.  Raises :class:`ConnectionClosed` like
-        :meth:`recv`.  Leaving the loop early and reading again skips the
-        rest of the message.
+        A message sent in several frames is never held whole; an empty
+        frame gives an empty piece.  ``decode`` as in :meth:`recv`.  Raises
+        :class:`ConnectionClosed` like :meth:`recv`.
+
+        Cancelling it before the first frame loses nothing.  The iterator
+        must then be consumed to the end of the message: leaving it, or
+        cancelling it, after a frame makes every later read raise
+        :class:`~aiows.ConcurrencyError`, as in websockets (the rest of the
+        message could reach no one); close the connection instead.
         """
         decoder: codecs.IncrementalDecoder | None = None
         try:
@@ -292,13 +385,20 @@ class ClientConnection(Sending):
                 elif decode:
                     if decoder is None:
                         decoder = codecs.getincrementaldecoder("utf-8")()
-                    yield decoder.decode(piece)  # type: ignore[arg-type]
+                    try:
+                        text = decoder.decode(piece)  # type: ignore[arg-type]
+                    except UnicodeDecodeError as exc:
+                        raise await self._undecodable(exc) from exc
+                    yield text
                 else:
                     yield piece.encode("utf-8")  # type: ignore[union-attr]
-        except Concurrency as exc:
-            raise ConcurrencyError(str(exc)) from None
+        except Concurrency:
+            raise ConcurrencyError(_CONCURRENT_STREAM) from None
         if decoder is not None:
-            decoder.decode(b"", True)  # a truncated character fails here
+            try:
+                decoder.decode(b"", True)  # a truncated character fails here
+            except UnicodeDecodeError as exc:
+                raise await self._undecodable(exc) from exc
 
     def _on_other(self, item: Any) -> None:
         if item is None or item[0] is _CLOSE or item[0] is _ERROR:
@@ -329,6 +429,8 @@ class ClientConnection(Sending):
             # A fragmented message is half sent: it cannot end normally.
             engine.fail(WSCloseCode.INTERNAL_ERROR, "close during fragmented message")
         else:
+            if engine.open:
+                check_close(code, reason)
             engine.close(code, reason)
         await engine.wait_closed()
 

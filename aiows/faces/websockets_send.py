@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
-from typing import Final
+from typing import Any, Final
 
-from ..core.errors import InvalidState
-from ..core.frames import Opcode, WSCloseCode
+from ..core.errors import ExtensionFailed, InvalidState
+from ..core.frames import (
+    MAX_CLOSE_REASON,
+    MAX_CONTROL_PAYLOAD,
+    Opcode,
+    WSCloseCode,
+    is_valid_close_code,
+)
 from ..engine.connection import Connection
-from ..exceptions import ConcurrencyError, ConnectionClosed
+from ..exceptions import ConcurrencyError, ConnectionClosed, ProtocolError
 
 Data = str | bytes | bytearray | memoryview
 Payload = bytes | bytearray | memoryview
@@ -40,6 +46,36 @@ def _payload(message: Data) -> Payload:
     return message.encode("utf-8") if isinstance(message, str) else message
 
 
+def _control_payload(data: Any) -> bytes:
+    """A ping's or pong's payload from ``str`` or bytes-like ``data``, as
+    websockets takes it: anything else is a ``TypeError`` (``bytes(42)``
+    would be 42 zero bytes)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, str):
+        return data.encode()
+    raise TypeError("data must be str or bytes-like")
+
+
+def _protocol_error(message: str) -> ProtocolError:
+    """websockets' error for a frame the client may not send, with its text."""
+    return ProtocolError(WSCloseCode.PROTOCOL_ERROR, message)
+
+
+def check_close(code: int, reason: str) -> None:
+    """Raise websockets' :class:`ProtocolError` for a close frame that may
+    not be sent: a code RFC 6455 §7.4 reserves, or a reason too long."""
+    if not is_valid_close_code(code):
+        raise _protocol_error("invalid status code")
+    if len(reason.encode("utf-8")) > MAX_CLOSE_REASON:
+        raise _protocol_error("control frame too long")
+
+
+def _check_control(payload: Payload) -> None:
+    if len(payload) > MAX_CONTROL_PAYLOAD:
+        raise _protocol_error("control frame too long")
+
+
 class Sending:
     """``send()``, ``ping()`` and ``pong()`` over ``self._engine``."""
 
@@ -58,6 +94,23 @@ class Sending:
         """
         await self._engine.wait_closed()
         return self._closed_error()
+
+    async def _extension_failed(self, exc: ExtensionFailed) -> ConnectionClosed:
+        """The error for a send an extension's ``encode`` failed otherwise
+        than with a protocol error.
+
+        As in websockets: logged as an internal error, the transport
+        aborted (the extension's state is unknown, so nothing more can be
+        sent), and the caller gets ``ConnectionClosedError`` chaining the
+        extension's exception.
+        """
+        engine = self._engine
+        cause = exc.__cause__
+        engine.logger.error("unexpected internal error", exc_info=cause)
+        if engine.exception is None:
+            engine.exception = cause
+        engine.abort()
+        return await self._refused()
 
     async def send(
         self,
@@ -103,6 +156,9 @@ class Sending:
             self._engine.send_message(opcode, payload)
         except InvalidState:
             error = await self._refused()
+            raise error from error.__cause__
+        except ExtensionFailed as exc:
+            error = await self._extension_failed(exc)
             raise error from error.__cause__
 
     async def _drain(self) -> None:
@@ -168,6 +224,9 @@ class Sending:
         except InvalidState:
             error = await self._refused()
             raise error from error.__cause__
+        except ExtensionFailed as exc:
+            error = await self._extension_failed(exc)
+            raise error from error.__cause__
         engine.lane.write(frame)
 
     async def ping(self, data: Data | None = None) -> asyncio.Future[float]:
@@ -180,15 +239,19 @@ class Sending:
         if data is None:
             payload = engine.unique_ping_payload()
         else:
-            payload = bytes(_payload(data))
+            payload = _control_payload(data)
             if engine.protocol.ping_in_flight(payload):
-                raise ConcurrencyError(
-                    f"a ping with payload {payload!r} is already waiting for its pong"
-                )
+                # websockets' words.
+                raise ConcurrencyError("already waiting for a pong with the same data")
+            if engine.open:
+                _check_control(payload)
         try:
             waiter = engine.ping(payload)
         except InvalidState:
             error = await self._refused()
+            raise error from error.__cause__
+        except ExtensionFailed as exc:
+            error = await self._extension_failed(exc)
             raise error from error.__cause__
         await self._drain()
         return waiter
@@ -196,10 +259,16 @@ class Sending:
     async def pong(self, data: Data = b"") -> None:
         """Send an unsolicited pong (a one-way heartbeat, RFC 6455 §5.5.3)."""
         engine = self._engine
+        payload = _control_payload(data)
+        if engine.open:
+            _check_control(payload)
         try:
-            engine.lane.write(engine.protocol.send_pong(_payload(data)))
+            engine.lane.write(engine.protocol.send_pong(payload))
         except InvalidState:
             error = await self._refused()
+            raise error from error.__cause__
+        except ExtensionFailed as exc:
+            error = await self._extension_failed(exc)
             raise error from error.__cause__
         await self._drain()
 

@@ -27,6 +27,7 @@ from .options import (
     UpgradeOptions,
     count,
     flag,
+    response_class,
     seconds,
     ssl_setting,
     subprotocols,
@@ -60,7 +61,7 @@ KEYWORDS: Final = frozenset(
         "compress",
         "max_msg_size",
         "decode_text",
-        # aiohttp 0.x, ignored with a warning
+        # aiohttp 0.x: ws_response_class is honoured, loop ignored with a warning
         "ws_response_class",
         "loop",
         # aiows
@@ -171,14 +172,13 @@ def ws_connect_options(
         names = ", ".join(sorted(unknown))
         raise TypeError(f"ws_connect() got unexpected keyword argument(s): {names}")
     level = stacklevel + 1
-    for name in ("ws_response_class", "loop"):
-        if given.get(name) is not None:
-            warnings.warn(
-                f"ws_connect() ignores {name}=, an aiohttp 0.x argument: aiows "
-                "always returns aiows.ClientWebSocketResponse on the running loop",
-                DeprecationWarning,
-                stacklevel=level,
-            )
+    if given.get("loop") is not None:
+        warnings.warn(
+            "ws_connect() ignores loop=, an aiohttp 0.x argument: aiows "
+            "always runs on the running loop",
+            DeprecationWarning,
+            stacklevel=level,
+        )
     heartbeat = seconds("heartbeat", given.get("heartbeat"))
     skip = given.get("skip_auto_headers")
     method = given.get("method", "GET")
@@ -235,6 +235,9 @@ def ws_connect_options(
         autoping=flag("autoping", given.get("autoping", True)),
         heartbeat=heartbeat,
         ping_timeout=seconds("ping_timeout", given.get("ping_timeout")),
+        response_class=response_class(
+            "ws_response_class", given.get("ws_response_class")
+        ),
     )
     backoff = given.get("backoff") or Backoff()
     if not isinstance(backoff, Backoff):

@@ -15,17 +15,37 @@ from typing import Any
 from aiohttp import ClientConnectionResetError, ClientResponse
 
 from ..core.deflate import PerMessageDeflate
+from ..core.extensions import frame_path
 from ..core.handshake import HandshakeResult
 from ..core.messages import MessageKinds
 from ..core.parser import FrameParser
 from ..core.protocol import ClientProtocol, Policy
 from ..core.writer import FrameWriter
+from ..engine.assembler import AfterClose
 from ..engine.connection import Connection, logger
 from ..engine.keepalive import KeepaliveSettings, random_payload
 from ..exceptions import PongTimeout
+from ..extension_factories import error_kinds, frame_types
 from ..faces import aiohttp_face, aiohttp_messages, listener, websockets_face
 from .options import AiohttpOptions, ConnectionOptions
 from .takeover import take_over, upgraded_transport
+
+
+def _frame_path(
+    result: HandshakeResult, **parser_options: Any
+) -> tuple[FrameParser, FrameWriter]:
+    """The parser and the writer for what the handshake negotiated: the core
+    picks them (:func:`aiows.core.extensions.frame_path`); this layer says
+    which frame classes and exceptions the extensions speak."""
+    negotiated = result.extensions
+    if all(type(extension) is PerMessageDeflate for extension in negotiated):
+        return frame_path(negotiated, **parser_options)
+    return frame_path(
+        negotiated,
+        frame_types=frame_types(),
+        errors=error_kinds(),
+        **parser_options,
+    )
 
 
 def _engine(
@@ -36,21 +56,20 @@ def _engine(
     kinds: MessageKinds,
     fragments: bool,
     protocol_policy: dict[str, Any],
+    after_close: AfterClose,
     close_timeout: float | None,
     keepalive: KeepaliveSettings | None,
     closed_error: Callable[[], BaseException],
     timeout_error: Callable[[], BaseException],
 ) -> Connection:
-    params = result.deflate
-    deflate = PerMessageDeflate(params) if params is not None else None
-    parser = FrameParser(
+    parser, writer = _frame_path(
+        result,
         max_msg_size=options.max_msg_size,
         decode_text=options.decode_text,
-        deflate=deflate,
         fragments=fragments,
         kinds=kinds,
     )
-    protocol = ClientProtocol(parser, FrameWriter(deflate), **protocol_policy)
+    protocol = ClientProtocol(parser, writer, **protocol_policy)
     transport = upgraded_transport(response)
     if options.write_limit is not None:
         transport.set_write_buffer_limits(high=options.write_limit)
@@ -60,6 +79,7 @@ def _engine(
         loop=asyncio.get_running_loop(),
         kinds=kinds,
         max_queue=options.max_queue,
+        after_close=after_close,
         close_timeout=close_timeout,
         reply_timeout=close_timeout,
         keepalive=keepalive,
@@ -70,10 +90,7 @@ def _engine(
 
 
 def _install(engine: Connection, response: ClientResponse) -> None:
-    engine.on_lost = take_over(response, engine, engine.data_received)
-    # aiohttp may resume reading after handing over the tail (3.14 does when
-    # it had paused for a large tail); the queue's bound is what counts.
-    engine.reading.sync()
+    engine.on_lost = take_over(response, engine)
 
 
 def _closed_before_pong() -> BaseException:
@@ -120,13 +137,15 @@ def bind_aiohttp(
                 else Policy.BY_APPLICATION,
                 "failure": Policy.WHEN_READ,
             },
+            after_close=AfterClose.DROP,
             close_timeout=timeout.ws_close,
             keepalive=keepalive,
             closed_error=_closed_before_pong,
             timeout_error=timeout_error,
         )
         params = result.deflate
-        ws = aiohttp_face.ClientWebSocketResponse(
+        make = face.response_class or aiohttp_face.ClientWebSocketResponse
+        ws = make(
             engine,
             response,
             subprotocol=result.subprotocol,
@@ -164,6 +183,7 @@ def bind_websockets(
             any_input_is_alive=False,
             close_code=1011,
             payload=random_payload,
+            after_drain=True,
         )
 
     def bind(
@@ -189,6 +209,7 @@ def bind_websockets(
                 "failure": Policy.AT_ONCE,
                 "echo_reason": True,
             },
+            after_close=AfterClose.DELIVER,
             close_timeout=options.close_timeout,
             keepalive=keepalive,
             closed_error=closed_error,
@@ -248,6 +269,8 @@ def bind_listener(
                 "close_reply": Policy.WHEN_READ,
                 "failure": Policy.WHEN_READ,
             },
+            # The listener's sink queues nothing: it has no use for it.
+            after_close=AfterClose.DELIVER,
             close_timeout=face.timeout.ws_close,
             keepalive=keepalive,
             closed_error=_listener_closed,

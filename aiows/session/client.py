@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Final, Protocol, TypeVar
@@ -26,8 +27,8 @@ from .aiohttp_args import ws_connect_options
 from .bind import bind_aiohttp, bind_listener
 from .context import WSConnectContext
 from .credentials import ORIGIN_BOUND, with_credentials
-from .open import Binder, check_call, open_websocket
-from .options import UpgradeOptions
+from .open import Binder, check_call, open_websocket, session_url
+from .options import UpgradeOptions, response_class
 
 
 class Face(Protocol):
@@ -40,9 +41,27 @@ class Face(Protocol):
 
 F = TypeVar("F", bound=Face)
 
-# The context a session's bookkeeping callbacks run in: one for all, where
-# asyncio would copy the caller's for each.
-_QUIET: Final = contextvars.Context()
+# The context a session's bookkeeping callbacks run in: an empty one, where
+# asyncio would copy the caller's for each.  One per thread, since a Context
+# is entered by one thread at a time: shared by the event loops of several
+# threads, two callbacks running at once (on a free-threaded Python) would
+# fail with "cannot enter context", and the WebSocket would never be
+# forgotten.
+_quiet: Final = threading.local()
+
+
+def _quiet_context() -> contextvars.Context:
+    """This thread's empty context for bookkeeping callbacks."""
+    context: contextvars.Context | None = getattr(_quiet, "context", None)
+    if context is None:
+        context = _quiet.context = contextvars.Context()
+    return context
+
+
+#: What :meth:`ClientSession.ws_feed` calls: ``aiows.feeds.feed``, set when
+#: :mod:`aiows.feeds` is imported (``import aiows`` does).  The feeds sit
+#: above the session layer, which may not import them.
+feed_factory: Callable[..., Any] | None = None
 
 
 class ClientSession:
@@ -73,6 +92,18 @@ class ClientSession:
         # redirect to another origin drops them (aiohttp re-applies its
         # session defaults to every request, whatever the origin).
         self._credentials: CIMultiDict[str] = CIMultiDict()
+        # The class ws_connect's connections are made of, as aiohttp's
+        # ClientSession(ws_response_class=) (kept from aiohttp's session, where
+        # it only builds aiohttp's own ws_connect's).
+        self._ws_response_class = response_class(
+            "ws_response_class", kwargs.pop("ws_response_class", None)
+        )
+        if session is not None:
+            wrapped = getattr(session, "_ws_response_class", None)
+            if isinstance(wrapped, type) and issubclass(
+                wrapped, ClientWebSocketResponse
+            ):
+                self._ws_response_class = wrapped
         if session is None:
             defaults: CIMultiDict[str] = CIMultiDict(kwargs.pop("headers", None) or {})
             for name in ORIGIN_BOUND:
@@ -186,7 +217,10 @@ class ClientSession:
         headers, called for every attempt.  Every argument is checked here,
         before anything is sent.
         """
+        if self._ws_response_class is not None:
+            kwargs.setdefault("ws_response_class", self._ws_response_class)
         options = ws_connect_options(kwargs)
+        url = session_url(self._session, url)
         check_call(url, options.upgrade)
         bind = bind_aiohttp(options.connection, options.face)
         return WSConnectContext(
@@ -203,21 +237,56 @@ class ClientSession:
         and pings are answered at once).  See :class:`aiows.Listener`.
         """
         options = ws_connect_options(kwargs)
+        url = session_url(self._session, url)
         check_call(url, options.upgrade)
         bind = bind_listener(options.connection, options.face, listener)
         return WSConnectContext(
             lambda: self.open(url, options.upgrade, bind), url, options.reconnect
         )
 
-    async def open(self, url: str | URL, upgrade: UpgradeOptions, bind: Binder[F]) -> F:
+    def ws_feed(self, url: str | URL, **kwargs: Any) -> Any:
+        """A feed on ``url`` through this session: an :class:`aiows.feeds.Feed`
+        that reconnects, replays its subscriptions and fails over by itself.
+
+        Takes :func:`aiows.feed`'s arguments; ``face`` defaults to
+        ``"aiohttp"`` (messages are ``aiohttp.WSMessage``), as for
+        :meth:`ws_connect`, and every connection uses this session's
+        credentials, cookies and connector::
+
+            async with session.ws_feed(url, loads=json.loads) as feed:
+                async for message in feed:
+                    ...
+        """
+        if feed_factory is None:  # pragma: no cover - aiows imports aiows.feeds
+            raise RuntimeError("ws_feed() needs aiows.feeds: import aiows")
+        kwargs.setdefault("face", "aiohttp")
+        return feed_factory(url, session=self, **kwargs)
+
+    async def open(
+        self,
+        url: str | URL,
+        upgrade: UpgradeOptions,
+        bind: Binder[F],
+        *,
+        application_proxy_authorization: bool = False,
+    ) -> F:
         """Open a WebSocket of the face ``bind`` makes, with this session's
-        credentials, and close it with the session."""
+        credentials, and close it with the session.
+
+        ``application_proxy_authorization``: see
+        :func:`aiows.session.open.open_websocket`.
+        """
         ws = await open_websocket(
-            self._session, url, upgrade, bind, credentials=self._credentials
+            self._session,
+            url,
+            upgrade,
+            bind,
+            credentials=self._credentials,
+            application_proxy_authorization=application_proxy_authorization,
         )
         closed = ws._engine.closed
         self._websockets[closed] = ws
-        closed.add_done_callback(self._forget, context=_QUIET)
+        closed.add_done_callback(self._forget, context=_quiet_context())
         return ws
 
     async def close(self) -> None:

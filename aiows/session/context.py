@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Generator
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from yarl import URL
 
@@ -19,6 +19,12 @@ from .options import ReconnectOptions
 from .reconnect import Closable, Reconnector, process_exception
 
 C = TypeVar("C", bound=Closable)
+
+#: aiohttp's words for ``async with`` on a ``ws_connect()`` already in use
+#: (its context manager awaits one coroutine, once).
+AIOHTTP_NOT_REENTRANT: Final = "cannot reuse already awaited coroutine"
+#: websockets' words for the same on ``connect()``.
+WEBSOCKETS_NOT_REENTRANT: Final = "connect() isn't reentrant"
 
 
 class WSConnectContext(AbstractAsyncContextManager[C], Awaitable[C], Generic[C]):
@@ -39,6 +45,8 @@ class WSConnectContext(AbstractAsyncContextManager[C], Awaitable[C], Generic[C])
         url: str | URL,
         reconnect: ReconnectOptions,
         exit_close: Callable[[C, BaseException | None], Awaitable[Any]] | None = None,
+        *,
+        not_reentrant: str = AIOHTTP_NOT_REENTRANT,
     ) -> None:
         self._opener = opener
         self._url = url
@@ -46,6 +54,9 @@ class WSConnectContext(AbstractAsyncContextManager[C], Awaitable[C], Generic[C])
         # How leaving ``async with`` closes the connection; by default
         # ``close()``, whatever the exception.
         self._exit_close = exit_close
+        # The words of the RuntimeError for ``async with`` inside itself.
+        self._not_reentrant = not_reentrant
+        # The connection of the ``async with`` under way, if one is.
         self._ws: C | None = None
 
     def __aiter__(self) -> Reconnector[C]:
@@ -60,6 +71,8 @@ class WSConnectContext(AbstractAsyncContextManager[C], Awaitable[C], Generic[C])
         return self._opener().__await__()
 
     async def __aenter__(self) -> C:
+        if self._ws is not None:
+            raise RuntimeError(self._not_reentrant)
         self._ws = await self._opener()
         return self._ws
 
@@ -69,9 +82,10 @@ class WSConnectContext(AbstractAsyncContextManager[C], Awaitable[C], Generic[C])
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._ws is None:
+        ws, self._ws = self._ws, None
+        if ws is None:
             return
         if self._exit_close is not None:
-            await self._exit_close(self._ws, exc)
+            await self._exit_close(ws, exc)
         else:
-            await self._ws.close()
+            await ws.close()

@@ -8,18 +8,31 @@ upgrade, its redirects and the session's REST calls all ask it.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 import aiohttp
 from aiohttp import hdrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
-#: Headers that carry credentials for one origin only (RFC 9110 §15.4: a
-#: redirect to another origin must not take them along).
-ORIGIN_BOUND: Final = (hdrs.AUTHORIZATION, hdrs.COOKIE)
+# Which headers are credentials, and which stay with their origin, is the
+# core's rule (the threading face follows it too).
+from ..core.redirects import CROSS_ORIGIN_DROPPED, ORIGIN_BOUND, SECRET_HEADERS
 
-#: Headers whose values are credentials; never shown in errors or logs.
-SECRET_HEADERS: Final = (hdrs.AUTHORIZATION, hdrs.PROXY_AUTHORIZATION, hdrs.COOKIE)
+__all__ = [
+    "CROSS_ORIGIN_DROPPED",
+    "ORIGIN_BOUND",
+    "SECRET_HEADERS",
+    "ProxyCredentials",
+    "drop_origin_bound",
+    "redacted",
+    "with_credentials",
+    "without_credentials",
+]
+
+# CROSS_ORIGIN_DROPPED: the headers an application's upgrade request keeps
+# only for its origin (Proxy-Authorization is among them for connect(),
+# where it is an application header as in websockets; the other entry
+# points never send it to the server).
 
 
 def with_credentials(
@@ -64,12 +77,23 @@ class ProxyCredentials:
         request_headers: CIMultiDict[str],
         proxy_headers: Any,
         proxy_auth: str | None,
+        *,
+        from_request: bool = True,
     ) -> ProxyCredentials:
         """Take the proxy's credentials out of ``request_headers`` (in place),
-        ``proxy_headers`` and ``proxy_auth``, whichever carries them."""
+        ``proxy_headers`` and ``proxy_auth``, whichever carries them.
+
+        With ``from_request`` False, a ``Proxy-Authorization`` among the
+        request's headers stays there, for the server (``connect()``: the
+        application's headers are all the server's, as in websockets).
+        """
         own: CIMultiDict[str] = CIMultiDict(proxy_headers or {})
         given = [
-            *request_headers.popall(hdrs.PROXY_AUTHORIZATION, []),
+            *(
+                request_headers.popall(hdrs.PROXY_AUTHORIZATION, [])
+                if from_request
+                else ()
+            ),
             *own.popall(hdrs.PROXY_AUTHORIZATION, []),
         ]
         if proxy_auth is not None:
@@ -99,7 +123,7 @@ class ProxyCredentials:
 
 def drop_origin_bound(headers: CIMultiDict[str]) -> None:
     """Remove what may not follow a request to another origin."""
-    for name in ORIGIN_BOUND:
+    for name in CROSS_ORIGIN_DROPPED:
         headers.popall(name, None)
 
 

@@ -25,8 +25,10 @@ from yarl import URL
 from .. import exceptions
 from ..core import deflate as core_deflate
 from ..core import errors as core_errors
+from ..core import extensions as core_extensions
 from ..core import handshake
 from ..core.headers import HeaderSyntaxError, parse_token_list
+from ..extension_factories import error_kinds, is_own
 from .credentials import (
     ProxyCredentials,
     drop_origin_bound,
@@ -59,6 +61,55 @@ _SECURE: Final = frozenset({"wss", "https"})
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 
 
+def session_url(session: ClientSession, url: str | URL) -> str | URL:
+    """``url`` joined with the session's ``base_url``, as aiohttp joins the
+    URL of its own requests (and of its ``ws_connect``).
+
+    aiohttp internal used: ``ClientSession._build_url`` (and ``_base_url``,
+    to leave ``url`` as it is on a session without one); each aiohttp
+    version's own rules apply (3.10 takes only a path there, later versions
+    an absolute URL too).
+    """
+    if getattr(session, "_base_url", None) is None:
+        return url
+    build = getattr(session, "_build_url", None)
+    if build is None:  # pragma: no cover - every supported aiohttp has it
+        return url
+    try:
+        joined: URL = build(url)
+    except (TypeError, ValueError):
+        return url  # check_url() says what is wrong with it
+    return joined
+
+
+def request_url(session: ClientSession, url: URL) -> URL:
+    """``url``, already joined with the session's ``base_url``, as the
+    session's ``request()`` takes it.
+
+    aiohttp 3.10 joins every request's URL with ``base_url`` again and takes
+    only a path there; an absolute URL on the base's origin is given to it
+    as its path and query.  Another origin (a redirect) cannot be requested
+    through such a session on aiohttp 3.10: :class:`~aiows.InvalidURI` says so.
+    aiohttp internal used: ``ClientSession._build_url``, as in
+    :func:`session_url`.
+    """
+    base: URL | None = getattr(session, "_base_url", None)
+    if base is None:
+        return url
+    try:
+        session._build_url(url)
+    except AssertionError:  # aiohttp 3.10: a path only
+        http = {"ws": "http", "wss": "https"}.get(url.scheme, url.scheme)
+        if url.with_scheme(http).origin() != base.origin():
+            raise exceptions.InvalidURI(
+                str(url),
+                "aiohttp 3.10 requests only URLs on the origin of the "
+                "session's base_url (aiohttp 3.11 lifts this)",
+            ) from None
+        return url.relative()
+    return url
+
+
 def check_url(url: str | URL) -> URL:
     """``url`` parsed, or :class:`~aiows.InvalidURI` naming what is wrong."""
     try:
@@ -89,6 +140,9 @@ def check_tls(url: URL, ssl: Any) -> None:
 #: How much of the body of a refusal (a status other than 101) is kept for
 #: ``InvalidStatus.response.body``; the rest is not read.
 MAX_REFUSAL_BODY: Final = 64 * 1024
+#: How long the body of a refusal may pause before the error is raised with
+#: what came of it (seconds).
+REFUSAL_BODY_WAIT: Final = 0.5
 
 
 def check_call(url: str | URL, options: UpgradeOptions) -> None:
@@ -97,34 +151,106 @@ def check_call(url: str | URL, options: UpgradeOptions) -> None:
     check_tls(check_url(url), options.ssl)
 
 
+#: aiohttp's words for the failures its own ``ws_connect`` checks.
+_AIOHTTP_WORDS: Final = {
+    exceptions.InvalidStatus: "Invalid response status",
+    exceptions.InvalidHeaderValue: "Invalid challenge response",
+}
+_AIOHTTP_UPGRADE_WORDS: Final = {
+    "Upgrade": "Invalid upgrade header",
+    "Connection": "Invalid connection header",
+}
+
+
+def _words(
+    exc: core_errors.HandshakeError,
+    cls: type[exceptions.InvalidHandshake],
+    status: int,
+    offered: tuple[str, ...],
+) -> tuple[str, str | None]:
+    """aiohttp's words and websockets' for the failure ``exc`` (aiows's own
+    where the library has none: aiohttp checks no subprotocol, say)."""
+    aiohttp_words = _AIOHTTP_WORDS.get(cls, str(exc))
+    if cls is exceptions.InvalidUpgrade and exc.header in _AIOHTTP_UPGRADE_WORDS:
+        aiohttp_words = _AIOHTTP_UPGRADE_WORDS[exc.header]
+    return aiohttp_words, core_errors.websockets_words(exc, status, offered)
+
+
 def _handshake_error(
-    exc: core_errors.HandshakeError, response: ClientResponse, body: bytes = b""
+    exc: core_errors.HandshakeError,
+    response: ClientResponse,
+    body: bytes = b"",
+    offered: tuple[str, ...] = (),
 ) -> exceptions.InvalidHandshake:
     cls = _HANDSHAKE_ERRORS.get(type(exc), exceptions.InvalidHandshake)
     if cls is exceptions.InvalidHandshake and isinstance(exc, HeaderSyntaxError):
         cls = exceptions.InvalidHeaderFormat
+    elif cls is exceptions.InvalidHandshake and exc.header:
+        cls = exceptions.InvalidHeader
+    message, websockets_message = _words(exc, cls, response.status, offered)
     error = cls(
         redacted(response.request_info),
         response.history,
         status=response.status,
-        message=str(exc),
+        message=message,
         headers=response.headers,
     )
+    error.detail = str(exc)
+    error.websockets_message = websockets_message
     error.response = handshake.Response(
         response.status, response.reason or "", response.headers, body
     )
     if isinstance(error, exceptions.InvalidHeader):
         error.name = exc.header or ""
         error.value = exc.value
+    # aiows's reasons, where the message is websockets' words (why each
+    # extension factory refused the server's answer).
+    for note in getattr(exc, "__notes__", ()):
+        core_extensions.add_note(error, note)
     return error
 
 
+#: A refusal by aiows's own permessage-deflate factory.
+_REFUSED: Final = (core_errors.NegotiationError,)
+
+
+def _deflate_factory(bits: int) -> core_deflate.DeflateFactory:
+    """aiows's permessage-deflate offering ``server_max_window_bits=bits``
+    (15: leaving the server's window to the server)."""
+    return core_deflate.DeflateFactory(
+        None if bits == core_deflate.MAX_WINDOW_BITS else bits
+    )
+
+
+def _offered_factories(options: UpgradeOptions) -> tuple[Any, ...] | None:
+    """The extension factories the upgrade offers, in order; None for none
+    (the application may still write its own offer in the headers)."""
+    if options.extensions is not None:
+        return options.extensions
+    if options.compress:
+        return (_deflate_factory(options.compress),)
+    return None
+
+
 async def _refusal_body(response: ClientResponse) -> bytes:
-    """What the server said with its refusal, up to :data:`MAX_REFUSAL_BODY`."""
+    """What the server said with its refusal, up to :data:`MAX_REFUSAL_BODY`:
+    to its end, which is the end of the connection when the answer has no
+    ``Content-Length`` (as websockets reads it); the rest is not read."""
+    body = b""
     try:
-        return await response.content.read(MAX_REFUSAL_BODY)
-    except (aiohttp.ClientError, OSError):
-        return b""
+        while len(body) < MAX_REFUSAL_BODY:
+            # A server that stops sending before the end it announced (or
+            # before it closes) does not hold the error up for long: the
+            # refusal is known, the body is only shown.
+            chunk = await asyncio.wait_for(
+                response.content.read(MAX_REFUSAL_BODY - len(body)), REFUSAL_BODY_WAIT
+            )
+            if not chunk:
+                break
+            body += chunk
+    except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+        pass
+    return body
 
 
 async def open_websocket(
@@ -134,11 +260,15 @@ async def open_websocket(
     bind: Binder[T],
     *,
     credentials: CIMultiDict[str] | None = None,
+    application_proxy_authorization: bool = False,
 ) -> T:
     """Open a WebSocket to ``url`` through ``session``; ``bind`` makes the face.
 
     ``credentials`` are the headers an :class:`aiows.ClientSession` adds to
-    each of its requests.  The whole of it, TCP to the face, redirects
+    each of its requests.  With ``application_proxy_authorization``, a
+    ``Proxy-Authorization`` header among the request's headers goes to the
+    server like any other (``connect()``, as websockets sends it); without,
+    it is for the proxy only.  The whole of it, TCP to the face, redirects
     included, is bounded by ``options.open_timeout`` or by the session's
     ``ClientTimeout.total``, whichever is shorter.
     """
@@ -154,7 +284,9 @@ async def open_websocket(
     if total and (limit is None or total < limit):
         limit, by_session = total, True
     if limit is None:
-        return await _open(session, parsed, options, bind, credentials)
+        return await _open(
+            session, parsed, options, bind, credentials, application_proxy_authorization
+        )
     expired: BaseException = exceptions.OpenTimeout(
         f"opening handshake with {parsed.host} did not finish within "
         f"{options.open_timeout} s"
@@ -163,7 +295,14 @@ async def open_websocket(
     deadline = timeout(limit)
     try:
         async with deadline:
-            return await _open(session, parsed, options, bind, credentials)
+            return await _open(
+                session,
+                parsed,
+                options,
+                bind,
+                credentials,
+                application_proxy_authorization,
+            )
     except asyncio.TimeoutError as exc:  # TimeoutError from Python 3.11 on
         if deadline.expired() and not by_session:
             raise expired from None
@@ -210,6 +349,7 @@ async def _open(
     options: UpgradeOptions,
     bind: Binder[T],
     credentials: CIMultiDict[str] | None,
+    application_proxy_authorization: bool,
 ) -> T:
     extra_headers = options.headers
     if callable(extra_headers):
@@ -221,12 +361,10 @@ async def _open(
         credentials, extra_headers, auth_given=options.auth is not None
     )
     key = handshake.generate_key()
-    offered_bits = options.compress or None
-    extensions = (
-        core_deflate.build_offer(options.compress) if options.compress else None
-    )
+    factories = _offered_factories(options)
+    offer = core_extensions.build_offer(factories) if factories else None
     for name, value in handshake.request_headers(
-        key, protocols=options.protocols, origin=options.origin, extensions=extensions
+        key, protocols=options.protocols, origin=options.origin, extensions=offer
     ).items():
         if name in (hdrs.SEC_WEBSOCKET_KEY, hdrs.SEC_WEBSOCKET_PROTOCOL, hdrs.ORIGIN):
             headers[name] = value
@@ -246,14 +384,17 @@ async def _open(
             hdrs.SEC_WEBSOCKET_PROTOCOL,
         )
     )
-    if offered_bits is None:
+    if factories is None:
         offered_bits = core_deflate.offered_window_bits(
             headers.getall(hdrs.SEC_WEBSOCKET_EXTENSIONS, [])
         )
+        if offered_bits is not None:
+            factories = (_deflate_factory(offered_bits),)
     proxy = ProxyCredentials.gather(
         headers,
         options.proxy_headers,
         None if options.proxy_auth is None else options.proxy_auth.encode(),
+        from_request=not application_proxy_authorization,
     )
     response = await _request_following_redirects(session, url, options, headers, proxy)
     try:
@@ -262,7 +403,8 @@ async def _open(
             list(response.headers.items()),
             key=key,
             protocols=offered_protocols,
-            offered_server_max_window_bits=offered_bits,
+            extensions=factories,
+            refused=_REFUSED if is_own(factories) else error_kinds().refused,
         )
     except core_errors.HandshakeError as exc:
         body = b""
@@ -271,7 +413,7 @@ async def _open(
                 body = await _refusal_body(response)
         finally:
             discard(response)
-        raise _handshake_error(exc, response, body) from None
+        raise _handshake_error(exc, response, body, offered_protocols) from None
     except BaseException:
         discard(response)
         raise
@@ -281,10 +423,10 @@ async def _open(
         response.close()
         raise
     logger.debug(
-        "connected to %s (subprotocol=%s, deflate=%s)",
+        "connected to %s (subprotocol=%s, extensions=%s)",
         response.url,
         result.subprotocol,
-        result.deflate,
+        [getattr(extension, "name", extension) for extension in result.extensions],
     )
     return face
 
@@ -309,12 +451,12 @@ async def _request_following_redirects(
     request_timeout = _without_total(session.timeout)
     for _ in range(options.max_redirects + 1):
         failure: aiohttp.ClientResponseError | None = None
-        request_url = url
+        hop_url = url
         if options.proxy is not None and url.scheme == "ws":
             # Through a forward proxy the request line carries the whole URL,
             # and proxies expect an http:// one there (RFC 9112 §3.2.2);
             # aiohttp would send ws://, which they refuse.
-            request_url = url.with_scheme("http")
+            hop_url = url.with_scheme("http")
         # Where the proxy's credentials go is decided per hop: a redirect
         # may turn a cleartext request into a tunnel.
         hop_headers, proxy_headers = proxy.for_hop(
@@ -323,10 +465,12 @@ async def _request_following_redirects(
         try:
             response = await session.request(
                 options.method,
-                request_url,
+                request_url(session, hop_url),
                 params=params,
                 headers=hop_headers,
-                read_until_eof=False,
+                # A refusal without Content-Length has a body to the end of
+                # the connection (RFC 9112 §6.3), which InvalidStatus shows.
+                read_until_eof=True,
                 timeout=request_timeout,
                 proxy=options.proxy,
                 proxy_headers=proxy_headers,
@@ -335,6 +479,8 @@ async def _request_following_redirects(
                 allow_redirects=False,
                 skip_auto_headers=options.skip_auto_headers,
             )
+        except exceptions.WebSocketException:
+            raise  # aiows's own (a proxy's refusal): made without credentials
         except aiohttp.ClientResponseError as exc:
             # Raised below, outside this block, so the original (whose
             # request_info may hold proxy credentials) is not its context.
@@ -356,13 +502,22 @@ async def _request_following_redirects(
             # A WebSocket server may redirect to its http(s) equivalent.
             target = target.with_scheme("ws" if target.scheme == "http" else "wss")
         if url.scheme in _SECURE and target.scheme not in _SECURE:
-            raise _refusal(
+            refusal = _refusal(
                 response,
                 history,
                 f"refusing to follow a redirect from {url.scheme}:// to "
                 f"{target.scheme}:// ({target.with_query(None)}): the upgrade "
                 "and its credentials would travel in clear text",
                 exceptions.SecurityError,
+                websockets_message=f"cannot follow redirect to non-secure URI {target}",
+            )
+            # As websockets chains it: the redirect, a status other than 101.
+            raise refusal from _refusal(
+                response,
+                history,
+                "Invalid response status",
+                exceptions.InvalidStatus,
+                websockets_message=core_errors.rejected_words(response.status),
             )
         if target.scheme not in ("ws", "wss") or not target.host:
             raise _refusal(
@@ -393,6 +548,8 @@ async def _request_following_redirects(
         history,
         f"more than {options.max_redirects} redirects",
         exceptions.SecurityError,
+        # websockets counts its requests: one more than the redirects.
+        websockets_message=f"more than {options.max_redirects + 1} redirects",
     )
 
 
@@ -401,12 +558,16 @@ def _refusal(
     history: list[ClientResponse],
     message: str,
     cls: type[exceptions.InvalidHandshake] = exceptions.InvalidHandshake,
+    *,
+    websockets_message: str | None = None,
 ) -> exceptions.InvalidHandshake:
     """The error for a redirect aiows will not follow."""
-    return cls(
+    error = cls(
         redacted(response.request_info),
         tuple(history),
         status=response.status,
         message=message,
         headers=response.headers,
     )
+    error.websockets_message = websockets_message
+    return error

@@ -52,6 +52,7 @@ __all__ = [
     "UpgradeOptions",
     "count",
     "flag",
+    "response_class",
     "seconds",
     "ssl_setting",
     "subprotocols",
@@ -95,6 +96,23 @@ def count(name: str, value: Any, *, minimum: int, none: bool) -> int | None:
             f"not {value!r}"
         )
     return value
+
+
+def response_class(name: str, value: Any) -> Any:
+    """``ws_response_class=``: None, or a subclass of
+    :class:`aiows.ClientWebSocketResponse` (aiows builds the connection, so
+    aiohttp's class, which needs aiohttp's reader and writer, cannot do)."""
+    from ..faces.aiohttp_face import ClientWebSocketResponse
+
+    if value is None or (
+        isinstance(value, type) and issubclass(value, ClientWebSocketResponse)
+    ):
+        return value
+    raise TypeError(
+        f"{name} must be a subclass of aiows.ClientWebSocketResponse, not "
+        f"{value!r}: subclass aiows.ClientWebSocketResponse (itself an "
+        "aiohttp.ClientWebSocketResponse) for your overrides"
+    )
 
 
 def flag(name: str, value: Any) -> bool:
@@ -143,9 +161,9 @@ def ssl_setting(value: Any) -> Any:
         return value
     if isinstance(value, (ssl_module.SSLContext, aiohttp.Fingerprint)):
         return value
+    # aiohttp's words (its ws_connect checks the same).
     raise TypeError(
-        "ssl must be True (verify), False (do not verify), an ssl.SSLContext or "
-        f"an aiohttp.Fingerprint, not {value!r}"
+        f"ssl should be SSLContext, bool, Fingerprint or None, got {value!r} instead."
     )
 
 
@@ -172,6 +190,9 @@ class UpgradeOptions:
     server_hostname: str | None = None
     #: ``server_max_window_bits`` offered with permessage-deflate; 0: none.
     compress: int = 0
+    #: Extension factories offered, in order (``connect(extensions=...)``);
+    #: when set, they are the offer and ``compress`` is not used.
+    extensions: tuple[Any, ...] | None = None
     skip_auto_headers: tuple[str, ...] | None = None
     allow_redirects: bool = True
     max_redirects: int = 10
@@ -209,6 +230,9 @@ class AiohttpOptions:
     heartbeat: float | None = None
     #: Seconds the server has to answer the heartbeat (aiohttp: half of it).
     ping_timeout: float | None = None
+    #: The class of the connection ``ws_connect`` returns: a subclass of
+    #: :class:`aiows.ClientWebSocketResponse`, or None for that class.
+    response_class: Any = None
 
 
 @dataclass(frozen=True, slots=True)

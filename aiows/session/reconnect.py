@@ -10,92 +10,52 @@ current cookies.
 from __future__ import annotations
 
 import asyncio
-import datetime
-import email.utils
 import logging
 import math
-import random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 import aiohttp
 
+from ..core.retry import (
+    RETRY_AFTER_STATUSES,
+    RETRY_STATUSES,
+    Backoff,
+    parse_retry_after,
+)
 from ..exceptions import InvalidHandshake, InvalidStatus, PayloadTooBig, ProtocolError
+
+__all__ = [
+    "RETRY_STATUSES",
+    "Backoff",
+    "Closable",
+    "ProcessException",
+    "Reconnector",
+    "process_exception",
+    "retry_after",
+]
 
 logger: Final = logging.getLogger("aiows.client")
 
-# Statuses that say "try again later" (RFC 9110 §15.6, RFC 6585 §4).
-RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
-
 ProcessException = Callable[[Exception], "Exception | None"]
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """How long to wait between reconnection attempts.
-
-    The first delay is random between 0 and ``initial`` seconds, so a fleet
-    of clients that lost the same server does not return all at once.  Then
-    the delay starts at ``minimum`` and is multiplied by ``factor`` after each
-    failure, up to ``maximum``; each one is scaled by a random factor between
-    ``1 - jitter`` and ``1 + jitter`` (and never exceeds ``maximum``).  A
-    connection that stayed open ``reset_after`` seconds starts the sequence
-    over.  ``sleep`` and ``clock`` default to ``asyncio.sleep`` and
-    ``time.monotonic``; tests replace them to check delays without waiting.
-    """
-
-    initial: float = 1.0
-    minimum: float = 2.0
-    factor: float = 1.8
-    maximum: float = 60.0
-    jitter: float = 0.25
-    reset_after: float = 30.0
-    sleep: Callable[[float], Awaitable[object]] | None = None
-    clock: Callable[[], float] | None = None
-    random: Callable[[], float] = random.random
-
-    def delays(self) -> Iterator[float]:
-        """The sequence of delays, from the first failure on."""
-        yield self.initial * self.random()
-        base = self.minimum
-        while True:
-            scale = 1.0 - self.jitter + 2.0 * self.jitter * self.random()
-            yield min(self.maximum, base * scale)
-            base = min(self.maximum, base * self.factor)
 
 
 def retry_after(exc: BaseException, maximum: float = math.inf) -> float | None:
     """Seconds a 429 or 503 response asked to wait (``Retry-After``), if any.
 
-    RFC 9110 §10.2.3: the value is delay-seconds (ASCII digits) or an
-    HTTP-date.  Anything else is ignored (None), so the usual backoff
-    applies.  A server decides neither how long a client sleeps nor whether
-    it raises: the wait is at most ``maximum`` seconds (the reconnect loop
-    passes :attr:`Backoff.maximum`).
+    The value is read as :func:`aiows.core.retry.parse_retry_after` says;
+    anything else is None, so the usual backoff applies.  The wait is at
+    most ``maximum`` seconds (the reconnect loop passes
+    :attr:`Backoff.maximum`).
     """
-    if not isinstance(exc, InvalidStatus) or exc.status not in (429, 503):
+    if not isinstance(exc, InvalidStatus) or exc.status not in RETRY_AFTER_STATUSES:
         return None
     value = None if exc.headers is None else exc.headers.get("Retry-After")
     if value is None:
         return None
-    value = value.strip()
-    # delay-seconds is 1*DIGIT, and DIGIT is ASCII 0-9 (RFC 5234 §B.1);
-    # str.isdigit() alone also takes "²" and other Unicode digits, which
-    # float() then refuses.
-    if value.isascii() and value.isdigit():
-        return min(maximum, float(value))
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-        # RFC 9110 §5.6.7: an HTTP-date is always GMT, also in the obsolete
-        # asctime form, which has no zone and would otherwise be local time.
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=datetime.timezone.utc)
-        seconds = when.timestamp() - time.time()
-    except (TypeError, ValueError, OverflowError):  # OverflowError: a huge year
-        return None
-    return min(maximum, max(0.0, seconds))
+    return parse_retry_after(value, now=time.time(), maximum=maximum)
 
 
 def process_exception(exc: Exception) -> Exception | None:

@@ -15,13 +15,26 @@ exactly that.  ``req.is_ssl()``, ``req.ssl``, ``req.host`` and
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import functools
 import ssl
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 from aiohttp.client_exceptions import UnixClientConnectorError
+
+from .deadline import timeout as deadline
+
+
+@contextlib.asynccontextmanager
+async def bounded(seconds: float | None) -> AsyncIterator[None]:
+    """A deadline over the block, in this task; none for None."""
+    if seconds is None:
+        yield
+        return
+    async with deadline(seconds):
+        yield
 
 
 @functools.cache
@@ -73,11 +86,14 @@ class UnixConnector(aiohttp.UnixConnector):
             return await super()._create_connection(req, traces, timeout)
         context = client_context(req.ssl)
         hostname = req.server_hostname or req.host
-        connecting = self._loop.create_unix_connection(
-            self._factory, self.path, ssl=context, server_hostname=hostname
-        )
         try:
-            _, protocol = await asyncio.wait_for(connecting, timeout.sock_connect)
+            # In this task, not in one of wait_for()'s, which (up to Python
+            # 3.11) loses a cancellation that lands as the connection
+            # completes, open_timeout's included.
+            async with bounded(timeout.sock_connect):
+                _, protocol = await self._loop.create_unix_connection(
+                    self._factory, self.path, ssl=context, server_hostname=hostname
+                )
         except ssl.SSLError as exc:
             raise aiohttp.ClientConnectorSSLError(req.connection_key, exc) from exc
         except OSError as exc:

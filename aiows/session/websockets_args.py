@@ -9,7 +9,6 @@ exception classes), and freezes the result.
 from __future__ import annotations
 
 import inspect
-import urllib.request
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,8 +18,15 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from .. import exceptions
+from ..core.proxies import PROXY_SCHEMES
+from ..core.proxies import proxy_from_environment as environment_proxy
+from ..extension_factories import client_factories
 from ..faces.websockets_face import ClientConnection
-from .dial import CREATE_CONNECTION_KEYWORDS, check_proxy
+from .dial import (
+    CREATE_CONNECTION_KEYWORDS,
+    PROXY_TLS_KEYWORDS,
+    check_proxy,
+)
 from .options import (
     ConnectionOptions,
     ReconnectOptions,
@@ -33,15 +39,11 @@ from .reconnect import Backoff
 
 #: Keywords that go to the connection itself, as websockets passes them to
 #: ``loop.create_connection`` (plus the proxy's TLS settings).
-DIAL_KEYWORDS: Final = CREATE_CONNECTION_KEYWORDS | {
-    "host",
-    "port",
-    "sock",
-    "ssl",
-    "server_hostname",
-    "proxy_ssl",
-    "proxy_server_hostname",
-}
+DIAL_KEYWORDS: Final = (
+    CREATE_CONNECTION_KEYWORDS
+    | PROXY_TLS_KEYWORDS
+    | {"host", "port", "sock", "ssl", "server_hostname"}
+)
 
 #: Requests websockets makes for one connection, redirects included.
 MAX_REDIRECTS: Final = 10
@@ -56,25 +58,95 @@ LEGACY: Final = {
 
 
 def proxy_from_environment(uri: URL) -> str | None:
-    """The proxy ``connect(proxy=True)`` uses for ``uri``, as websockets picks it.
+    """The proxy ``connect(proxy=True)`` uses for ``uri``, as websockets picks it
+    (see :func:`aiows.core.proxies.proxy_from_environment`)."""
+    assert uri.host is not None and uri.port is not None
+    return environment_proxy(uri.scheme == "wss", uri.host, uri.port)
 
-    ``no_proxy`` wins; then a proxy declared for ``ws``/``wss`` itself, then
-    a SOCKS proxy, then the HTTPS proxy, then (for ``ws://`` only) the HTTP
-    proxy.
+
+def check_uri(uri: str) -> URL:
+    """``uri`` parsed, or :class:`~aiows.InvalidURI` as websockets raises it."""
+    try:
+        parsed = URL(uri)
+    except (TypeError, ValueError) as exc:
+        raise exceptions.InvalidURI(uri, f"not a URI: {exc}") from None
+    if parsed.scheme not in ("ws", "wss"):
+        raise exceptions.InvalidURI(uri, "scheme isn't ws or wss")
+    if not parsed.host:
+        raise exceptions.InvalidURI(uri, "hostname isn't provided")
+    if parsed.raw_fragment:
+        raise exceptions.InvalidURI(uri, "fragment identifier is meaningless")
+    if parsed.user is not None and parsed.password is None:
+        raise exceptions.InvalidURI(uri, "username provided without password")
+    return parsed
+
+
+def _with_note(error: Exception, note: str) -> Exception:
+    """``error`` with aiows's explanation as a note (shown in tracebacks,
+    not in the message, which is websockets')."""
+    if hasattr(error, "add_note"):  # Python 3.11
+        error.add_note(note)
+    return error
+
+
+def check_tls(uri: URL, kwargs: dict[str, Any]) -> None:
+    """Refuse ``ssl=`` values the URI cannot use, with websockets' errors.
+
+    websockets passes ``ssl`` to ``loop.create_connection``, where False
+    means no TLS; a ``wss://`` URI with it fails there, before connecting,
+    with asyncio's words, which websockets lets through.
     """
-    if urllib.request.proxy_bypass(f"{uri.host}:{uri.port}"):
-        return None
-    proxies = urllib.request.getproxies()
-    secure = uri.scheme == "wss"
-    schemes = ["wss", "socks", "https"] if secure else ["ws", "socks", "https", "http"]
-    for scheme in schemes:
-        proxy = proxies.get(scheme)
-        if proxy is not None:
-            if scheme == "socks" and proxy.startswith("http://"):
-                # The operating system declares SOCKS as socks=http://host.
-                proxy = "socks5h://" + proxy.removeprefix("http://")
-            return proxy
-    return None
+    ssl = kwargs.get("ssl")
+    if uri.scheme == "ws":
+        if ssl is not None:
+            raise ValueError("ssl argument is incompatible with a ws:// URI")
+        return
+    if "ssl" in kwargs and ssl is None:
+        raise ValueError("ssl=None is incompatible with a wss:// URI")
+    if ssl is False:
+        raise _with_note(
+            ValueError("server_hostname is only meaningful with ssl"),
+            "ssl=False asks for no TLS, and a wss:// URI needs TLS: leave ssl "
+            "out, or pass an ssl.SSLContext",
+        )
+
+
+def check_proxy_tls(proxy: URL | None, kwargs: dict[str, Any]) -> None:
+    """Refuse TLS settings for a proxy that would not use them, or TLS
+    turned off for one that needs it, before anything connects.
+
+    websockets splits the keywords between the proxy and the server, and
+    the loop refuses those that do not fit: ``proxy_ssl`` with an
+    ``http://`` proxy (websockets' own check), ``proxy_server_hostname``
+    and the ``proxy_ssl_*`` timeouts without TLS to the proxy (asyncio's
+    check, "only meaningful with ssl"), any of them without an HTTP proxy
+    (``create_connection()`` has no such keyword: a ``TypeError``).
+    """
+    given = sorted(name for name in PROXY_TLS_KEYWORDS if name in kwargs)
+    if proxy is None or PROXY_SCHEMES[proxy.scheme]:
+        unused = [name for name in given if kwargs[name] is not None]
+        if unused:
+            where = (
+                "a connection without a proxy"
+                if proxy is None
+                else f"a {proxy.scheme}:// proxy"
+            )
+            raise TypeError(f"{unused[0]} argument is incompatible with {where}")
+        return
+    proxy_ssl = kwargs.get("proxy_ssl")
+    if proxy.scheme == "http":
+        if proxy_ssl is not None:
+            raise ValueError("proxy_ssl argument is incompatible with an http:// proxy")
+        for name in given:
+            if kwargs[name] is not None:
+                raise ValueError(f"{name[len('proxy_') :]} is only meaningful with ssl")
+        return
+    if "proxy_ssl" in kwargs and proxy_ssl is None:
+        raise ValueError("proxy_ssl=None is incompatible with an https:// proxy")
+    if proxy_ssl is False:
+        # websockets would speak clear text to the https:// proxy; aiows
+        # refuses, as it refuses ssl=False with wss://.
+        raise ValueError("proxy_ssl=False is incompatible with an https:// proxy")
 
 
 def _first(value: Any) -> Any:
@@ -110,6 +182,9 @@ class ConnectSettings:
     dial: dict[str, Any] = field(default_factory=dict)
     #: A subclass of :class:`aiows.ClientConnection`, or a factory of one.
     create_connection: Any = None
+    #: The ``User-Agent`` of a proxy's CONNECT request (websockets sends
+    #: ``user_agent_header`` there too).
+    user_agent: str | None = None
 
 
 def _legacy(given: dict[str, Any], named: dict[str, Any], stacklevel: int) -> None:
@@ -147,28 +222,17 @@ def _legacy(given: dict[str, Any], named: dict[str, Any], stacklevel: int) -> No
         )
 
 
-def _extensions(extensions: Any, compression: Any, stacklevel: int) -> int:
-    """The ``compress`` value of ``compression=`` and ``extensions=``."""
+def _extensions(
+    extensions: Any, compression: Any
+) -> tuple[int, tuple[Any, ...] | None]:
+    """The ``compress`` value and the extension factories of ``compression=``
+    and ``extensions=`` (see :func:`aiows.extension_factories.client_factories`)."""
     if compression not in ("deflate", None):
         raise ValueError(f"unsupported compression: {compression}")
-    bits = 15 if compression == "deflate" else 0
-    if extensions is None:
-        return bits
-    warnings.warn(
-        "extensions= is deprecated in aiows, which offers permessage-deflate "
-        "only; use compression='deflate' or compression=None",
-        DeprecationWarning,
-        stacklevel=stacklevel,
-    )
-    for extension in extensions:
-        if getattr(extension, "name", None) != "permessage-deflate":
-            raise ValueError(
-                f"unsupported extension {extension!r}: aiows supports "
-                "permessage-deflate only"
-            )
-        server_bits = getattr(extension, "server_max_window_bits", None)
-        bits = server_bits if isinstance(server_bits, int) else 15
-    return bits
+    factories = client_factories(extensions, compression)
+    if factories is not None:
+        return 0, factories
+    return (15 if compression == "deflate" else 0), None
 
 
 def _user_agent_first(headers: Any, user_agent: str) -> CIMultiDict[str]:
@@ -214,17 +278,12 @@ def connect_settings(
     if unknown:
         names = ", ".join(sorted(unknown))
         raise TypeError(f"connect() got unexpected keyword argument(s): {names}")
-    try:
-        parsed = URL(uri)
-    except (TypeError, ValueError) as exc:
-        raise exceptions.InvalidURI(uri, f"not a URI: {exc}") from None
-    if parsed.scheme not in ("ws", "wss") or not parsed.host:
-        raise exceptions.InvalidURI(uri, "scheme isn't ws or wss")
-    if parsed.scheme == "ws" and kwargs.get("ssl") is not None:
-        raise ValueError("ssl argument is incompatible with a ws:// URI")
+    parsed = check_uri(uri)
+    check_tls(parsed, kwargs)
     if kwargs.get("sock") is not None and {"host", "port"} & set(kwargs):
         raise ValueError("host and port cannot be given with sock")
 
+    compress, factories = _extensions(extensions, given["compression"])
     headers = given["additional_headers"]
     # websockets sends no Accept or Accept-Encoding; aiohttp adds them to
     # every request unless told not to.
@@ -241,11 +300,14 @@ def connect_settings(
             None if kwargs.get("sock") is not None else proxy_from_environment(parsed)
         )
     proxy_url = check_proxy(proxy) if proxy else None
+    # websockets dials the socket it is given, whatever the proxy.
+    check_proxy_tls(None if kwargs.get("sock") is not None else proxy_url, kwargs)
 
     upgrade = UpgradeOptions(
         protocols=check_subprotocols("subprotocols", given["subprotocols"]),
         origin=given["origin"],
-        compress=_extensions(extensions, given["compression"], stacklevel + 1),
+        compress=compress,
+        extensions=factories,
         headers=headers,
         skip_auto_headers=skip,
         ssl=kwargs.get("ssl") or True,
@@ -290,4 +352,5 @@ def connect_settings(
         proxy=proxy_url,
         dial={name: value for name, value in kwargs.items() if name != "ssl"},
         create_connection=given.get("create_connection"),
+        user_agent=user_agent,
     )

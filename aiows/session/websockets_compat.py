@@ -10,6 +10,8 @@ are websockets' classes: no aiohttp exception escapes untranslated.
 
 from __future__ import annotations
 
+import ast
+import asyncio
 import inspect
 import logging
 import re
@@ -25,13 +27,19 @@ from yarl import URL
 
 from .. import __name__ as _package
 from .. import exceptions
+from ..core import errors as core_errors
 from ..engine.connection import DEFAULT_CLOSE_TIMEOUT
 from ..faces.websockets_face import ClientConnection
 from .bind import bind_websockets
 from .client import ClientSession, on_private_session
-from .context import WSConnectContext
+from .context import WEBSOCKETS_NOT_REENTRANT, WSConnectContext
 from .credentials import redacted
-from .dial import CREATE_CONNECTION_KEYWORDS, Dialer
+from .dial import (
+    CREATE_CONNECTION_KEYWORDS,
+    INVALID_ANSWER,
+    PROXY_TLS_KEYWORDS,
+    Dialer,
+)
 from .open import open_websocket
 from .reconnect import Backoff, ProcessException
 from .unix import UnixConnector
@@ -40,6 +48,16 @@ from .websockets_args import ConnectSettings, connect_settings, proxy_from_envir
 #: websockets' default ``User-Agent``, with aiows's name.
 USER_AGENT: Final = (
     f"Python/{sys.version_info.major}.{sys.version_info.minor} {_package}/0.1.0"
+)
+
+#: websockets' words for an answer to the upgrade that is not valid HTTP,
+#: or no answer at all.
+NO_VALID_RESPONSE: Final = core_errors.NO_VALID_RESPONSE
+
+#: The quoted line in aiohttp's "Bad status line" message: on a line of its
+#: own as bytes (the C parser), or after the words (the Python parser).
+_QUOTED_LINE: Final = re.compile(
+    r"""(?:\n\s*|^Bad status line )(b?(['"]).*\2)\s*(?:\n|$)"""
 )
 
 #: The repr of a status line as aiohttp's LineTooLong shows it.
@@ -90,7 +108,10 @@ def connect(
     ``aiows-client[socks]`` extra.  ``host``/``port`` change only the TCP
     destination, ``sock`` is a connected socket to use, and the other
     keywords of ``loop.create_connection`` apply as there, with
-    ``proxy_ssl`` and ``proxy_server_hostname`` for TLS to the proxy.
+    ``proxy_ssl``, ``proxy_server_hostname``, ``proxy_ssl_handshake_timeout``
+    and ``proxy_ssl_shutdown_timeout`` for TLS to an ``https://`` proxy.
+    A proxy's answer to ``CONNECT`` is read strictly, and bytes it sends
+    after a 2xx answer are refused (:class:`aiows.InvalidProxyMessage`).
     websockets' legacy spellings (``extra_headers``, ``timeout``,
     ``read_limit``, ``create_protocol``/``klass``, ``extensions``, ``loop``)
     work, with a ``DeprecationWarning`` naming the current one.
@@ -125,18 +146,24 @@ def connect(
 def unix_connect(
     path: str | None = None, uri: str | None = None, **kwargs: Any
 ) -> WSConnectContext[ClientConnection]:
-    """Like :func:`connect`, over the Unix socket at ``path``.
+    """Like :func:`connect`, over the Unix socket at ``path``, or over
+    ``sock``, a connected Unix socket.
 
-    ``uri`` defaults to ``ws://localhost/``; it names the Host header and the
-    request path.  A ``wss://`` URI speaks TLS on the socket.  Proxies from
-    the environment never apply.
+    ``uri`` defaults to ``ws://localhost/``, or ``wss://localhost/`` when
+    ``ssl`` is given; it names the Host header and the request path.  A
+    ``wss://`` URI speaks TLS on the socket.  Proxies from the environment
+    never apply.
     """
-    if path is None:
-        raise TypeError("unix_connect() needs the socket path")
+    sock = kwargs.pop("sock", None)
+    # asyncio's create_unix_connection() words, which websockets lets through.
+    if path is None and sock is None:
+        raise ValueError("no path and sock were specified")
+    if path is not None and sock is not None:
+        raise ValueError("path and sock can not be specified at the same time")
     if uri is None:
-        uri = "ws://localhost/"
+        uri = "ws://localhost/" if kwargs.get("ssl") is None else "wss://localhost/"
     unknown = set(kwargs) & (
-        {"host", "port", "sock", "session"} | CREATE_CONNECTION_KEYWORDS
+        {"host", "port", "session"} | CREATE_CONNECTION_KEYWORDS | PROXY_TLS_KEYWORDS
     )
     if unknown:
         raise TypeError(f"unix_connect() does not take {', '.join(sorted(unknown))}")
@@ -148,6 +175,8 @@ def unix_connect(
     given = dict(bound.arguments)
     extra = given.pop("kwargs")
     del given["uri"], given["session"]
+    if sock is not None:
+        extra["sock"] = sock
     settings = connect_settings(uri, given, extra, stacklevel=3)
     return _connect(settings, session=None, unix_path=path)
 
@@ -189,10 +218,16 @@ def _connect(
         )
 
         async def opener() -> ClientConnection:
-            return await shared.open(uri, upgrade, bind)
+            return await shared.open(
+                uri, upgrade, bind, application_proxy_authorization=True
+            )
 
         return WSConnectContext(
-            _translated(opener), uri, settings.reconnect, _close_for
+            _translated(opener),
+            uri,
+            settings.reconnect,
+            _close_for,
+            not_reentrant=WEBSOCKETS_NOT_REENTRANT,
         )
 
     dial = dict(settings.dial)
@@ -215,17 +250,28 @@ def _connect(
                     for name, value in dial.items()
                     if name in CREATE_CONNECTION_KEYWORDS
                 },
+                proxy_tls_kwargs={
+                    name.removeprefix("proxy_"): value
+                    for name, value in dial.items()
+                    if name
+                    in ("proxy_ssl_handshake_timeout", "proxy_ssl_shutdown_timeout")
+                    and value is not None
+                },
+                user_agent=settings.user_agent,
             )
         return aiohttp.ClientSession(connector=connector)
 
     async def open_on(http: aiohttp.ClientSession) -> ClientConnection:
-        return await open_websocket(http, uri, settings.upgrade, bind)
+        return await open_websocket(
+            http, uri, settings.upgrade, bind, application_proxy_authorization=True
+        )
 
     return WSConnectContext(
         _translated(on_private_session(make_session, open_on)),
         uri,
         settings.reconnect,
         _close_for,
+        not_reentrant=WEBSOCKETS_NOT_REENTRANT,
     )
 
 
@@ -241,10 +287,27 @@ def _translated(
     async def translated() -> ClientConnection:
         try:
             return await opener()
+        except exceptions.OpenTimeout as exc:
+            # websockets' words, caused by a bare timeout as websockets'.
+            exc.in_websockets_words()
+            if exc.__cause__ is None:
+                exc.__cause__ = asyncio.TimeoutError()
+            raise
         except aiohttp.ClientError as exc:
             error = websockets_error(exc)
+            cause: BaseException | None = error
+            while isinstance(cause, exceptions.InvalidHandshake):
+                # Its cause too: a redirect's status, say.
+                cause.in_websockets_words()
+                cause = cause.__cause__
             if error is exc:
                 raise
+            if error.__cause__ is not None:
+                # An OSError out of aiohttp's wrapper that has a cause of its
+                # own (python-socks' ProxyConnectionError: the refused
+                # connection to the proxy), or the cause websockets chains
+                # (the EOF or the bad status line), kept as websockets shows it.
+                raise error  # noqa: B904
             raise error from exc
 
     return translated
@@ -270,7 +333,20 @@ def websockets_error(exc: aiohttp.ClientError) -> BaseException:
             redacted(exc.request_info),
             exc.history,
             status=exc.status,
-            message=exc.message,
+            message=core_errors.rejected_words(exc.status, proxy=True),
+            headers=exc.headers,
+        )
+    if (
+        isinstance(exc, aiohttp.ClientResponseError)
+        and exc.request_info.method == "CONNECT"
+    ):
+        # aiohttp's own tunnel (with session=) could not read the proxy's
+        # answer to CONNECT.
+        return exceptions.InvalidProxyMessage(
+            redacted(exc.request_info),
+            exc.history,
+            status=exc.status,
+            message=INVALID_ANSWER,
             headers=exc.headers,
         )
     if isinstance(exc, aiohttp.ClientResponseError):
@@ -279,24 +355,51 @@ def websockets_error(exc: aiohttp.ClientError) -> BaseException:
             cls = exceptions.TooManyHeaders
         elif exc.message.startswith("Got more than "):
             cls = _line_too_long(exc.message)
-        return cls(
+        error = cls(
             redacted(exc.request_info),
             exc.history,
             status=exc.status,
             message=f"did not receive a valid HTTP response: {exc.message}",
             headers=exc.headers,
         )
+        if cls is exceptions.InvalidMessage:
+            error.websockets_message = NO_VALID_RESPONSE
+            line = _bad_status_line(exc.message)
+            if line is not None:
+                # websockets chains what was wrong with the status line.
+                error.__cause__ = ValueError(f"invalid HTTP status line: {line}")
+        return error
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return exceptions.InvalidMessage(
+        error = exceptions.InvalidMessage(
             _no_request(),
             (),
             message="the server closed the connection before answering the upgrade",
         )
+        error.websockets_message = NO_VALID_RESPONSE
+        error.__cause__ = EOFError(core_errors.EOF_BEFORE_STATUS)
+        return error
     if isinstance(exc, aiohttp.ClientSSLError):
         return ssl_module.SSLError(str(exc))
     if isinstance(exc, aiohttp.ClientOSError):
         return OSError(exc.errno, exc.strerror or str(exc))
     return exceptions.InvalidMessage(_no_request(), (), message=str(exc))
+
+
+def _bad_status_line(message: str) -> str | None:
+    """The status line aiohttp's "Bad status line" error quotes, if it does
+    (aiohttp 3.10's C parser says only "Expected HTTP/" before it)."""
+    if not message.startswith(("Bad status line", "Expected HTTP/")):
+        return None
+    match = _QUOTED_LINE.search(message)
+    if match is None:
+        return None
+    try:
+        line = ast.literal_eval(match[1])
+    except (ValueError, SyntaxError):
+        return None
+    if isinstance(line, bytes):
+        return line.decode("utf-8", "backslashreplace")
+    return str(line)
 
 
 def _line_too_long(message: str) -> type[exceptions.SecurityError]:

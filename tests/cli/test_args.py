@@ -20,7 +20,9 @@ from aiows.cli.args import (
     non_negative_int,
     normalize_url,
     positive_float,
+    version_text,
 )
+from aiows.core import speedups
 
 from .conftest import run_cli
 
@@ -60,11 +62,44 @@ async def test_bad_header_is_a_usage_error() -> None:
     assert "expected NAME:VALUE" in result.err
 
 
-async def test_version_names_the_distribution() -> None:
+async def test_version_names_the_distribution_and_the_compiled_modules() -> None:
     result = await run_cli("--version", stdin=b"")
     assert result.status == EXIT_OK
-    assert result.out == f"aiows {aiows.__version__} (distribution aiows-client)\n"
+    first, *rest = result.out.splitlines()
+    assert first == f"aiows {aiows.__version__} (distribution aiows-client)"
+    # The subprocess decides as this process does (same build, same env).
+    assert rest == version_text().splitlines()[1:]
     assert result.err == ""
+
+
+@pytest.mark.parametrize(
+    ("in_use", "switch", "lines"),
+    [
+        ({"a.b": True, "a.c": True}, "", ["compiled: a.b, a.c"]),
+        ({"a.b": False}, "", ["pure Python: a.b (not built)"]),
+        (
+            {"a.b": True, "a.c": False},
+            "",
+            ["compiled: a.b", "pure Python: a.c (not built)"],
+        ),
+        ({"a.b": False}, "1", ["pure Python: a.b (AIOWS_NO_EXTENSIONS is set)"]),
+        (
+            {"a.b": True, "a.c": False},
+            "cython",
+            ["compiled: a.b", "pure Python: a.c (AIOWS_NO_EXTENSIONS=cython)"],
+        ),
+    ],
+)
+def test_version_says_which_modules_are_compiled(
+    monkeypatch: pytest.MonkeyPatch,
+    in_use: dict[str, bool],
+    switch: str,
+    lines: list[str],
+) -> None:
+    monkeypatch.setattr(speedups, "compiled_modules", lambda: in_use)
+    monkeypatch.setattr(speedups, "NO_EXTENSIONS", bool(switch) and switch != "cython")
+    monkeypatch.setattr(speedups, "FROM_SOURCE", bool(switch))
+    assert version_text().splitlines()[1:] == lines
 
 
 def test_distribution_is_the_one_installed_and_built() -> None:

@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
+import aiohttp
 import pytest
 
 import aiows
@@ -143,7 +144,7 @@ async def expect_failure(
     """Send ``before + bad``; the client must fail with ``code`` on the wire.
 
     ``delivered`` messages (from ``before``) must reach the application
-    first, then an ERROR carrying an ``aiows.ProtocolError`` with ``code``.
+    first, then an ERROR carrying an ``aiohttp.WebSocketError`` with ``code``.
     Returns the reason bytes of the client's close frame.
     """
 
@@ -161,9 +162,7 @@ async def expect_failure(
             assert msg.type in (aiows.WSMsgType.TEXT, aiows.WSMsgType.BINARY)
         error = await ws.receive()
         assert error.type == aiows.WSMsgType.ERROR, error
-        assert isinstance(
-            error.data, aiows.PayloadTooBig if code == 1009 else aiows.ProtocolError
-        )
+        assert type(error.data) is aiohttp.WebSocketError
         assert error.data.code == code
         assert ws.close_code == code
 

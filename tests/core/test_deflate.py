@@ -914,3 +914,27 @@ def test_offered_window_bits_of_a_hand_written_offer() -> None:
     )
     with pytest.raises(NegotiationError):
         offered_window_bits(["permessage-deflate; server_max_window_bits=99"])
+
+
+def test_settings_by_websockets_names() -> None:
+    """websockets' PerMessageDeflate attributes, from the client's side:
+    "remote" is the server, "local" the client."""
+    ext = deflate.PerMessageDeflate(
+        deflate.DeflateParams(
+            server_no_context_takeover=True,
+            client_no_context_takeover=False,
+            server_max_window_bits=10,
+            client_max_window_bits=12,
+        )
+    )
+    assert (
+        ext.remote_no_context_takeover,
+        ext.local_no_context_takeover,
+        ext.remote_max_window_bits,
+        ext.local_max_window_bits,
+    ) == (True, False, 10, 12)
+    assert repr(ext) == (
+        "PerMessageDeflate(remote_no_context_takeover=True, "
+        "local_no_context_takeover=False, remote_max_window_bits=10, "
+        "local_max_window_bits=12)"
+    )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from aiows.core import errors
 from aiows.core.errors import (
     HandshakeError,
     InvalidAccept,
@@ -53,3 +56,66 @@ def test_invalid_status_code() -> None:
     exc = InvalidStatusCode(403)
     assert exc.status == 403
     assert str(exc) == "server answered the upgrade with status 403, not 101"
+
+
+# -- websockets' words ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "offered", "words"),
+    [
+        (
+            errors.InvalidStatusCode(403),
+            403,
+            (),
+            "server rejected WebSocket connection: HTTP 403",
+        ),
+        (
+            errors.InvalidUpgrade("x", header="Upgrade", value=None),
+            101,
+            (),
+            "missing Upgrade header",
+        ),
+        (
+            errors.InvalidUpgrade("x", header="Connection", value=""),
+            101,
+            (),
+            "empty Connection header",
+        ),
+        (
+            errors.InvalidAccept("x", header="Sec-WebSocket-Accept", value="nope"),
+            101,
+            (),
+            "invalid Sec-WebSocket-Accept header: nope",
+        ),
+        (
+            errors.NegotiationError("x", header="Sec-WebSocket-Protocol", value="a"),
+            101,
+            (),
+            "no subprotocols supported",
+        ),
+        (
+            errors.NegotiationError("x", header="Sec-WebSocket-Protocol", value="a"),
+            101,
+            ("b",),
+            "unsupported subprotocol: a",
+        ),
+        (
+            errors.NegotiationError("x", header="Sec-WebSocket-Extensions", value="y"),
+            101,
+            (),
+            None,
+        ),
+        (errors.HandshakeError("x"), 101, (), None),
+    ],
+)
+def test_websockets_words(
+    exc: errors.HandshakeError, status: int, offered: tuple[str, ...], words: str
+) -> None:
+    assert errors.websockets_words(exc, status, offered) == words
+
+
+def test_rejected_words_of_a_proxy() -> None:
+    assert (
+        errors.rejected_words(407, proxy=True) == "proxy rejected connection: HTTP 407"
+    )

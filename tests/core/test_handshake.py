@@ -268,9 +268,35 @@ def test_subprotocol_is_case_sensitive() -> None:
     "values", [["chat, superchat"], ["chat", "superchat"], ["chat", "chat"]]
 )
 def test_several_subprotocols(values: list[str]) -> None:
+    # A header with more than one value, as websockets reports it: the
+    # header is at fault, not a negotiation.
     headers = good_headers() + [("Sec-WebSocket-Protocol", v) for v in values]
-    with pytest.raises(NegotiationError, match="several subprotocols"):
+    with pytest.raises(HandshakeError, match="several subprotocols") as info:
         check_response(101, headers, key=KEY, protocols=["chat", "superchat"])
+    assert type(info.value) is HandshakeError
+    assert info.value.header == "Sec-WebSocket-Protocol"
+    assert info.value.value == "multiple values: " + ", ".join(
+        token.strip() for value in values for token in value.split(",")
+    )
+
+
+def test_an_unoffered_subprotocol_names_the_header_and_the_value() -> None:
+    headers = [*good_headers(), ("Sec-WebSocket-Protocol", "other")]
+    with pytest.raises(NegotiationError) as info:
+        check_response(101, headers, key=KEY, protocols=["chat"])
+    assert (info.value.header, info.value.value) == ("Sec-WebSocket-Protocol", "other")
+
+
+def test_connection_is_checked_before_upgrade() -> None:
+    # websockets' order: an answer wrong in both names Connection.
+    headers = [
+        ("Sec-WebSocket-Accept", accept_value(KEY)),
+        ("Upgrade", "h2c"),
+        ("Connection", "keep-alive"),
+    ]
+    with pytest.raises(InvalidUpgrade) as info:
+        check_response(101, headers, key=KEY)
+    assert info.value.header == "Connection"
 
 
 def test_deflate_negotiated() -> None:
@@ -295,19 +321,47 @@ def test_deflate_declined() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "offered", "match"),
+    ("value", "offered", "message", "note"),
     [
-        ("permessage-deflate", None, "did not offer"),
-        ("foo", 15, "extension 'foo'"),
-        ("permessage-deflate, permessage-deflate", 15, "twice"),
-        ("permessage-deflate; server_max_window_bits=15", 10, "larger than"),
-        ("permessage-deflate; bogus", 15, "unknown"),
+        ("permessage-deflate", None, "no extensions supported", None),
+        ("foo", 15, "Unsupported extension: name = foo, params = []", None),
+        (
+            "permessage-deflate, permessage-deflate",
+            15,
+            "Unsupported extension: name = permessage-deflate, params = []",
+            "twice",
+        ),
+        (
+            "permessage-deflate; server_max_window_bits=15",
+            10,
+            "Unsupported extension: name = permessage-deflate, "
+            "params = [('server_max_window_bits', '15')]",
+            "larger than",
+        ),
+        (
+            "permessage-deflate; bogus",
+            15,
+            "Unsupported extension: name = permessage-deflate, "
+            "params = [('bogus', None)]",
+            "'bogus' is unknown",
+        ),
     ],
 )
-def test_extension_errors(value: str, offered: int | None, match: str) -> None:
+def test_extension_errors(
+    value: str, offered: int | None, message: str, note: str | None
+) -> None:
+    """websockets' words in the message; aiows's reason in a note."""
     headers = [*good_headers(), ("Sec-WebSocket-Extensions", value)]
-    with pytest.raises(NegotiationError, match=match):
+    with pytest.raises(NegotiationError) as info:
         check_response(101, headers, key=KEY, offered_server_max_window_bits=offered)
+    assert str(info.value) == message
+    notes = getattr(info.value, "__notes__", [])
+    if note is None:
+        assert notes == []
+    else:
+        assert len(notes) == 1
+        assert note in notes[0]
+        assert notes[0].startswith("DeflateFactory(server_max_window_bits=")
 
 
 def test_extension_syntax_error() -> None:

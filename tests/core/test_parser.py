@@ -11,6 +11,7 @@ from aiows.core.errors import InvalidUTF8, MessageTooBig, ProtocolError
 from aiows.core.messages import Fragment, WSMessage, WSMsgType
 from aiows.core.parser import (
     DEFAULT_MAX_MSG_SIZE,
+    FRAGMENT_BUDGET,
     FrameParser,
     parse_close_payload,
 )
@@ -774,32 +775,39 @@ def test_fragment_mode_single_frame_messages_stay_whole() -> None:
     ]
 
 
-def test_fragment_mode_message_within_one_chunk_comes_out_whole() -> None:
+def test_fragment_mode_one_piece_per_frame_within_one_chunk() -> None:
+    # As websockets' recv_streaming(): one piece per frame, an empty one too,
+    # in order with the control frames between them.
     stream = server_frame(TEXT, b"Hel", fin=False)
     stream += server_frame(PING, b"p")
     stream += server_frame(0, b"", fin=False)
     stream += server_frame(0, b"lo")
     stream += server_frame(TEXT, b"whole")
     out = FrameParser(fragments=True).feed(stream)
-    assert out == [ping(b"p"), text("Hello"), text("whole")]
-    assert all(type(event) is WSMessage for event in out)
+    assert out == [
+        frag(WSMsgType.TEXT, "Hel", False),
+        ping(b"p"),
+        frag(WSMsgType.TEXT, "", False),
+        frag(WSMsgType.TEXT, "lo", True),
+        text("whole"),
+    ]
 
 
-def test_fragment_mode_one_piece_per_chunk() -> None:
+def test_fragment_mode_one_piece_per_frame_across_chunks() -> None:
     frames = [
-        server_frame(TEXT, b"Hel", fin=False),
+        server_frame(TEXT, "😀".encode(), fin=False),
         server_frame(PING, b"p"),
-        server_frame(0, b"", fin=False),
+        server_frame(0, "😀".encode(), fin=False),
         server_frame(0, b"l", fin=False) + server_frame(0, b"l", fin=False),
-        server_frame(0, b"o"),
+        server_frame(0, b""),
     ]
     parser = FrameParser(fragments=True)
     assert [parser.feed(frame) for frame in frames] == [
-        [frag(WSMsgType.TEXT, "Hel", False)],
+        [frag(WSMsgType.TEXT, "😀", False)],
         [ping(b"p")],
-        [],  # an empty fragment is not worth an event
-        [frag(WSMsgType.TEXT, "ll", False)],
-        [frag(WSMsgType.TEXT, "o", True)],
+        [frag(WSMsgType.TEXT, "😀", False)],
+        [frag(WSMsgType.TEXT, "l", False), frag(WSMsgType.TEXT, "l", False)],
+        [frag(WSMsgType.TEXT, "", True)],
     ]
 
 
@@ -808,32 +816,30 @@ def test_fragment_mode_binary_however_chunked() -> None:
     for i in range(len(stream) + 1):
         parser = FrameParser(fragments=True)
         out = feed_chunks(parser, [stream[:i], stream[i:]])
-        assert b"".join(event.data for event in out) == b"abcd"
-        assert 1 <= len(out) <= 2
-        if len(out) == 1:
-            assert type(out[0]) is WSMessage
-        else:
-            # What arrived of the message by the end of the first chunk.
-            assert [type(event) for event in out] == [Fragment, Fragment]
-            assert [event.fin for event in out] == [False, True]
+        assert out == [
+            frag(WSMsgType.BINARY, b"ab", False),
+            frag(WSMsgType.BINARY, b"cd", True),
+        ]
 
 
-def test_fragment_mode_many_tiny_fragments_cost_one_event_per_chunk() -> None:
-    count = 20_000
+def test_fragment_mode_hands_out_a_budget_of_pieces_per_feed() -> None:
+    # A read of many tiny frames is handed out FRAGMENT_BUDGET pieces at a
+    # time: feed(b"") goes on where the last one stopped.
+    count = 3 * FRAGMENT_BUDGET + 5
     stream = server_frame(BINARY, b"0", fin=False)
     stream += b"".join(
         server_frame(0, b"%d" % (i % 10), fin=False) for i in range(1, count)
     )
     stream += server_frame(0, b"")
-    chunk = 4096
     parser = FrameParser(fragments=True)
-    out = feed_chunks(
-        parser, [stream[i : i + chunk] for i in range(0, len(stream), chunk)]
-    )
-    assert len(out) <= len(stream) // chunk + 1
-    assert b"".join(event.data for event in out) == b"".join(
-        b"%d" % (i % 10) for i in range(count)
-    )
+    batches = [parser.feed(stream)]
+    while parser.pending:
+        batches.append(parser.feed(b""))
+    assert [len(batch) for batch in batches] == [FRAGMENT_BUDGET] * 3 + [6]
+    out = [event for batch in batches for event in batch]
+    assert [event.data for event in out] == [b"%d" % (i % 10) for i in range(count)] + [
+        b""
+    ]
     assert out[-1].fin is True and all(not event.fin for event in out[:-1])
 
 
@@ -860,9 +866,9 @@ def test_fragment_mode_invalid_utf8() -> None:
     ]
     assert parser.feed(server_frame(0, b"\xff")) == []
     assert parser.exc is not None and parser.exc.code == 1007
-    # A message that fails within the chunk hands out nothing of itself.
+    # A message that fails in its first frame hands out nothing of itself.
     parser = FrameParser(fragments=True)
-    stream = server_frame(TEXT, b"ok\xe2", fin=False) + server_frame(0, b"")
+    stream = server_frame(TEXT, b"ok\xe2\x28", fin=False) + server_frame(0, b"")
     assert parser.feed(stream) == []
     assert parser.exc is not None and parser.exc.code == 1007
 
@@ -884,7 +890,10 @@ def test_fragment_mode_state_resets_between_messages() -> None:
     # A continuation after the last fragment has nothing to continue.
     parser = FrameParser(fragments=True)
     bad = server_frame(BINARY, b"a", fin=False) + server_frame(0, b"b")
-    assert parser.feed(bad + server_frame(0, b"c")) == [binary(b"ab")]
+    assert parser.feed(bad + server_frame(0, b"c")) == [
+        frag(WSMsgType.BINARY, b"a", False),
+        frag(WSMsgType.BINARY, b"b", True),
+    ]
     assert parser.exc is not None and parser.exc.code == 1002
 
 
@@ -919,11 +928,11 @@ def test_fragment_mode_compressed() -> None:
 
 
 def test_fragment_mode_close_inside_message() -> None:
-    # The message can never complete: the close is all that comes out.
+    # The message can never complete: the close comes after its first piece.
     stream = server_frame(TEXT, b"part", fin=False) + server_frame(CLOSE, b"")
     stream += server_frame(0, b"more")
     parser = FrameParser(fragments=True)
-    assert parser.feed(stream) == [close(1005)]
+    assert parser.feed(stream) == [frag(WSMsgType.TEXT, "part", False), close(1005)]
     assert parser.closed is True
 
 

@@ -9,16 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from aiows.core import parser as parser_module
+from aiows.core import pieces as pieces_module
 from aiows.core.deflate import DeflateParams, PerMessageDeflate
 from aiows.core.errors import MessageTooBig
 from aiows.core.messages import Fragment, WSMessage, WSMsgType
-from aiows.core.parser import (
-    DIRECT_READ_FRACTION,
-    DIRECT_READ_MIN,
-    FrameParser,
-    py_new_payload,
-)
+from aiows.core.parser import FrameParser
+from aiows.core.pieces import DIRECT_READ_FRACTION, DIRECT_READ_MIN, py_new_payload
 from aiows.core.protocol import ClientProtocol, Policy, State
 from aiows.core.writer import FrameWriter
 from tests.conftest import server_frame
@@ -213,7 +209,7 @@ def test_size_limit_still_decided_from_the_header() -> None:
 
 
 def test_pure_python_payload_buffer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parser_module, "_new_payload", py_new_payload)
+    monkeypatch.setattr(pieces_module, "_new_payload", py_new_payload)
     payload = os.urandom(DIRECT_READ_MIN * 3)
     reader = Reader(FrameParser())
     got = reader.read(server_frame(BINARY, payload), 4096)

@@ -361,6 +361,30 @@ def test_fail_after_the_client_closed_sends_nothing() -> None:
         p.fail(1011, "again")
 
 
+def test_failed_is_set_by_every_failure_and_only_by_one() -> None:
+    # The client fails it.
+    p = protocol()
+    assert not p.failed
+    p.fail(1011, "gave up")
+    assert p.failed
+    # The server's error, answered at once and when read.
+    for policy in (Policy.AT_ONCE, Policy.WHEN_READ):
+        q = protocol(failure=policy)
+        q.receive_data(server_frame(0x3, b""))
+        assert q.failed is (policy is Policy.AT_ONCE)
+        q.answer()
+        assert q.failed
+    # The server's error after the client's own close.
+    r = protocol()
+    r.send_close()
+    r.receive_data(server_frame(0x3, b""))
+    assert r.failed
+    # A normal closing handshake is not a failure.
+    n = protocol()
+    n.receive_data(close_frame(1000))  # answered at once
+    assert n.state is State.CLOSE_DONE and not n.failed
+
+
 def test_failure_policy_cannot_wait_for_the_application() -> None:
     with pytest.raises(ValueError, match="at once or when read"):
         protocol(failure=Policy.BY_APPLICATION)
@@ -482,3 +506,11 @@ def test_nothing_is_pending_once_the_connection_is_gone() -> None:
     p = _kept_back()
     p.connection_lost()
     assert p.pending is False
+
+
+def test_extensions_lists_what_was_negotiated() -> None:
+    assert protocol().extensions == []
+    deflate = PerMessageDeflate(DeflateParams())
+    with_deflate = ClientProtocol(FrameParser(deflate=deflate), FrameWriter(deflate))
+    assert with_deflate.extensions == [deflate]
+    assert with_deflate.extensions[0].name == "permessage-deflate"

@@ -1,11 +1,16 @@
 """The quickstart programs (``docs/quickstart.rst`` and the README) run as
 written: each is saved to a file and run with Python, its ``api.example``
-URLs pointed at a local aiohttp.web server that plays the part."""
+URLs pointed at a local aiohttp.web server that plays the part.
+
+``AIOWS_QUICKSTART_PYTHON`` names the Python that runs them (this one by
+default): ``.ci/packaging`` runs them on aiows installed from the built sdist
+and wheel."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -17,6 +22,7 @@ from aiohttp import web
 
 ROOT = Path(__file__).parents[2]
 TIMEOUT = 20.0
+PYTHON = os.environ.get("AIOWS_QUICKSTART_PYTHON") or sys.executable
 TOKEN = "t0ken"
 TICKS = [json.dumps({"tick": 1}), json.dumps({"tick": 2})]
 
@@ -46,11 +52,13 @@ CASES = [
         QUICKSTART[2], f"TEXT {TICKS[0]}\nclosed with 1000\n", False, id="quickstart-3"
     ),
     pytest.param(README[0], "{'tick': 1}\n{'tick': 2}\n", True, id="readme"),
+    # The threading face: no asyncio.run().
+    pytest.param(QUICKSTART[3], "\n".join(TICKS) + "\n", False, id="quickstart-4"),
 ]
 
 
 def test_every_program_is_under_test() -> None:
-    assert len(QUICKSTART) == 3
+    assert len(QUICKSTART) == 4
     assert len(README) == 1
 
 
@@ -84,7 +92,7 @@ async def stand_in(aiohttp_server: Any) -> Any:
 
 def pointed_at(program: str, port: int) -> str:
     """``program`` with its api.example URLs on the local stand-in."""
-    assert "asyncio.run(main())" in program
+    assert "asyncio.run(main())" in program or "from aiows.sync import" in program
     assert "api.example" in program
     program = program.replace("https://api.example", f"http://127.0.0.1:{port}")
     program = program.replace("wss://api.example", f"ws://127.0.0.1:{port}")
@@ -99,7 +107,7 @@ async def test_program_runs_as_written(
     script = tmp_path / "program.py"
     script.write_text(pointed_at(program, stand_in.port))
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
+        PYTHON,
         str(script),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

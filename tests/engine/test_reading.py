@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 import aiows
-from aiows.core.parser import DIRECT_READ_MIN
-from aiows.core.protocol import ClientProtocol
+from aiows.core.pieces import DIRECT_READ_MIN
+from aiows.engine.connection import Connection
 from aiows.engine.reading import (
     BACKLOG,
     QUEUE_FULL,
@@ -77,13 +77,16 @@ async def test_large_message_read_in_place(
 ) -> None:
     payload = os.urandom(size)
     in_place: list[int] = []
-    receive_into = ClientProtocol.receive_into
+    # Spied on in Connection, a Python class: the protocol may be a C class,
+    # whose methods cannot be replaced.
+    buffer_updated = Connection.buffer_updated
 
-    def counting(self: ClientProtocol, n: int) -> list[object]:
-        in_place.append(n)
-        return receive_into(self, n)
+    def counting(self: Connection, n: int) -> None:
+        if self._reading_into:
+            in_place.append(n)
+        buffer_updated(self, n)
 
-    monkeypatch.setattr(ClientProtocol, "receive_into", counting)
+    monkeypatch.setattr(Connection, "buffer_updated", counting)
 
     async def handler(peer: RawPeer) -> None:
         frame = server_frame(OP_BINARY, payload)
@@ -194,3 +197,13 @@ async def test_sync_pauses_a_transport_resumed_behind_the_gate() -> None:
         transport.resume_reading()  # as aiohttp may after a hand-over
         gate.sync()
         assert not transport.is_reading()
+
+
+async def test_sync_resumes_a_transport_paused_behind_the_gate() -> None:
+    async with a_transport() as transport:
+        gate = ReadGate(transport, asyncio.get_running_loop(), lambda: None)
+        transport.pause_reading()  # as aiohttp may have, for the tail
+        gate.sync()
+        assert transport.is_reading()
+        gate.sync()  # reading already: nothing to do
+        assert transport.is_reading()

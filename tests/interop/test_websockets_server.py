@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 
+import aiohttp
 import pytest
 
 import aiows
@@ -241,7 +242,7 @@ async def test_16_mib_over_default_limit(websockets_server: StartWebsockets) -> 
     async with aiows.ws_connect(server.url) as ws:
         reply = await echo_once(ws, message)
         assert reply.type == aiows.WSMsgType.ERROR
-        assert isinstance(reply.data, aiows.PayloadTooBig)
+        assert type(reply.data) is aiohttp.WebSocketError and reply.data.code == 1009
         assert (await ws.receive(timeout=TIMEOUT)).type == aiows.WSMsgType.CLOSED
     assert ws.close_code == 1009
     seen = await server.next_close()

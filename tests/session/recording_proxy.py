@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from tests.helpers import relay
+from tests.helpers import Handlers, relay
 
 
 @dataclass
@@ -31,7 +31,7 @@ class RecordingProxy:
 
     seen: list[Seen] = field(default_factory=list)
     server: asyncio.AbstractServer | None = None
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    handlers: Handlers = field(default_factory=Handlers)
 
     @property
     def url(self) -> str:
@@ -43,47 +43,43 @@ class RecordingProxy:
         return self
 
     async def close(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
+        await self.handlers.close(self.server)
 
     async def _client(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self.tasks.add(task)
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            method, target, version = lines[0].split(" ")
-            headers = {}
-            for line in lines[1:]:
-                if line:
-                    name, _, value = line.partition(":")
-                    headers[name.strip()] = value.strip()
-            self.seen.append(Seen(method, target, headers))
-            if method == "CONNECT":
-                host, _, port = target.rpartition(":")
-                up_reader, up_writer = await asyncio.open_connection(host, int(port))
-                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            else:
-                parts = urlsplit(target)
-                up_reader, up_writer = await asyncio.open_connection(
-                    parts.hostname, parts.port or 80
-                )
-                path = parts.path + (f"?{parts.query}" if parts.query else "")
-                forwarded = [f"{method} {path or '/'} {version}"] + [
-                    f"{name}: {value}"
-                    for name, value in headers.items()
-                    if name.lower() != "proxy-authorization"
-                ]
-                up_writer.write(("\r\n".join(forwarded) + "\r\n\r\n").encode("latin-1"))
-            await relay(reader, writer, up_reader, up_writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-            self.tasks.discard(task)
+        with self.handlers.track():
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, version = lines[0].split(" ")
+                headers = {}
+                for line in lines[1:]:
+                    if line:
+                        name, _, value = line.partition(":")
+                        headers[name.strip()] = value.strip()
+                self.seen.append(Seen(method, target, headers))
+                if method == "CONNECT":
+                    host, _, port = target.rpartition(":")
+                    up_reader, up_writer = await asyncio.open_connection(
+                        host, int(port)
+                    )
+                    writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                else:
+                    parts = urlsplit(target)
+                    up_reader, up_writer = await asyncio.open_connection(
+                        parts.hostname, parts.port or 80
+                    )
+                    path = parts.path + (f"?{parts.query}" if parts.query else "")
+                    forwarded = [f"{method} {path or '/'} {version}"] + [
+                        f"{name}: {value}"
+                        for name, value in headers.items()
+                        if name.lower() != "proxy-authorization"
+                    ]
+                    head_out = "\r\n".join(forwarded) + "\r\n\r\n"
+                    up_writer.write(head_out.encode("latin-1"))
+                await relay(reader, writer, up_reader, up_writer)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.close()

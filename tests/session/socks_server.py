@@ -7,7 +7,7 @@ import asyncio
 import socket
 from dataclasses import dataclass, field
 
-from tests.helpers import relay
+from tests.helpers import Handlers, relay
 
 
 @dataclass
@@ -20,7 +20,7 @@ class SocksServer:
     #: Demand a user name and password (RFC 1929).
     password: str | None = None
     server: asyncio.AbstractServer | None = None
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    handlers: Handlers = field(default_factory=Handlers)
 
     @property
     def port(self) -> int:
@@ -32,53 +32,48 @@ class SocksServer:
         return self
 
     async def close(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
+        await self.handlers.close(self.server)
 
     async def _client(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self.tasks.add(task)
-        try:
-            version, count = await reader.readexactly(2)
-            methods = await reader.readexactly(count)
-            assert version == 5
-            if self.password is None:
-                assert 0 in methods
-                writer.write(b"\x05\x00")
-            else:
-                assert 2 in methods
-                writer.write(b"\x05\x02")
-                await reader.readexactly(1)
-                user = await reader.readexactly((await reader.readexactly(1))[0])
-                word = await reader.readexactly((await reader.readexactly(1))[0])
-                self.users.append(user.decode())
-                if word.decode() != self.password:
-                    writer.write(b"\x01\x01")
-                    return
-                writer.write(b"\x01\x00")
-            _, command, _, kind = await reader.readexactly(4)
-            assert command == 1  # CONNECT
-            if kind == 1:
-                host = socket.inet_ntoa(await reader.readexactly(4))
-            elif kind == 3:
-                host = (
-                    await reader.readexactly((await reader.readexactly(1))[0])
-                ).decode()
-            else:
-                host = socket.inet_ntop(socket.AF_INET6, await reader.readexactly(16))
-            port = int.from_bytes(await reader.readexactly(2), "big")
-            self.targets.append((host, port))
-            up_reader, up_writer = await asyncio.open_connection(host, port)
-            writer.write(b"\x05\x00\x00\x01" + socket.inet_aton("127.0.0.1") + b"\0\0")
-            await relay(reader, writer, up_reader, up_writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-            self.tasks.discard(task)
+        with self.handlers.track():
+            try:
+                version, count = await reader.readexactly(2)
+                methods = await reader.readexactly(count)
+                assert version == 5
+                if self.password is None:
+                    assert 0 in methods
+                    writer.write(b"\x05\x00")
+                else:
+                    assert 2 in methods
+                    writer.write(b"\x05\x02")
+                    await reader.readexactly(1)
+                    user = await reader.readexactly((await reader.readexactly(1))[0])
+                    word = await reader.readexactly((await reader.readexactly(1))[0])
+                    self.users.append(user.decode())
+                    if word.decode() != self.password:
+                        writer.write(b"\x01\x01")
+                        return
+                    writer.write(b"\x01\x00")
+                _, command, _, kind = await reader.readexactly(4)
+                assert command == 1  # CONNECT
+                if kind == 1:
+                    host = socket.inet_ntoa(await reader.readexactly(4))
+                elif kind == 3:
+                    host = (
+                        await reader.readexactly((await reader.readexactly(1))[0])
+                    ).decode()
+                else:
+                    packed = await reader.readexactly(16)
+                    host = socket.inet_ntop(socket.AF_INET6, packed)
+                port = int.from_bytes(await reader.readexactly(2), "big")
+                self.targets.append((host, port))
+                up_reader, up_writer = await asyncio.open_connection(host, port)
+                bound = socket.inet_aton("127.0.0.1")
+                writer.write(b"\x05\x00\x00\x01" + bound + b"\0\0")
+                await relay(reader, writer, up_reader, up_writer)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.close()

@@ -75,12 +75,20 @@ def _aiohttp_warnings(kwargs: dict[str, Any]) -> None:
     asyncio.run(run())
 
 
-def test_old_keywords_are_ignored_with_a_warning() -> None:
-    for name in ("ws_response_class", "loop"):
-        ours = warnings_of(
-            lambda n=name: ws_connect_options({n: object()}, stacklevel=1)
-        )
-        assert len(ours) == 1 and f"ignores {name}=" in ours[0][0]
+def test_loop_is_ignored_with_a_warning() -> None:
+    ours = warnings_of(lambda: ws_connect_options({"loop": object()}, stacklevel=1))
+    assert len(ours) == 1 and "ignores loop=" in ours[0][0]
+
+
+def test_ws_response_class_must_be_an_aiows_class() -> None:
+    class Mine(aiows.ClientWebSocketResponse):
+        pass
+
+    options = ws_connect_options({"ws_response_class": Mine})
+    assert options.face.response_class is Mine
+    for wrong in (aiohttp.ClientWebSocketResponse, object, "Mine", 42):
+        with pytest.raises(TypeError, match=r"aiows\.ClientWebSocketResponse"):
+            ws_connect_options({"ws_response_class": wrong})
 
 
 @pytest.mark.parametrize(
@@ -89,7 +97,7 @@ def test_old_keywords_are_ignored_with_a_warning() -> None:
         ({"ssl": False, "verify_ssl": False}, "mutually exclusive"),
         ({"ssl": False, "ssl_context": ssl.create_default_context()}, "mutually"),
         ({"ssl": False, "fingerprint": b"\0" * 32}, "mutually exclusive"),
-        ({"ssl": "yes"}, "ssl must be"),
+        ({"ssl": "yes"}, "ssl should be SSLContext, bool, Fingerprint or None"),
         ({"method": 1}, "method must be a str"),
         ({"backoff": 3}, "backoff must be an aiows.Backoff"),
         ({"autoping": 1}, "autoping must be True or False"),

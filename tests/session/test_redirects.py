@@ -185,3 +185,30 @@ async def test_a_wrapped_sessions_default_credentials_never_leave_the_origin(
             await ws.receive_json()
     # Only the direct request reached the other origin.
     assert hits == list(defaults.values())
+
+
+AIOHTTP_3_10 = tuple(map(int, aiohttp.__version__.split(".")[:2])) < (3, 11)
+
+
+async def test_a_session_with_base_url_follows_redirects(aiohttp_server) -> None:  # type: ignore[no-untyped-def]
+    """On the base's origin always; to another origin where aiohttp's
+    ``request()`` takes an absolute URL beside ``base_url`` (3.11 on), and
+    on aiohttp 3.10 a clear :class:`~aiows.InvalidURI` instead."""
+    other: TestServer = await aiohttp_server(redirecting_app("/ws"))
+    app = redirecting_app(f"http://127.0.0.1:{other.port}/ws")
+
+    async def local(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/ws")
+
+    app.router.add_get("/local", local)
+    here: TestServer = await aiohttp_server(app)
+    base = f"http://127.0.0.1:{here.port}/"
+    async with aiows.ClientSession(base_url=base) as session:
+        async with session.ws_connect("/local") as ws:
+            assert (await ws.receive_json())["x"] is None
+        if AIOHTTP_3_10:
+            with pytest.raises(aiows.InvalidURI, match=r"aiohttp 3\.10"):
+                await session.ws_connect("/start")
+        else:
+            async with session.ws_connect("/start") as ws:
+                assert (await ws.receive_json())["x"] is None

@@ -44,14 +44,22 @@ async def test_the_upgraded_socket_keeps_none_of_aiohttps_http_readers(
 ) -> None:
     server = await redirecting_server(aiohttp_server, 0)
     async with aiows.ClientSession() as s:
-        async with s.ws_connect(server.make_url("/ws")) as ws:
-            connection = ws._response.connection
-            assert connection is not None
-            http_protocol: Any = connection.protocol
-            assert http_protocol._parser is None  # internal 7
-            assert http_protocol._payload_parser is None  # internal 9
-            assert isinstance(http_protocol._buffer, deque)  # internal 8
-            assert http_protocol._buffer.maxlen == 0
+        async with (
+            s.ws_connect(server.make_url("/ws")) as ws,
+            s.ws_connect(server.make_url("/ws")) as other,
+        ):
+            readers = []
+            for each in (ws, other):
+                connection = each._response.connection
+                assert connection is not None
+                http_protocol: Any = connection.protocol
+                assert http_protocol._parser is None  # internal 8
+                assert isinstance(http_protocol._buffer, deque)  # internal 8
+                assert http_protocol._buffer.maxlen == 0
+                readers.append(http_protocol._payload_parser)
+            # Without a tail aiohttp keeps the stand-in that took it out, one
+            # per thread: no connection holds one of its own.
+            assert readers[0] is readers[1] is not None
             await ws.send_str("still works")
             msg = await bounded(ws.receive())
             assert msg.data == "still works"

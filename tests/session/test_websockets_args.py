@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import warnings
 from typing import Any
 
 import aiohttp
@@ -74,26 +73,6 @@ async def test_legacy_spellings_warn_and_work(
             assert type(ws) is Custom
     if old == "extra_headers":
         assert server.seen[0]["X-Old"] == "1"
-
-
-async def test_legacy_extensions_turn_compression_on(server: Any) -> None:
-    class Deflate:
-        name = "permessage-deflate"
-        server_max_window_bits = 12
-
-    with pytest.warns(DeprecationWarning, match="compression="):
-        context = aiows.connect(
-            f"ws://127.0.0.1:{server.port}/", extensions=[Deflate()]
-        )
-    async with context as ws:
-        assert (
-            "server_max_window_bits=12"
-            in ws.request_headers["Sec-WebSocket-Extensions"]
-        )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        with pytest.raises(ValueError, match="permessage-deflate only"):
-            aiows.connect("ws://h/", extensions=[object()])
 
 
 async def test_reconnect_delays_are_websockets(server: Any) -> None:

@@ -17,6 +17,7 @@ from yarl import URL
 
 import aiows
 from tests.conftest import RawPeer, server_frame
+from tests.helpers import answer_once
 from tests.session.conftest import TLS
 
 
@@ -456,13 +457,7 @@ async def test_session_with_an_http_proxy_sends_the_upgrade_through_it(
 
 
 async def test_session_proxy_refusing_connect_is_invalid_proxy_status() -> None:
-    async def refuse(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
-        await writer.drain()
-        writer.close()
+    refuse = answer_once(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
 
     proxy = await asyncio.start_server(refuse, "127.0.0.1", 0)
     port = proxy.sockets[0].getsockname()[1]

@@ -626,3 +626,93 @@ async def test_every_documented_difference_has_a_reason() -> None:
         for label, (theirs, mine, reason) in differences.items():
             assert theirs != mine, (scenario, label)
             assert len(reason) > 20, (scenario, label)
+
+
+# -- what test suites written for aiohttp do (issue 20) ------------------------------
+
+
+async def test_a_protocol_error_is_exactly_aiohttps_class(raw_server: Any) -> None:
+    """A reserved opcode: the ERROR message's data is exactly
+    ``aiohttp.WebSocketError`` (aiohttp's own tests check ``type(...) is``)."""
+
+    async def handler(peer: RawPeer) -> None:
+        peer.send(server_frame(0x3, b""))
+        await peer.read_close()
+
+    srv: RawServer = await raw_server(handler)
+
+    async def scenario(ws: Any, r: Record) -> None:
+        msg = await ws.receive()
+        r.message("error", msg)
+        r.add("exact class", type(msg.data) is aiohttp.WebSocketError)
+        r.state(ws, "after")
+
+    base = srv.url.replace("ws://", "http://").rstrip("/")
+    assert_same(await both(base, "/", scenario), "protocol error class")
+
+
+async def test_setting_closed_acts_as_a_dropped_connection(
+    server: tuple[str, ServerLog],
+) -> None:
+    """Test suites of libraries built on aiohttp set ``ws._closed = True`` to
+    act as if the connection had dropped."""
+    base, _ = server
+
+    async def scenario(ws: Any, r: Record) -> None:
+        r.add("_closed before", ws._closed)
+        await ws.send_str("hi")
+        r.message("echo", await ws.receive())
+        ws._closed = True
+        r.add("closed", ws.closed)
+        r.message("receive()", await ws.receive())
+        r.add("close() again", await ws.close())
+
+    assert_same(await both(base, "/echo", scenario), "_closed set by a test")
+
+
+async def test_ssl_of_the_wrong_type(server: tuple[str, ServerLog]) -> None:
+    """``ssl=42``: aiohttp's TypeError, with its words, before connecting."""
+    base, _ = server
+    for client in CLIENTS:
+        session: Any = (
+            aiohttp.ClientSession() if client == "aiohttp" else aiows.ClientSession()
+        )
+        async with session:
+            with pytest.raises(TypeError) as info:
+                await session.ws_connect(f"{base}/echo", ssl=42)
+        assert str(info.value) == (
+            "ssl should be SSLContext, bool, Fingerprint or None, got 42 instead."
+        ), client
+
+
+class Counting(aiows.ClientWebSocketResponse):
+    """A subclass with an override, as an application would write one."""
+
+    received = 0
+
+    async def receive(self, timeout: float | None = None) -> Any:
+        msg = await super().receive(timeout)
+        type(self).received += 1
+        return msg
+
+
+@pytest.mark.parametrize("where", ["ws_connect", "session"])
+async def test_ws_response_class(server: tuple[str, ServerLog], where: str) -> None:
+    """``ws_response_class`` on ``ws_connect`` (aiohttp 0.15) or on the
+    session (aiohttp 3): the connection is an instance of it, with its
+    overrides."""
+    base, _ = server
+    Counting.received = 0
+    session_kwargs = {"ws_response_class": Counting} if where == "session" else {}
+    connect_kwargs = {"ws_response_class": Counting} if where == "ws_connect" else {}
+    async with (
+        aiows.ClientSession(**session_kwargs) as session,
+        session.ws_connect(f"{base}/echo?run=x", **connect_kwargs) as ws,
+    ):
+        assert type(ws) is Counting
+        assert isinstance(ws, aiohttp.ClientWebSocketResponse)
+        await ws.send_str("hi")
+        assert (await ws.receive()).data == "hi"
+        assert Counting.received == 1
+    with pytest.raises(TypeError, match=r"subclass of aiows\.ClientWebSocketResponse"):
+        aiows.ClientSession(ws_response_class=aiohttp.ClientWebSocketResponse)

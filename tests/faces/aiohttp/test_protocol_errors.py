@@ -1,8 +1,8 @@
 """The aiohttp face: protocol violations by the server fail the connection.
 
 For each violation the client must report an ERROR message (after the
-messages that arrived before it) whose data is an ``aiows.ProtocolError``
-(an ``aiohttp.WebSocketError``) with the close code, send a close frame with
+messages that arrived before it) whose data is exactly an
+``aiohttp.WebSocketError`` with the close code, send a close frame with
 that code when the application reads the ERROR, then report CLOSED, as
 aiohttp 3.14 does.  As in aiohttp, ``exception()`` stays None: the error is
 the ERROR message's data.
@@ -113,11 +113,8 @@ async def expect_failure(
         assert ws.closed
         assert ws.close_code == code
         exc = error.data
-        # 1009 is PayloadTooBig, which (as in websockets) is not a ProtocolError.
-        assert isinstance(
-            exc, aiows.PayloadTooBig if code == 1009 else aiows.ProtocolError
-        )
-        assert isinstance(exc, aiohttp.WebSocketError)
+        # Exactly aiohttp's class, as aiohttp's own tests check it.
+        assert type(exc) is aiohttp.WebSocketError
         assert exc.code == code
         assert ws.exception() is None
         wire_code, wire_reason = await bounded(sent_close)
@@ -212,7 +209,7 @@ async def test_message_over_max_msg_size_decided_from_header(
         # The ERROR comes although not one payload byte was sent.
         error = await bounded(ws.receive())
         assert error.type == aiows.WSMsgType.ERROR
-        assert isinstance(error.data, aiows.PayloadTooBig)
+        assert type(error.data) is aiohttp.WebSocketError
         assert isinstance(error.data, aiohttp.WebSocketError)
         assert error.data.code == 1009
         # Reading it sent the close.
@@ -236,7 +233,7 @@ async def test_fragmented_message_over_max_msg_size(wire_server: StartServer) ->
     server = await wire_server(handler)
     async with aiows.ws_connect(server.url, max_msg_size=1024) as ws:
         error = await bounded(ws.receive())
-        assert isinstance(error.data, aiows.PayloadTooBig)
+        assert type(error.data) is aiohttp.WebSocketError
         assert (await bounded(sent_close))[0] == 1009
         assert ws.close_code == 1009
 
@@ -275,7 +272,7 @@ async def test_invalid_utf8_first_fragment_fails_fast(wire_server: StartServer) 
     async with aiows.ws_connect(server.url) as ws:
         error = await bounded(ws.receive())
         assert error.type == aiows.WSMsgType.ERROR
-        assert isinstance(error.data, aiows.ProtocolError)
+        assert type(error.data) is aiohttp.WebSocketError
         assert error.data.code == 1007
         assert (await bounded(got_close))[0] == 1007
         assert ws.close_code == 1007
@@ -298,7 +295,7 @@ async def test_invalid_utf8_start_of_long_frame_fails_fast(
     server = await wire_server(handler)
     async with aiows.ws_connect(server.url) as ws:
         error = await bounded(ws.receive())
-        assert isinstance(error.data, aiows.ProtocolError)
+        assert type(error.data) is aiohttp.WebSocketError
         assert error.data.code == 1007
         assert (await bounded(got_close))[0] == 1007
         assert ws.close_code == 1007
@@ -356,7 +353,7 @@ async def test_server_close_after_failure_keeps_failure_code(
     async with aiows.ws_connect(server.url) as ws:
         error = await bounded(ws.receive())
         assert error.type == aiows.WSMsgType.ERROR
-        assert isinstance(error.data, aiows.ProtocolError)
+        assert type(error.data) is aiohttp.WebSocketError
         assert (await bounded(ws.receive())).type == aiows.WSMsgType.CLOSED
         assert ws.close_code == 1002
 

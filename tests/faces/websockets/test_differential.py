@@ -21,10 +21,18 @@ The servers: ``websockets.asyncio.server.serve`` for most scenarios, an
 scripted ``raw_server`` for hostile input.  The legacy
 ``websockets.legacy.client.connect`` is a third client for the legacy
 spellings (``extra_headers=``, ``timeout=``, ``klass=`` ...).
+
+``picows.websockets.connect``, picows' re-implementation of websockets'
+asyncio client, runs every scenario it can as a peer beside aiows
+(:func:`both`): what it observes is compared with websockets' too, its
+differences are listed in :data:`PICOWS_DIFFERENCES` (each saying which one
+aiows follows, and why), and the scenarios it cannot run in
+:data:`PICOWS_CANNOT`, both asserted as :data:`DIFFERENCES` is.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import logging
 import re
@@ -39,11 +47,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import aiohttp
+import picows.websockets
 import pytest
 import websockets
 import websockets.exceptions
 import websockets.version
 from aiohttp import web
+from picows.websockets import ClientConnection as PicowsConnection
+from picows.websockets import connect as picows_connect
 from websockets.asyncio.client import ClientConnection as WebsocketsConnection
 from websockets.asyncio.client import connect as websockets_connect
 from websockets.asyncio.server import ServerConnection, serve
@@ -51,6 +62,11 @@ from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFact
 
 import aiows
 from tests.conftest import RawPeer, RawServer, server_frame, upgrade_response
+from tests.faces.websockets.test_picows_peer import (
+    ABSENT,
+    PICOWS_CANNOT,
+    PICOWS_DIFFERENCES,
+)
 from tests.helpers import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, bounded
 from tests.session.conftest import TLS
 
@@ -66,16 +82,18 @@ StartServer = Callable[..., Awaitable[RawServer]]
 SCENARIO_TIMEOUT = 10.0
 
 
-# -- the two (or three) clients ------------------------------------------------------
+# -- the clients ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Api:
-    """The names a program imports: websockets', legacy websockets', or aiows's."""
+    """The names a program imports: websockets', legacy websockets', aiows's or
+    picows.websockets'."""
 
     name: str
     connect: Callable[..., Any]
-    #: Where the exception classes are: ``websockets.exceptions`` or ``aiows``.
+    #: Where the exception classes are: ``websockets.exceptions``, ``aiows``
+    #: or ``picows.websockets``.
     errors: Any
     #: The class to subclass for ``create_connection=`` / ``klass=``.
     connection_class: type
@@ -86,6 +104,8 @@ WEBSOCKETS = Api(
 )
 LEGACY = Api("legacy", legacy_connect, websockets.exceptions, WebSocketClientProtocol)
 AIOWS = Api("aiows", aiows.connect, aiows, aiows.ClientConnection)
+#: The peer: picows' re-implementation of websockets' asyncio client.
+PICOWS = Api("picows", picows_connect, picows.websockets, PicowsConnection)
 
 #: websockets' exception names; the hierarchy is compared on these.
 WEBSOCKETS_NAMES = frozenset(websockets.exceptions.__all__) - {
@@ -119,7 +139,11 @@ def class_kind(cls: type) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
         for base in mro
         if base.__name__ in WEBSOCKETS_NAMES
         and base
-        in (getattr(websockets.exceptions, base.__name__), PUBLIC.get(base.__name__))
+        in (
+            getattr(websockets.exceptions, base.__name__),
+            PUBLIC.get(base.__name__),
+            getattr(picows.websockets, base.__name__, None),
+        )
     )
     builtin = tuple(
         base.__name__
@@ -188,6 +212,16 @@ class Record:
         plain = result is None or isinstance(result, (str, bytes, int, float))
         self.add(label, ("returned", result if plain else type(result).__name__))
         return result
+
+    def read(self, label: str, get: Callable[[], Any]) -> None:
+        """Record what ``get()`` returns, or what it raises: an attribute
+        that one client lacks is an observation too."""
+        try:
+            value = get()
+        except Exception as exc:
+            self.error(label, exc)
+        else:
+            self.add(label, value)
 
     def state(self, ws: Any, label: str) -> None:
         """``state`` by name, and the close code and reason."""
@@ -262,6 +296,9 @@ async def commands(ws: ServerConnection, log: ServerLog, run: str) -> None:
         elif verb == "drop":
             assert ws.transport is not None
             ws.transport.abort()
+        elif verb == "many":
+            for i in range(int(rest)):
+                await ws.send(f"m{i} " + "x" * 1000)
         else:
             await ws.send(message)
 
@@ -296,6 +333,8 @@ async def server() -> AsyncIterator[WebsocketsServer]:
 
     def process_request(connection: ServerConnection, request: Any) -> Any:
         path = request.path.partition("?")[0]
+        if path == "/many":
+            return None
         if path == "/deny":
             response = connection.respond(HTTPStatus.FORBIDDEN, "no entry\n")
             response.headers["X-Why"] = "test"
@@ -323,7 +362,13 @@ async def server() -> AsyncIterator[WebsocketsServer]:
 # -- running one scenario with each client ------------------------------------------
 
 Scenario = Callable[[Api, str, Record], Awaitable[None]]
-Result = dict[str, list[tuple[str, Any]]]
+
+
+class Result(dict[str, list[tuple[str, Any]]]):
+    """Each client's observations, by client name; ``exact`` is False when
+    the details were masked (:func:`masked_event`)."""
+
+    exact: bool = True
 
 
 async def each(
@@ -337,7 +382,8 @@ async def each(
     """Run ``scenario`` with each API in turn; add what the server saw.
 
     Unless ``exact``, some details are masked (see :func:`details_masked`)."""
-    out: Result = {}
+    out = Result()
+    out.exact = exact
     for api in apis:
         sep = "&" if "?" in url.rpartition("/")[2] else "?"
         record = Record(api)
@@ -350,10 +396,7 @@ async def each(
             events += [("server " + label, value) for label, value in seen]
         events = same_run(events, api.name)
         if not exact:
-            events = [
-                (label, "<detail>" if label in DETAIL_LABELS else value)
-                for label, value in details_masked(events)
-            ]
+            events = [(label, masked_event(label, value)) for label, value in events]
         out[api.name] = events
     return out
 
@@ -372,6 +415,14 @@ def same_run(value: Any, name: str) -> Any:
 
 #: Observations that are details too: a handshake error's text and cause.
 DETAIL_LABELS = frozenset({"str", "cause"})
+
+
+def masked_event(label: str, value: Any) -> Any:
+    """An observation as a run with its details masked records it."""
+    if value == ABSENT:
+        return value
+    return "<detail>" if label in DETAIL_LABELS else details_masked(value)
+
 
 #: Close codes that mean a failure: their reasons are each library's own words.
 FAILURE_CODES = frozenset({1002, 1003, 1007, 1008, 1009, 1010, 1011})
@@ -430,9 +481,21 @@ masked_only = pytest.mark.parametrize("exact", [False], ids=["masked"])
 
 
 async def both(
-    url: str, scenario: Scenario, log: ServerLog | None = None, *, exact: bool = True
+    url: str,
+    scenario: Scenario,
+    log: ServerLog | None = None,
+    *,
+    exact: bool = True,
+    without_picows: str | None = None,
 ) -> Result:
-    return await each((WEBSOCKETS, AIOWS), url, scenario, log, exact=exact)
+    """Run ``scenario`` with websockets (the oracle), aiows and picows.websockets.
+
+    ``without_picows`` leaves picows out: it names the entry of
+    :data:`PICOWS_CANNOT` that says what it lacks for this scenario.  picows
+    runs only against websockets 17 (:data:`PEERS`)."""
+    assert without_picows is None or without_picows in PICOWS_CANNOT, without_picows
+    peers = PEERS if without_picows is None else ()
+    return await each((WEBSOCKETS, AIOWS, *peers), url, scenario, log, exact=exact)
 
 
 class Difference(NamedTuple):
@@ -448,28 +511,74 @@ class Difference(NamedTuple):
     topic: str
 
 
-def assert_same(result: Result, name: str) -> None:
-    """aiows observed what the oracle observed, but for :data:`DIFFERENCES`."""
-    oracle_name = next(key for key in result if key != "aiows")
-    oracle, ours = result[oracle_name], result["aiows"]
-    allowed = {d.label: d for d in DIFFERENCES if d.scenario == name}
+def keyed(events: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """``events`` with each label made unique: the second ``message`` is
+    ``message #2``, and so on."""
+    counts: dict[str, int] = {}
+    out = []
+    for label, value in events:
+        counts[label] = n = counts.get(label, 0) + 1
+        out.append((label if n == 1 else f"{label} #{n}", value))
+    return out
+
+
+def assert_same_as_oracle(
+    result: dict[str, list[tuple[str, Any]]], name: str, client: str
+) -> None:
+    """``client`` observed what the oracle observed, but for its documented
+    differences: :data:`DIFFERENCES` for aiows, :data:`PICOWS_DIFFERENCES`
+    for picows.  Each documented difference must be seen, as documented
+    (seen through the run's masking, when details were masked)."""
+    oracle_name = next(key for key in result if key not in ("aiows", "picows"))
+    oracle, ours = keyed(result[oracle_name]), keyed(result[client])
+    exact = getattr(result, "exact", True)
+    table_of: list[Any] = DIFFERENCES if client == "aiows" else PICOWS_DIFFERENCES
+    allowed: dict[str, tuple[Any, Any]] = {}
+    for d in table_of:
+        if d.scenario == name:
+            pair = (d.oracle, getattr(d, client))
+            if not exact:
+                pair = (masked_event(d.label, pair[0]), masked_event(d.label, pair[1]))
+            if pair[0] != pair[1]:  # else masked away in this run
+                allowed[d.label] = pair
+    expected_of, got_of = dict(oracle), dict(ours)
+    labels = list(expected_of) + [label for label in got_of if label not in expected_of]
+    pairs = {
+        label: (expected_of.get(label, ABSENT), got_of.get(label, ABSENT))
+        for label in labels
+    }
     table = "\n".join(
         f"{'  ' if expected == got else '!='} {label}\n"
-        f"     {oracle_name}: {expected!r}\n     aiows: {got!r}"
-        for (label, expected), (_, got) in zip(oracle, ours, strict=False)
+        f"     {oracle_name}: {expected!r}\n     {client}: {got!r}"
+        for label, (expected, got) in pairs.items()
     )
-    assert [label for label, _ in ours] == [label for label, _ in oracle], (
-        f"{name}: the observations differ\n{table}"
-    )
-    for (label, expected), (_, got) in zip(oracle, ours, strict=True):
+    # The order, but for observations documented as made by one client only.
+    one_sided = {
+        side: {label for label, pair in allowed.items() if pair[1 - side] == ABSENT}
+        for side in (0, 1)
+    }
+    assert [label for label, _ in ours if label not in one_sided[1]] == [
+        label for label, _ in oracle if label not in one_sided[0]
+    ], f"{name}: the observations differ ({client})\n{table}"
+    for label, (expected, got) in pairs.items():
         if label in allowed:
-            difference = allowed.pop(label)
-            assert (expected, got) == (difference.oracle, difference.aiows), (
-                f"{name}: {label} (a documented difference)\n{table}"
+            assert (expected, got) == allowed.pop(label), (
+                f"{name}: {label} (a documented difference, {client})\n{table}"
             )
         else:
-            assert got == expected, f"{name}: {label}\n{table}"
-    assert not allowed, f"{name}: documented differences not seen: {list(allowed)}"
+            assert got == expected, f"{name}: {label} ({client})\n{table}"
+    assert not allowed, (
+        f"{name}: documented differences not seen ({client}): {list(allowed)}"
+    )
+
+
+def assert_same(result: dict[str, list[tuple[str, Any]]], name: str) -> None:
+    """aiows observed what the oracle observed, but for :data:`DIFFERENCES`;
+    and so did picows.websockets, when it ran, but for
+    :data:`PICOWS_DIFFERENCES`."""
+    assert_same_as_oracle(result, name, "aiows")
+    if "picows" in result:
+        assert_same_as_oracle(result, name, "picows")
 
 
 _PYTHON = f"Python/{sys.version_info.major}.{sys.version_info.minor}"
@@ -479,12 +588,21 @@ _PYTHON = f"Python/{sys.version_info.major}.{sys.version_info.minor}"
 OLD_WEBSOCKETS = int(websockets.version.version.split(".")[0]) < 17
 #: The heading of those differences in docs/from_websockets.rst.
 OLD_WEBSOCKETS_TOPIC = "websockets 16, on Python 3.10"
+#: The peers compared with the oracle besides aiows: picows.websockets,
+#: whose differences (PICOWS_DIFFERENCES) are websockets 17's.
+PEERS: tuple[Api, ...] = () if OLD_WEBSOCKETS else (PICOWS,)
 _CLOSED_ERROR = (
     "ConnectionClosedError",
     ("ConnectionClosedError", "ConnectionClosed"),
     (),
 )
 _NO_FRAMES = {"rcvd": None, "sent": None, "rcvd_then_sent": None}
+_failed_1007 = {
+    "kind": _CLOSED_ERROR,
+    "rcvd": None,
+    "sent": (1007, "unexpected end of data at position 3"),
+    "rcvd_then_sent": None,
+}
 
 #: What websockets 16 does otherwise than websockets 17 (and aiows).
 OLD_WEBSOCKETS_DIFFERENCES: list[Difference] = [
@@ -549,21 +667,46 @@ OLD_WEBSOCKETS_DIFFERENCES: list[Difference] = [
         "dropped connection; websockets 17 and aiows chain the EOFError",
         topic=OLD_WEBSOCKETS_TOPIC,
     ),
+    *(
+        Difference(
+            "decode=True, not UTF-8",
+            label,
+            (
+                "raised",
+                {**_failed_1007, "cause": None},
+            ),
+            (
+                "raised",
+                {
+                    **_failed_1007,
+                    "cause": (
+                        "UnicodeDecodeError",
+                        (),
+                        ("UnicodeDecodeError", "UnicodeError", "ValueError"),
+                    ),
+                },
+            ),
+            "websockets 16 chains no cause when recv(decode=True) fails the "
+            "connection with 1007; websockets 17 and aiows chain the "
+            "UnicodeDecodeError",
+            topic=OLD_WEBSOCKETS_TOPIC,
+        )
+        for label in ("recv(decode=True)", "recv() again")
+    ),
+    Difference(
+        "connect() is not reentrant",
+        "second async with",
+        "entered",
+        "connect() isn't reentrant",
+        "websockets 16 lets a second async with enter the same connect() "
+        "while the first is open; websockets 17 and aiows refuse it",
+        topic=OLD_WEBSOCKETS_TOPIC,
+    ),
 ]
 
 #: Where aiows differs from websockets on purpose.  docs/from_websockets.rst
 #: lists the same ones.
 DIFFERENCES: list[Difference] = [
-    Difference(
-        "streaming piece by piece",
-        "one read",
-        ["all", " at", " once"],
-        ["all at once"],
-        "recv_streaming() yields what one read of the socket brought as one "
-        "piece (websockets: one piece per frame); the pieces join to the same "
-        "message",
-        topic="Streaming",
-    ),
     Difference(
         "exception hierarchy",
         "aiohttp bases",
@@ -665,7 +808,7 @@ DIFFERENCES: list[Difference] = [
             "(legacy websockets warns for timeout=, klass= and loop= only)",
             topic="Legacy spellings always warn",
         )
-        for keyword in ("extra_headers", "read_limit", "create_protocol", "extensions")
+        for keyword in ("extra_headers", "read_limit", "create_protocol")
     ),
     *(
         Difference(
@@ -737,10 +880,10 @@ async def test_surface(server: WebsocketsServer) -> None:
         r.add("response.headers", masked_headers(response.headers))
         r.add("response.body", response.body)
         r.add("latency", (type(ws.latency).__name__, ws.latency))
-        r.add("id", type(ws.id).__name__)
-        r.add("logger", isinstance(ws.logger, logging.LoggerAdapter))
-        r.add("logger extra", ws.logger.extra == {"websocket": ws})
-        r.add("logger name", ws.logger.logger.name)
+        r.read("id", lambda: type(ws.id).__name__)
+        r.read("logger", lambda: isinstance(ws.logger, logging.LoggerAdapter))
+        r.read("logger extra", lambda: ws.logger.extra == {"websocket": ws})
+        r.read("logger name", lambda: ws.logger.logger.name)
         r.add("remote_address", ws.remote_address)
         r.add("local_address host", ws.local_address[0])
         r.add("close before the end", (ws.close_code, ws.close_reason))
@@ -1071,7 +1214,17 @@ async def test_two_recv_at_once(server: WebsocketsServer) -> None:
             stream = ws.recv_streaming()
             await r.outcome("recv_streaming()", stream.__anext__())
             await ws.send("for the first")
-            await r.outcome("first recv()", first)
+            # The echo arrives before the pong: after this round trip the
+            # first recv() has its message, and returns at once, unless the
+            # rejected calls broke it (the bound only ends such a hang).
+            await bounded(await ws.ping())
+            _, pending = await asyncio.wait([first], timeout=1.0)
+            r.add("first recv() returns", not pending)
+            if pending:
+                first.cancel()
+                await asyncio.wait([first])
+            else:
+                await r.outcome("first recv()", first)
             r.state(ws, "open")
 
     result = await both(f"{server.url}/echo", scenario, server.log)
@@ -1269,7 +1422,7 @@ def handshake_error(r: Record, exc: Any) -> None:
         r.add("name, value", (exc.name, exc.value))
 
 
-@masked_only
+@both_ways
 async def test_refused_handshake(server: WebsocketsServer, exact: bool) -> None:
     async def scenario(api: Api, url: str, r: Record) -> None:
         handshake_error(r, await r.outcome("connect", api.connect(url)))
@@ -1282,7 +1435,7 @@ async def deny_with_aiohttp(request: web.Request) -> web.Response:
     return web.json_response({"error": "go away"}, status=401, reason="Who Are You")
 
 
-@masked_only
+@both_ways
 async def test_refused_handshake_by_aiohttp(aiohttp_server: Any, exact: bool) -> None:
     app = web.Application()
     app.router.add_get("/ws", deny_with_aiohttp)
@@ -1330,8 +1483,31 @@ HANDSHAKE_ERRORS: dict[str, dict[str, Any]] = {
 }
 
 
-@masked_only
-@pytest.mark.parametrize("name", list(HANDSHAKE_ERRORS))
+#: Handshake errors whose words are still aiows's own (none now).
+HANDSHAKE_WORDING: dict[str, str] = {}
+
+
+@pytest.mark.parametrize(
+    ("name", "exact"),
+    [
+        pytest.param(
+            name,
+            exact,
+            id=f"{name}-{'exact' if exact else 'masked'}",
+            marks=(
+                [
+                    pytest.mark.xfail(
+                        strict=True, reason=f"LIB: {HANDSHAKE_WORDING[name]}"
+                    )
+                ]
+                if exact and name in HANDSHAKE_WORDING
+                else []
+            ),
+        )
+        for name in HANDSHAKE_ERRORS
+        for exact in (False, True)
+    ],
+)
 async def test_handshake_error(raw_server: StartServer, name: str, exact: bool) -> None:
     case = dict(HANDSHAKE_ERRORS[name])
     response = case.pop("response")
@@ -1506,7 +1682,7 @@ async def test_too_many_redirects() -> None:
     assert_same(result, "too many redirects")
 
 
-@masked_only
+@both_ways
 async def test_redirect_from_wss_to_ws_is_refused(
     server: WebsocketsServer, tls: TLS, exact: bool
 ) -> None:
@@ -1529,6 +1705,9 @@ async def test_redirect_from_wss_to_ws_is_refused(
 
 
 async def legacy(url: str, scenario: Scenario, log: ServerLog | None = None) -> Result:
+    """Run ``scenario`` with the legacy client (the oracle) and aiows; not
+    with picows.websockets, which has no legacy API
+    (``PICOWS_CANNOT["legacy API"]``)."""
     return await each((LEGACY, AIOWS), url, scenario, log)
 
 
@@ -1711,8 +1890,8 @@ async def test_compressed_frames_on_the_wire(raw_server: StartServer) -> None:
 
 
 async def test_streaming_piece_by_piece(raw_server: StartServer) -> None:
-    """Fragments in separate reads: one piece each; in one read: see
-    DIFFERENCES."""
+    """One piece per frame, whether the frames come in separate reads or in
+    one, an empty final frame too."""
     got_piece: dict[str, asyncio.Event] = {}
 
     async def handler(peer: RawPeer) -> None:
@@ -1731,6 +1910,16 @@ async def test_streaming_piece_by_piece(raw_server: StartServer) -> None:
             + server_frame(0x0, b" at", fin=False)
             + server_frame(0x0, b" once")
         )
+        emoji = "😀".encode()
+        peer.send(
+            server_frame(OP_TEXT, emoji, fin=False)
+            + server_frame(0x0, emoji, fin=False)
+            + server_frame(0x0, b"")
+        )
+        # A character split across frames comes out in the frame that ends it.
+        peer.send(
+            server_frame(OP_TEXT, emoji[:2], fin=False) + server_frame(0x0, emoji[2:])
+        )
         await peer.read_close()
         peer.send(server_frame(OP_CLOSE, (1000).to_bytes(2, "big")))
         await peer.writer.drain()
@@ -1746,8 +1935,65 @@ async def test_streaming_piece_by_piece(raw_server: StartServer) -> None:
                 got_piece[api.name].set()
             r.add("separate reads", pieces)
             r.add("one read", [piece async for piece in ws.recv_streaming()])
+            r.add("empty last frame", [piece async for piece in ws.recv_streaming()])
+            try:
+                r.add("split character", [piece async for piece in ws.recv_streaming()])
+            except Exception as exc:
+                r.error("split character", exc)
 
     assert_same(await both(srv.url, scenario), "streaming piece by piece")
+
+
+@pytest.mark.both_loops
+async def test_cancelling_recv_streaming(raw_server: StartServer) -> None:
+    """Cancelled before its first frame, recv_streaming() loses nothing; left
+    after one, every later read raises ConcurrencyError."""
+    send: dict[str, asyncio.Event] = {}
+
+    async def handler(peer: RawPeer) -> None:
+        event = send[run_of(peer.request_line.split()[1])]
+        await bounded(event.wait())
+        event.clear()
+        peer.send(server_frame(OP_TEXT, b"a", fin=False) + server_frame(0x0, b"b"))
+        await bounded(event.wait())
+        event.clear()
+        peer.send(server_frame(OP_TEXT, b"c", fin=False))
+        # The rest only once the client cancelled its read mid-message.
+        await bounded(event.wait())
+        peer.send(server_frame(0x0, b"d") + server_frame(OP_TEXT, b"next"))
+        code = (await peer.read_close())[0]
+        peer.send(server_frame(OP_CLOSE, (code or 1000).to_bytes(2, "big")))
+        await peer.writer.drain()
+
+    srv = await raw_server(handler)
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        send[api.name] = go = asyncio.Event()
+        ws = await api.connect(url, compression=None, ping_interval=None)
+        waiting = asyncio.ensure_future(ws.recv_streaming().__anext__())
+        await asyncio.sleep(0)
+        waiting.cancel()
+        await asyncio.wait([waiting])
+        r.add("cancelled before the first frame", waiting.cancelled())
+        go.set()
+        r.add("the next stream", [piece async for piece in ws.recv_streaming()])
+        go.set()
+        stream = ws.recv_streaming()
+        r.add("first piece", await stream.__anext__())
+        waiting = asyncio.ensure_future(stream.__anext__())
+        await asyncio.sleep(0)
+        waiting.cancel()
+        await asyncio.wait([waiting])
+        r.add("cancelled after a frame", waiting.cancelled())
+        go.set()
+        exc = await r.outcome("recv()", ws.recv())
+        r.add("recv() str", str(exc))
+        exc = await r.outcome("recv_streaming()", ws.recv_streaming().__anext__())
+        r.add("recv_streaming() str", str(exc))
+        await r.outcome("close()", ws.close())
+        r.state(ws, "after")
+
+    assert_same(await both(srv.url, scenario), "cancelling recv_streaming")
 
 
 # -- the exceptions ---------------------------------------------------------------
@@ -1768,11 +2014,16 @@ def test_exception_hierarchy() -> None:
     (PayloadTooBig: see the next test); aiows's also derive from aiohttp's."""
     names = [name for name in SHARED_NAMES if name != "PayloadTooBig"]
     assert len(names) > 15
-    result: Result = {}
-    for api in (WEBSOCKETS, AIOWS):
-        classes = {name: getattr(api.errors, name) for name in SHARED_NAMES}
+    result = Result()
+    for api in (WEBSOCKETS, AIOWS, *PEERS):
+        # picows.websockets lacks some of the names (PICOWS_DIFFERENCES).
+        classes = {
+            name: getattr(api.errors, name)
+            for name in SHARED_NAMES
+            if hasattr(api.errors, name)
+        }
         result[api.name] = [
-            *((name, class_kind(classes[name])) for name in names),
+            *((name, class_kind(classes[name])) for name in names if name in classes),
             (
                 "aiohttp bases",
                 {name: aiohttp_bases(cls) for name, cls in classes.items()},
@@ -1832,8 +2083,10 @@ async def test_request_headers_are_websockets_own(server: WebsocketsServer) -> N
 async def test_headers_have_websockets_methods(server: WebsocketsServer) -> None:
     async def scenario(api: Api, url: str, r: Record) -> None:
         async with api.connect(url, subprotocols=["chat"]) as ws:
-            r.add("get_all", ws.response.headers.get_all("Sec-WebSocket-Protocol"))
-            r.add("raw_items", [n for n, _ in ws.request.headers.raw_items()][:1])
+            headers = ws.response.headers
+            r.read("get_all", lambda: headers.get_all("Sec-WebSocket-Protocol"))
+            request_headers = ws.request.headers
+            r.read("raw_items", lambda: [n for n, _ in request_headers.raw_items()][:1])
 
     assert_same(await both(f"{server.url}/echo", scenario), "Headers methods")
 
@@ -1899,6 +2152,38 @@ def test_assert_same_can_fail() -> None:
         assert_same({"websockets": [("a", 1)], "aiows": [("a", 1)]}, "surface")
 
 
+def test_the_picows_comparison_can_fail() -> None:
+    """The same for picows, with an observation it does not make at all."""
+    agreed = [("second recv()", 1), ("first recv() returns", True)]
+    oracle = [*agreed, ("first recv()", ("returned", "for the first")), ("x", 2)]
+    documented = [("second recv()", 1), ("first recv() returns", False), ("x", 2)]
+    name = "two recv at once"
+    assert_same({"websockets": oracle, "aiows": oracle, "picows": documented}, name)
+    with pytest.raises(AssertionError, match=r"two recv at once: x \(picows\)"):
+        assert_same(
+            {
+                "websockets": oracle,
+                "aiows": oracle,
+                "picows": [*documented[:2], ("x", 3)],
+            },
+            name,
+        )
+    with pytest.raises(AssertionError, match=r"observations differ \(picows\)"):
+        assert_same(
+            {"websockets": oracle, "aiows": oracle, "picows": documented[::-1]}, name
+        )
+    with pytest.raises(AssertionError, match=r"observations differ \(picows\)"):
+        assert_same({"websockets": oracle, "aiows": oracle, "picows": oracle}, name)
+    undocumented = [("second recv()", 1), ("first recv() returns", True), ("x", 2)]
+    with pytest.raises(AssertionError, match="a documented difference, picows"):
+        assert_same(
+            {"websockets": oracle, "aiows": oracle, "picows": undocumented}, name
+        )
+    alone = [("second recv()", 1)]
+    with pytest.raises(AssertionError, match=r"not seen \(picows\)"):
+        assert_same({"websockets": alone, "aiows": alone, "picows": alone}, name)
+
+
 def test_the_docs_list_the_differences() -> None:
     """docs/from_websockets.rst's "What differs" has one heading per topic of
     :data:`DIFFERENCES`, and no other."""
@@ -1916,6 +2201,64 @@ def test_every_documented_difference_has_a_reason() -> None:
     for difference in DIFFERENCES:
         assert difference.oracle != difference.aiows, difference
         assert len(difference.reason) > 20, difference
+
+
+def compared_scenarios() -> list[re.Pattern[str]]:
+    """The names of the scenarios this file compares, as patterns: the second
+    argument of every ``assert_same()`` call (a formatted field matches
+    anything)."""
+
+    def pattern(node: ast.expr) -> str:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return re.escape(node.value)
+        if isinstance(node, ast.JoinedStr):
+            return "".join(
+                pattern(part) if isinstance(part, ast.Constant) else ".+"
+                for part in node.values
+            )
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return pattern(node.left) + pattern(node.right)
+        if isinstance(node, ast.IfExp):
+            return f"(?:{pattern(node.body)}|{pattern(node.orelse)})"
+        raise AssertionError(f"a scenario name this test cannot read: {ast.dump(node)}")
+
+    tree = ast.parse(Path(__file__).read_text())
+    return [
+        re.compile(pattern(node.args[1]))
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "assert_same"
+        and len(node.args) == 2
+        # The self-tests name theirs in a variable.
+        and not isinstance(node.args[1], ast.Name)
+    ]
+
+
+def test_every_documented_difference_names_a_scenario() -> None:
+    """A row whose scenario no test compares (renamed, or mistyped) would
+    never be checked."""
+    patterns = compared_scenarios()
+    assert len(patterns) > 50
+    for scenario in {d.scenario for d in [*DIFFERENCES, *PICOWS_DIFFERENCES]}:
+        assert any(p.fullmatch(scenario) for p in patterns), scenario
+
+
+@pytest.mark.skipif(OLD_WEBSOCKETS, reason="picows is compared with websockets 17")
+def test_what_aiows_does_where_picows_differs() -> None:
+    """Where picows.websockets and websockets differ, aiows does what
+    websockets does (assert_same checks it), unless DIFFERENCES lists a
+    deliberate difference of aiows's own there, which is neither's value."""
+    own = {(d.scenario, d.label): d for d in DIFFERENCES}
+    for row in PICOWS_DIFFERENCES:
+        mine = own.get((row.scenario, row.label))
+        if row.follows == "websockets":
+            assert mine is None, row
+        else:
+            assert row.follows == "neither", row
+            assert mine is not None, row
+            assert mine.oracle == row.oracle, row
+            assert mine.aiows not in (row.oracle, row.picows), row
 
 
 # -- what an ending says about itself ------------------------------------------------
@@ -1966,3 +2309,837 @@ async def test_reconnect_after_a_connection_that_opened(
         r.add("reconnected at once", loop.time() - started < 1.0)
 
     assert_same(await both(f"{server.url}/echo", scenario), "reconnect")
+
+
+# -- around the client's own close (issue 18) --------------------------------------
+
+
+@pytest.mark.both_loops
+async def test_every_message_before_the_servers_close_is_read(
+    server: WebsocketsServer,
+) -> None:
+    """The server streams 200 messages; the client reads 5, then closes
+    while another task drains: the server's close comes after all 200, and
+    every one of them reaches the reader (RFC 6455 §5.5.1 lets the server
+    finish what it was sending)."""
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        ws = await api.connect(url, compression=None, ping_interval=None)
+        await ws.send("many 200")
+        got = [await ws.recv() for _ in range(5)]
+        closing = asyncio.create_task(ws.close())
+        try:
+            while True:
+                got.append(await ws.recv())
+        except api.errors.ConnectionClosed as exc:
+            r.error("drained", exc)
+        await closing
+        r.add("messages", (len(got), got[0], got[-1]))
+        r.state(ws, "after")
+
+    result = await both(f"{server.url}/many", scenario, server.log)
+    assert_same(result, "messages before the server's close")
+
+
+@pytest.mark.both_loops
+async def test_a_message_between_the_two_close_frames(raw_server: StartServer) -> None:
+    """The server sends a message after the client's close frame and before
+    its own: the reader gets it, then the normal close."""
+
+    async def handler(peer: RawPeer) -> None:
+        while (await peer.read_frame()).opcode != OP_CLOSE:
+            pass
+        peer.send(server_frame(OP_TEXT, b"late"))
+        peer.send(server_frame(OP_CLOSE, (1000).to_bytes(2, "big")))
+        await peer.writer.drain()
+
+    srv = await raw_server(handler)
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        ws = await api.connect(url, compression=None, ping_interval=None)
+        closing = asyncio.create_task(ws.close())
+        await r.outcome("recv()", ws.recv())
+        await r.outcome("recv() again", ws.recv())
+        await closing
+        r.state(ws, "after")
+
+    assert_same(await both(srv.url, scenario), "a message between the close frames")
+
+
+@pytest.mark.both_loops
+async def test_decoding_a_binary_message_that_is_not_utf8(
+    raw_server: StartServer,
+) -> None:
+    """``recv(decode=True)`` on a binary message that is not UTF-8 fails the
+    connection with 1007; the cause is the UnicodeDecodeError."""
+    seen: dict[str, list[Any]] = {}
+    srv = await raw_server(recording(seen, server_frame(0x2, b"caf\xe9")))
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        ws = await api.connect(url, compression=None, ping_interval=None)
+        await r.outcome("recv(decode=True)", ws.recv(decode=True))
+        await r.outcome("recv() again", ws.recv())
+        r.state(ws, "after")
+        r.add("server saw", seen.get(api.name))
+
+    assert_same(await both(srv.url, scenario), "decode=True, not UTF-8")
+
+
+@pytest.mark.both_loops
+async def test_frames_the_client_may_not_send(server: WebsocketsServer) -> None:
+    """A close code RFC 6455 reserves, a close reason or a ping too long for
+    a control frame: websockets' ProtocolError, with its words, and the
+    connection stays open."""
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        ws = await api.connect(url, compression=None, ping_interval=None)
+        for label, call in (
+            ("close(1005)", lambda: ws.close(1005)),
+            ("close(999)", lambda: ws.close(999)),
+            ("close(5000)", lambda: ws.close(5000)),
+            ("close reason 124 bytes", lambda: ws.close(1000, "r" * 124)),
+            ("ping 126 bytes", lambda: ws.ping(b"p" * 126)),
+            ("pong 126 bytes", lambda: ws.pong(b"p" * 126)),
+        ):
+            exc = await r.outcome(label, call())
+            r.add(f"{label} str", str(exc))
+        r.add("state", ws.state.name)
+        await r.outcome("send()", ws.send("still open"))
+        await r.outcome("echo", ws.recv())
+        await r.outcome("close(1000, 123 bytes)", ws.close(1000, "r" * 123))
+        r.state(ws, "after")
+
+    assert_same(
+        await both(f"{server.url}/echo", scenario, server.log), "frames not to send"
+    )
+
+
+@pytest.mark.both_loops
+async def test_close_times_out(raw_server: StartServer) -> None:
+    """The server never answers the close: close() returns after
+    ``close_timeout``, and recv() raises ConnectionClosedError caused by the
+    timeout."""
+
+    async def handler(peer: RawPeer) -> None:
+        while (await peer.read_frame()).opcode != OP_CLOSE:
+            pass
+        await asyncio.sleep(5)  # silent, until the client gives up
+
+    srv = await raw_server(handler)
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        ws = await api.connect(
+            url, compression=None, ping_interval=None, close_timeout=0.2
+        )
+        await r.outcome("close()", ws.close())
+        exc = await r.outcome("recv()", ws.recv())
+        r.add("recv() str", str(exc))
+        r.add("cause str", str(exc.__cause__))
+        r.state(ws, "after")
+
+    assert_same(await both(srv.url, scenario), "close times out")
+
+
+# -- picows.websockets as a peer (issue 20) ---------------------------------------
+#
+# The harness above runs picows.websockets in every scenario it can run
+# (see test_picows_peer.py for its tables).  The scenarios below show what
+# the others do not: each frame the client may not send, one at a time.
+
+#: Frames RFC 6455 forbids a client to send (§7.4.1, §5.5), with the call
+#: that would send them.
+FORBIDDEN_SENDS: dict[str, Callable[[Any], Awaitable[Any]]] = {
+    "close(1005)": lambda ws: ws.close(1005),
+    "close(1006)": lambda ws: ws.close(1006),
+    "close(999)": lambda ws: ws.close(999),
+    "close(5000)": lambda ws: ws.close(5000),
+    "close reason 124 bytes": lambda ws: ws.close(1000, "r" * 124),
+    "ping 126 bytes": lambda ws: ws.ping(b"p" * 126),
+    "pong 126 bytes": lambda ws: ws.pong(b"p" * 126),
+}
+
+
+@pytest.mark.parametrize("name", list(FORBIDDEN_SENDS))
+async def test_a_frame_the_client_may_not_send_stays_home(
+    raw_server: StartServer, name: str
+) -> None:
+    """Each on a fresh connection: what the call does, and what the server
+    receives (websockets raises ProtocolError and sends nothing)."""
+    seen: dict[str, list[Any]] = {}
+    srv = await raw_server(recording(seen, b""))
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        ws = await api.connect(url, compression=None, ping_interval=None)
+        await r.outcome(name, FORBIDDEN_SENDS[name](ws))
+        r.add("state", ws.state.name)
+        await r.outcome("close()", ws.close())
+        r.add("server saw", seen.get(api.name))
+
+    assert_same(await both(srv.url, scenario), f"may not send: {name}")
+
+
+# -- names and legacy attributes (issue 20) ----------------------------------------
+
+
+@pytest.mark.parametrize("compression", ["deflate", None])
+async def test_state_and_the_protocol_view(
+    server: WebsocketsServer, compression: str | None
+) -> None:
+    """``ws.state is State.OPEN`` and ``ws.protocol.state`` /
+    ``ws.protocol.extensions``, with the names imported from the library."""
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        state = {"websockets": websockets.State, "picows": picows.websockets.State}.get(
+            api.name, aiows.State
+        )
+        ws = await api.connect(url, compression=compression)
+        r.add("state is State.OPEN", ws.state is state.OPEN)
+        r.read("protocol.state is State.OPEN", lambda: ws.protocol.state is state.OPEN)
+        r.add("members", [member.name for member in state])
+        r.read("extensions", lambda: [ext.name for ext in ws.protocol.extensions])
+        await ws.close()
+        r.add("state is State.CLOSED", ws.state is state.CLOSED)
+        r.read(
+            "protocol.state is State.CLOSED", lambda: ws.protocol.state is state.CLOSED
+        )
+
+    result = await both(f"{server.url}/echo", scenario, server.log)
+    assert_same(result, f"state and protocol, {compression}")
+
+
+async def test_legacy_attributes(server: WebsocketsServer) -> None:
+    """The legacy client's ``path``, and its writable ``close_timeout``,
+    ``ping_interval`` and ``ping_timeout``."""
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ws = await api.connect(url, ping_interval=20, ping_timeout=20)
+        r.add("path", ws.path)
+        r.add("defaults", (ws.close_timeout, ws.ping_interval, ws.ping_timeout))
+        ws.close_timeout = 3
+        ws.ping_interval = 5
+        ws.ping_timeout = 7
+        r.add("written", (ws.close_timeout, ws.ping_interval, ws.ping_timeout))
+        await ws.send("still")
+        r.add("echo", await ws.recv())
+        await ws.close()
+
+    result = await each((LEGACY, AIOWS), f"{server.url}/echo?a=1", scenario, server.log)
+    assert_same(result, "legacy attributes")
+
+
+async def test_ping_and_pong_arguments(server: WebsocketsServer) -> None:
+    """``ping(42)`` is a TypeError (not 42 zero bytes); a second ping with the
+    same payload in flight is a ConcurrencyError; websockets' words."""
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        ws = await api.connect(url, ping_interval=None)
+        for label, call in (
+            ("ping(42)", lambda: ws.ping(42)),
+            ("pong(42)", lambda: ws.pong(42)),
+            ("ping('text')", lambda: ws.ping("text")),
+            ("pong(bytearray)", lambda: ws.pong(bytearray(b"b"))),
+        ):
+            exc = await r.outcome(label, call())
+            r.add(f"{label} str", str(exc) if isinstance(exc, Exception) else None)
+        # Two with the same payload before the first pong can come back.
+        first = await ws.ping(b"same")
+        exc = await r.outcome("second ping(b'same')", ws.ping(b"same"))
+        r.add("second ping str", str(exc))
+        r.add("first answered", await asyncio.wait_for(first, 5) >= 0)
+        await ws.close()
+
+    result = await both(f"{server.url}/echo", scenario, server.log)
+    assert_same(result, "ping and pong arguments")
+
+
+async def test_connect_is_not_reentrant(server: WebsocketsServer) -> None:
+    """A second ``async with`` on the same ``connect()`` while the first is
+    open is a RuntimeError; once the first ended it may be used again."""
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        context = api.connect(url, ping_interval=None)
+        async with context as ws:
+            try:
+                async with context:
+                    r.add("second async with", "entered")
+            except RuntimeError as exc:
+                r.add("second async with", str(exc))
+            await ws.send("still")
+            r.add("echo", await ws.recv())
+        async with context as again:
+            await again.send("again")
+            r.add("used again", await again.recv())
+
+    result = await both(f"{server.url}/echo", scenario)
+    assert_same(result, "connect() is not reentrant")
+
+
+# -- extensions (issue 20) -----------------------------------------------------------
+#
+# websockets-style extension factories through both clients: tests/custom_
+# extensions.py's x-noop and x-xor (written against websockets' API, comparing
+# opcodes by identity), alone and with permessage-deflate in either order,
+# against websockets' server; negotiation failures and failing extensions
+# against the scripted server.
+
+# Imported here, with the section, so the rest of the file does not depend on it.
+from websockets.extensions.permessage_deflate import (  # noqa: E402
+    ServerPerMessageDeflateFactory,
+)
+
+from tests import custom_extensions as cx  # noqa: E402
+
+EXTENSIONS_TOPIC = "Extensions"
+
+
+def offer_of(header: str | None) -> list[list[str] | None] | None:
+    """A ``Sec-WebSocket-Extensions`` value, extension by extension, each with
+    its parameters sorted (their order carries no meaning)."""
+    if header is None:
+        return None
+    return [parameters(item) for item in header.split(",")]
+
+
+@pytest.fixture
+async def extension_server() -> AsyncIterator[WebsocketsServer]:
+    """websockets' server offering x-noop, x-xor and permessage-deflate; its
+    handler runs :func:`commands` (echo, ``fragments``, ``ping`` ...)."""
+    log = ServerLog()
+
+    async def handler(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        run = run_of(ws.request.path)
+        log.started(run)
+        log.add(
+            run,
+            "extensions",
+            [type(ext).__name__ for ext in ws.protocol.extensions],
+        )
+        try:
+            await commands(ws, log, run)
+        except websockets.exceptions.ConnectionClosed:
+            pass
+        finally:
+            await ws.wait_closed()
+            log.add(run, "close rcvd", frame(ws.protocol.close_rcvd))
+            log.finished(run)
+
+    factories: list[Any] = [
+        cx.ServerNoopFactory(),
+        cx.ServerXorFactory(),
+        ServerPerMessageDeflateFactory(),
+    ]
+    async with serve(handler, "127.0.0.1", 0, extensions=factories) as srv:
+        port = srv.sockets[0].getsockname()[1]
+        yield WebsocketsServer(f"ws://127.0.0.1:{port}", log)
+
+
+def websockets_deflate(api: Api) -> Any:
+    """websockets' permessage-deflate factory: aiows takes websockets' own."""
+    return ClientPerMessageDeflateFactory()
+
+
+#: What each run offers: factories, made fresh for each client, and
+#: ``compression``.
+OFFERS: dict[str, tuple[Callable[[], list[Any]], str | None]] = {
+    "x-noop": (lambda: [cx.ClientNoopFactory()], None),
+    "x-xor": (lambda: [cx.ClientXorFactory()], None),
+    "x-xor, deflate": (
+        lambda: [cx.ClientXorFactory(), ClientPerMessageDeflateFactory()],
+        None,
+    ),
+    "deflate, x-xor": (
+        lambda: [ClientPerMessageDeflateFactory(), cx.ClientXorFactory()],
+        None,
+    ),
+    "x-xor and compression=deflate": (lambda: [cx.ClientXorFactory()], "deflate"),
+    "x-noop, x-xor, deflate": (
+        lambda: [
+            cx.ClientNoopFactory(),
+            cx.ClientXorFactory(),
+            ClientPerMessageDeflateFactory(),
+        ],
+        None,
+    ),
+}
+
+
+def deflate_settings(extensions: list[Any]) -> list[str]:
+    """The negotiated permessage-deflate's settings, as its ``repr()``
+    shows them (websockets' attribute names)."""
+    return [repr(ext) for ext in extensions if ext.name == "permessage-deflate"]
+
+
+def what_extensions_saw(factories: list[Any]) -> list[Any]:
+    """Each frame the client's extensions were handed, as user code could
+    tell them apart: opcode, bits, ``max_size``, and whether the frame and
+    its opcode were websockets' own classes."""
+    seen: list[Any] = []
+    for factory in factories:
+        for made in getattr(factory, "made", []):
+            if isinstance(made, cx.Xor):
+                seen.append(
+                    [
+                        (
+                            op.name,
+                            rsv1,
+                            rsv2,
+                            cls is websockets.frames.Frame,
+                            op_cls is websockets.frames.Opcode,
+                            max_size,
+                        )
+                        for op, rsv1, rsv2, cls, op_cls, max_size in made.seen
+                    ]
+                )
+            else:
+                seen.append(
+                    (
+                        [f.opcode.name for f in made.encoded],
+                        [f.opcode.name for f in made.decoded],
+                    )
+                )
+    return seen
+
+
+@pytest.mark.parametrize("offer", list(OFFERS))
+async def test_extensions_round_trip(
+    extension_server: WebsocketsServer, offer: str
+) -> None:
+    """The offer, the answer, what is negotiated in which order, messages
+    both ways (fragmented, streamed frame by frame, pings), and every frame
+    each extension is handed, with its bits and ``max_size``."""
+    make, compression = OFFERS[offer]
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        factories = make()
+        ws = await api.connect(
+            url, extensions=factories, compression=compression, ping_interval=None
+        )
+        r.add("offer", offer_of(ws.request.headers.get("Sec-WebSocket-Extensions")))
+        r.add("answer", offer_of(ws.response.headers.get("Sec-WebSocket-Extensions")))
+        r.add("negotiated", [ext.name for ext in ws.protocol.extensions])
+        r.add("deflate settings", deflate_settings(ws.protocol.extensions))
+        for message in ("text " * 100, b"\x00\xff" * 5000):
+            await ws.send(message)
+            r.add("echo", await ws.recv() == message)
+        await ws.send(["frag", "mented"])
+        r.add("fragmented echo", await ws.recv())
+        await ws.send("fragments")
+        r.add("streamed", [piece async for piece in ws.recv_streaming()])
+        await ws.send("ping")
+        r.add("after the server's ping", await ws.recv())
+        r.add("pong", await asyncio.wait_for(await ws.ping(b"cli"), 5) >= 0)
+        await ws.close()
+        r.state(ws, "closed")
+        r.add("the extensions saw", what_extensions_saw(factories))
+
+    result = await both(
+        f"{extension_server.url}/echo",
+        scenario,
+        extension_server.log,
+        without_picows="extensions",
+    )
+    assert_same(result, f"extensions: {offer}")
+
+
+class PickyXor(cx.ClientXorFactory):
+    """Refuses any key but 0x11: the next x-xor factory gets the answer."""
+
+    def process_response_params(self, params: Any, accepted: Any) -> cx.Xor:
+        if params != [("key", "11")]:
+            raise websockets.exceptions.NegotiationError("not my key")
+        return super().process_response_params(params, accepted)
+
+
+class BrokenXor(cx.ClientXorFactory):
+    """Fails with an exception that is not a refusal."""
+
+    def process_response_params(self, params: Any, accepted: Any) -> cx.Xor:
+        raise ValueError("broken factory")
+
+
+#: Answer, factories, compression.
+NEGOTIATIONS: dict[str, tuple[str, Callable[[], list[Any] | None], str | None]] = {
+    "refused value": ("x-xor; key=zz", lambda: [cx.ClientXorFactory()], None),
+    "unknown parameter": (
+        "x-xor; key=3c; extra=1",
+        lambda: [cx.ClientXorFactory()],
+        None,
+    ),
+    "refused duplicate": (
+        "x-xor; key=3c, x-xor; key=3c",
+        lambda: [cx.ClientXorFactory()],
+        None,
+    ),
+    "duplicate accepted twice": (
+        "x-xor; key=3c, x-xor; key=3c",
+        lambda: [cx.ClientXorFactory(check_duplicates=False)],
+        None,
+    ),
+    "not offered": ("x-noop", lambda: [cx.ClientXorFactory()], None),
+    "none offered": ("x-noop", lambda: None, None),
+    "the next factory of the name": (
+        "x-xor; key=3c",
+        lambda: [PickyXor(), cx.ClientXorFactory()],
+        None,
+    ),
+    "deflate window above the offer": (
+        "permessage-deflate; server_max_window_bits=12",
+        lambda: [ClientPerMessageDeflateFactory(server_max_window_bits=10)],
+        None,
+    ),
+    "deflate settings accepted": (
+        "permessage-deflate; server_max_window_bits=10; "
+        "client_no_context_takeover; client_max_window_bits=12",
+        lambda: [ClientPerMessageDeflateFactory(server_max_window_bits=10)],
+        None,
+    ),
+    "deflate unknown parameter": (
+        "permessage-deflate; foo",
+        lambda: [cx.ClientXorFactory()],
+        "deflate",
+    ),
+    "deflate twice": (
+        "permessage-deflate, permessage-deflate",
+        lambda: None,
+        "deflate",
+    ),
+    "deflate and x-xor, deflate refused": (
+        "x-xor; key=3c, permessage-deflate; client_max_window_bits=20",
+        lambda: [cx.ClientXorFactory(), ClientPerMessageDeflateFactory()],
+        None,
+    ),
+    "empty extensions=": ("x-xor; key=3c", lambda: [], None),
+    "factory fails otherwise": ("x-xor; key=3c", lambda: [BrokenXor()], None),
+}
+
+
+@pytest.mark.skipif(
+    OLD_WEBSOCKETS,
+    reason="aiows follows websockets 17 here (causes chained, TimeoutError); "
+    "websockets 16, the oracle on Python 3.10, differs",
+)
+@pytest.mark.parametrize("name", list(NEGOTIATIONS))
+async def test_extension_negotiation(raw_server: StartServer, name: str) -> None:
+    """What the server answers is accepted or refused as websockets does,
+    with websockets' class and message."""
+    answer, make, compression = NEGOTIATIONS[name]
+    offers: dict[str, str | None] = {}
+
+    async def handler(peer: RawPeer) -> None:
+        offers[run_of(peer.request_line.split()[1])] = peer.request_headers.get(
+            "sec-websocket-extensions"
+        )
+        # A client that connected closes; one that failed hangs up.
+        await peer.read_close(timeout=10)
+        peer.send(server_frame(OP_CLOSE, (1000).to_bytes(2, "big")))
+
+    srv = await raw_server(
+        handler,
+        response=lambda key: upgrade_response(
+            key, extra_headers=f"Sec-WebSocket-Extensions: {answer}\r\n"
+        ),
+    )
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        factories = make()
+        exc = await r.outcome(
+            "connect",
+            api.connect(
+                url,
+                extensions=factories,
+                compression=compression,
+                ping_interval=None,
+                open_timeout=1,
+            ),
+        )
+        r.add("offer", offer_of(offers.get(api.name)))
+        if isinstance(exc, BaseException):
+            r.add("message", str(exc))
+            r.add("cause", None if exc.__cause__ is None else kind(exc.__cause__))
+        else:
+            r.add("negotiated", [ext.name for ext in exc.protocol.extensions])
+            r.add("deflate settings", deflate_settings(exc.protocol.extensions))
+            r.add("keys", [getattr(e, "key", None) for e in exc.protocol.extensions])
+            await exc.close()
+
+    result = await both(srv.url, scenario, without_picows="extensions")
+    assert_same(result, f"extension negotiation: {name}")
+
+
+@pytest.mark.parametrize("name", list(NEGOTIATIONS))
+async def test_legacy_extension_negotiation(raw_server: StartServer, name: str) -> None:
+    """The same answers through the legacy client: its classes and words,
+    and ``ws.extensions``, the legacy attribute."""
+    answer, make, compression = NEGOTIATIONS[name]
+
+    async def handler(peer: RawPeer) -> None:
+        await peer.read_close(timeout=10)
+        peer.send(server_frame(OP_CLOSE, (1000).to_bytes(2, "big")))
+
+    srv = await raw_server(
+        handler,
+        response=lambda key: upgrade_response(
+            key, extra_headers=f"Sec-WebSocket-Extensions: {answer}\r\n"
+        ),
+    )
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        try:
+            ws = await api.connect(
+                url,
+                extensions=make(),
+                compression=compression,
+                ping_interval=None,
+                open_timeout=1,
+            )
+        except Exception as exc:  # what is raised is compared
+            r.add("raised", kind(exc))
+            r.add("message", str(exc))
+            r.add("cause", None if exc.__cause__ is None else kind(exc.__cause__))
+        else:
+            # The connection's class differs by design (test_legacy_keyword).
+            r.add("negotiated", [ext.name for ext in ws.extensions])
+            await ws.close()
+
+    result = await legacy(srv.url, scenario)
+    assert_same(result, f"legacy extension negotiation: {name}")
+
+
+class FailingXor(cx.Xor):
+    """Fails to decode a data frame, with ``exc``."""
+
+    def __init__(self, key: int, exc: Exception) -> None:
+        super().__init__(key)
+        self.exc = exc
+
+    def decode(self, frame: Any, *, max_size: int | None = None) -> Any:
+        if frame.opcode is websockets.frames.Opcode.TEXT:
+            raise self.exc
+        return super().decode(frame, max_size=max_size)
+
+
+class FailingXorFactory(cx.ClientXorFactory):
+    def __init__(self, exc: Exception) -> None:
+        super().__init__()
+        self.exc = exc
+
+    def process_response_params(self, params: Any, accepted: Any) -> cx.Xor:
+        return FailingXor(0x3C, self.exc)
+
+
+#: What the client's x-xor raises decoding the server's text frame (None:
+#: nothing; the frame comes with RSV3, which no extension takes).
+DECODE_FAILURES: dict[str, Callable[[], Exception | None]] = {
+    "RSV3 left set": lambda: None,
+    "ProtocolError": lambda: websockets.exceptions.ProtocolError("bad frame"),
+    "PayloadTooBig": lambda: websockets.exceptions.PayloadTooBig(10, 5),
+    "another exception": lambda: ValueError("secret detail"),
+}
+
+
+@masked_only
+@pytest.mark.skipif(
+    OLD_WEBSOCKETS,
+    reason="aiows follows websockets 17 here (causes chained, TimeoutError); "
+    "websockets 16, the oracle on Python 3.10, differs",
+)
+@pytest.mark.parametrize("oracle", ["websockets", "legacy"])
+@pytest.mark.parametrize("name", list(DECODE_FAILURES))
+async def test_an_extension_failing_to_decode(
+    raw_server: StartServer, name: str, oracle: str, exact: bool
+) -> None:
+    """The connection fails with websockets' close code, and the
+    ConnectionClosedError chains what websockets chains: the extension's
+    own exception."""
+    closes: dict[str, Any] = {}
+
+    async def handler(peer: RawPeer) -> None:
+        rsv = 0x10 if name == "RSV3 left set" else 0x20
+        peer.send(server_frame(OP_TEXT, cx.xor(b"hello", 0x3C), rsv=rsv))
+        closes[run_of(peer.request_line.split()[1])] = await peer.read_close()
+        peer.send(server_frame(OP_CLOSE, b""))
+
+    srv = await raw_server(
+        handler,
+        response=lambda key: upgrade_response(
+            key, extra_headers="Sec-WebSocket-Extensions: x-xor; key=3c\r\n"
+        ),
+    )
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        raised = DECODE_FAILURES[name]()
+        factory = cx.ClientXorFactory() if raised is None else FailingXorFactory(raised)
+        ws = await api.connect(
+            url, extensions=[factory], compression=None, ping_interval=None
+        )
+        exc = await r.outcome("recv()", ws.recv())
+        r.add("cause class", kind(exc.__cause__))
+        r.add("cause is the extension's", exc.__cause__ is raised)
+        await ws.wait_closed()
+        code, _ = closes[api.name]
+        r.add("close code on the wire", code)
+
+    if oracle == "legacy":
+        result = await each((LEGACY, AIOWS), srv.url, scenario, exact=exact)
+        assert_same(result, f"legacy extension failing to decode: {name}")
+    else:
+        result = await both(srv.url, scenario, exact=exact, without_picows="extensions")
+        assert_same(result, f"extension failing to decode: {name}")
+
+
+class EncodeFailingXor(cx.Xor):
+    """Fails to encode any frame carrying ``word``."""
+
+    def __init__(self, key: int, word: bytes) -> None:
+        super().__init__(key)
+        self.word = word
+
+    def encode(self, frame: Any) -> Any:
+        if bytes(frame.data) == self.word:
+            raise ValueError(f"cannot encode {self.word!r}")
+        if bytes(frame.data) == b"refused":
+            raise websockets.exceptions.ProtocolError("refused by x-xor")
+        return super().encode(frame)
+
+
+class EncodeFailingXorFactory(cx.ClientXorFactory):
+    def __init__(self, word: bytes) -> None:
+        super().__init__()
+        self.word = word
+
+    def process_response_params(self, params: Any, accepted: Any) -> cx.Xor:
+        return EncodeFailingXor(0x3C, self.word)
+
+
+async def _after_the_servers_ping(ws: Any) -> Any:
+    await ws.send("ping")
+    return await ws.recv()
+
+
+#: The payload ``encode`` fails on, and how a frame carrying it is sent.
+ENCODE_FAILURES: dict[str, tuple[bytes, Callable[[Any], Awaitable[Any]]]] = {
+    "send": (b"boom", lambda ws: ws.send("boom")),
+    "second fragment": (b"boom", lambda ws: ws.send(["ok", "boom"])),
+    "ping": (b"boom", lambda ws: ws.ping(b"boom")),
+    "pong": (b"boom", lambda ws: ws.pong(b"boom")),
+    # A protocol error: that send fails, the connection goes on.
+    "protocol error": (b"boom", lambda ws: ws.send("refused")),
+    "protocol error in a ping": (b"boom", lambda ws: ws.ping(b"refused")),
+    # The server pings with b"srv": the automatic pong fails.
+    "automatic pong": (b"srv", _after_the_servers_ping),
+}
+
+
+@pytest.mark.skipif(
+    OLD_WEBSOCKETS,
+    reason="aiows follows websockets 17 here (causes chained, TimeoutError); "
+    "websockets 16, the oracle on Python 3.10, differs",
+)
+@pytest.mark.parametrize("how", list(ENCODE_FAILURES))
+async def test_an_extension_failing_to_encode(
+    extension_server: WebsocketsServer, how: str
+) -> None:
+    """What a send raises when an extension's ``encode`` fails, and whether
+    the connection still works after it."""
+
+    word, send = ENCODE_FAILURES[how]
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        ws = await api.connect(
+            url,
+            extensions=[EncodeFailingXorFactory(word)],
+            compression=None,
+            ping_interval=None,
+        )
+        await r.outcome("the failing send", send(ws))
+        await r.outcome("send(after)", ws.send("after"))
+        await r.outcome("recv()", ws.recv())
+        await ws.close()
+        r.state(ws, "closed")
+
+    result = await both(
+        f"{extension_server.url}/echo",
+        scenario,
+        extension_server.log,
+        without_picows="extensions",
+    )
+    assert_same(result, f"extension failing to encode: {how}")
+
+
+def _extension_differences() -> list[Difference]:
+    empty = "aiows sends no Sec-WebSocket-Extensions header for an empty "
+    timeout = kind(TimeoutError())
+
+    def failed(code: int, reason: str) -> Any:
+        return (
+            "raised",
+            {
+                "kind": _CLOSED_ERROR,
+                **_NO_FRAMES,
+                "sent": (code, reason),
+                "cause": "<cause>",
+            },
+        )
+
+    legacy_reasons = [
+        Difference(
+            f"legacy extension failing to decode: {name}",
+            "recv()",
+            failed(code, ""),
+            failed(code, "<failure reason>"),
+            "the legacy client fails a connection with an empty close reason; "
+            "aiows gives websockets 17's reason (aiows's words, see Wording)",
+            topic=EXTENSIONS_TOPIC,
+        )
+        for name, code in (
+            ("RSV3 left set", 1002),
+            ("ProtocolError", 1002),
+            ("PayloadTooBig", 1009),
+        )
+    ]
+    return [
+        *legacy_reasons,
+        Difference(
+            "extension negotiation: empty extensions=",
+            "offer",
+            [[""]],
+            None,
+            empty + "extensions= (with compression=None); websockets sends the "
+            "header empty, which its own server refuses with 400",
+            topic=EXTENSIONS_TOPIC,
+        ),
+        Difference(
+            "extension negotiation: factory fails otherwise",
+            "connect",
+            ("raised", {"kind": timeout}),
+            ("raised", {"kind": kind(ValueError())}),
+            "an exception from process_response_params() other than a refusal "
+            "fails the handshake with that exception at once; in websockets it "
+            "escapes its parser and the handshake hangs until open_timeout",
+            topic=EXTENSIONS_TOPIC,
+        ),
+        Difference(
+            "extension negotiation: factory fails otherwise",
+            "message",
+            "timed out during opening handshake",
+            "broken factory",
+            "see the connect observation of this scenario: aiows raises the "
+            "factory's own exception",
+            topic=EXTENSIONS_TOPIC,
+        ),
+        Difference(
+            "extension negotiation: factory fails otherwise",
+            "cause",
+            timeout,
+            None,
+            "websockets' TimeoutError chains the open_timeout's TimeoutError; "
+            "aiows raises the factory's exception, which chains nothing",
+            topic=EXTENSIONS_TOPIC,
+        ),
+    ]
+
+
+DIFFERENCES.extend(_extension_differences())

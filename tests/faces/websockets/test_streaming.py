@@ -1,9 +1,10 @@
-"""The websockets face: recv_streaming() hands out a message piece by piece.
+"""The websockets face: recv_streaming() hands out a message frame by frame.
 
-The parser gives at most one piece per read of a fragmented message, so a
-message whose fragments arrive in one read comes out as one piece; tests of
-per-piece delivery send each fragment in its own write, after the client
-showed it has the previous one.
+One piece per frame, as websockets does, however the frames arrive: in one
+read or in many, empty ones too.  A stream must be consumed to the end of
+its message: one left in the middle makes every later read raise
+``ConcurrencyError`` (the rest of the message could reach no one), and one
+cancelled before its first frame loses nothing.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ async def test_each_fragment_is_a_piece_as_it_arrives(
         assert pieces == [b"a", b"b", b"c"]
 
 
-async def test_recv_streaming_yields_fragments_as_they_arrive(
+async def test_recv_streaming_yields_one_piece_per_frame(
     wire_server: StartServer,
 ) -> None:
     go_on = asyncio.Event()
@@ -66,7 +67,10 @@ async def test_recv_streaming_yields_fragments_as_they_arrive(
         peer.send(server_frame(OP_TEXT, "premi\u00e8re ".encode(), fin=False))
         await go_on.wait()
         peer.send(
-            server_frame(OP_CONT, b"partie", fin=False) + server_frame(OP_CONT, b"!")
+            server_frame(OP_CONT, b"partie", fin=False)
+            + server_frame(OP_CONT, b"", fin=False)
+            + server_frame(OP_CONT, b"!", fin=False)
+            + server_frame(OP_CONT, b"")
         )
         peer.send(server_frame(OP_BINARY, b"whole"))
         await peer.read_close()
@@ -77,8 +81,8 @@ async def test_recv_streaming_yields_fragments_as_they_arrive(
         async for piece in ws.recv_streaming():
             pieces.append(piece)
             go_on.set()  # the rest is sent only after the first piece arrived
-        # The last two fragments arrived in one read: one piece.
-        assert pieces == ["premi\u00e8re ", "partie!"]
+        # The last four frames arrived in one read: still one piece each.
+        assert pieces == ["premi\u00e8re ", "partie", "", "!", ""]
         assert [p async for p in ws.recv_streaming()] == [b"whole"]
 
 
@@ -90,7 +94,9 @@ async def test_recv_streaming_skips_control_frames_and_ends_on_close(
     async def handler(peer: RawPeer) -> None:
         peer.send(server_frame(OP_PING, b"p"))
         peer.send(
-            server_frame(OP_BINARY, b"a", fin=False) + server_frame(OP_CONT, b"b")
+            server_frame(OP_BINARY, b"a", fin=False)
+            + server_frame(OP_PING, b"q")
+            + server_frame(OP_CONT, b"b")
         )
         await streamed.wait()
         peer.send(server_frame(OP_CLOSE, close_payload(1000)))
@@ -98,8 +104,7 @@ async def test_recv_streaming_skips_control_frames_and_ends_on_close(
 
     server = await wire_server(handler)
     async with connect(server.url) as ws:
-        # Both fragments arrived in one read: they come out as one piece.
-        assert [p async for p in ws.recv_streaming()] == [b"ab"]
+        assert [p async for p in ws.recv_streaming()] == [b"a", b"b"]
         streamed.set()
         await bounded(ws.wait_closed())
         with pytest.raises(aiows.ConnectionClosedOK):
@@ -107,52 +112,70 @@ async def test_recv_streaming_skips_control_frames_and_ends_on_close(
                 pass
 
 
-async def test_stream_skips_rest_of_abandoned_message(
-    wire_server: StartServer,
+@pytest.mark.parametrize("how", ["break", "cancel"])
+async def test_a_stream_left_in_the_middle_blocks_every_later_read(
+    wire_server: StartServer, how: str
 ) -> None:
-    first_read = asyncio.Event()
-
-    async def handler(peer: RawPeer) -> None:
-        peer.send(server_frame(OP_BINARY, b"a", fin=False))
-        await first_read.wait()
-        peer.send(server_frame(OP_CONT, b"b", fin=False) + server_frame(OP_CONT, b"c"))
-        peer.send(
-            server_frame(OP_BINARY, b"next", fin=False) + server_frame(OP_CONT, b"!")
-        )
-        await peer.read_close()
-
-    server = await wire_server(handler)
-    async with connect(server.url) as ws:
-        first = ws.recv_streaming()
-        assert await bounded(first.__anext__()) == b"a"
-        first_read.set()
-        # A new stream takes over: the rest of the first message is skipped.
-        rest = [p async for p in ws.recv_streaming()]
-        assert b"".join(rest) == b"next!"  # type: ignore[arg-type]
-
-
-async def test_leaving_recv_streaming_early_discards_the_rest(
-    wire_server: StartServer,
-) -> None:
+    """As websockets: the rest of the message could reach no one, so no
+    later read may start; closing still works."""
     first_read = asyncio.Event()
 
     async def handler(peer: RawPeer) -> None:
         peer.send(server_frame(OP_TEXT, b"a", fin=False))
         await first_read.wait()
-        peer.send(
-            server_frame(OP_CONT, b"b", fin=False)
-            + server_frame(OP_CONT, b"c")
-            + server_frame(OP_TEXT, b"next")
+        peer.send(server_frame(OP_CONT, b"b") + server_frame(OP_TEXT, b"next"))
+        code, _ = await peer.read_close()
+        peer.send(server_frame(OP_CLOSE, close_payload(code or 1000)))
+
+    server = await wire_server(handler)
+    async with connect(server.url) as ws:
+        if how == "break":
+            async for piece in ws.recv_streaming():
+                assert piece == "a"
+                break
+        else:
+            stream = ws.recv_streaming()
+            assert await bounded(stream.__anext__()) == "a"
+            waiting = asyncio.ensure_future(stream.__anext__())
+            await asyncio.sleep(0)
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+        first_read.set()
+        with pytest.raises(aiows.ConcurrencyError) as info:
+            await bounded(ws.recv())
+        assert str(info.value) == (
+            "cannot call recv while another coroutine is already running recv "
+            "or recv_streaming"
         )
+        with pytest.raises(aiows.ConcurrencyError) as info:
+            await bounded(ws.recv_streaming().__anext__())
+        assert str(info.value) == (
+            "cannot call recv_streaming while another coroutine is already "
+            "running recv or recv_streaming"
+        )
+    assert ws.close_code == 1000
+
+
+async def test_cancelling_before_the_first_frame_loses_nothing(
+    wire_server: StartServer,
+) -> None:
+    send = asyncio.Event()
+
+    async def handler(peer: RawPeer) -> None:
+        await send.wait()
+        peer.send(server_frame(OP_TEXT, b"a", fin=False) + server_frame(OP_CONT, b"b"))
         await peer.read_close()
 
     server = await wire_server(handler)
     async with connect(server.url) as ws:
-        async for piece in ws.recv_streaming():
-            assert piece == "a"
-            first_read.set()
-            break
-        assert await bounded(ws.recv()) == "next"
+        waiting = asyncio.ensure_future(ws.recv_streaming().__anext__())
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        send.set()
+        assert [p async for p in ws.recv_streaming()] == ["a", "b"]
 
 
 async def test_recv_streaming_concurrency_and_close(
@@ -181,26 +204,37 @@ async def test_recv_streaming_concurrency_and_close(
         with pytest.raises(aiows.ConnectionClosedError) as info:
             await bounded(waiting)
         assert info.value.code == 4002
-        with pytest.raises(aiows.ConnectionClosedError):
-            await ws.recv()
 
 
-async def test_a_read_takes_over_an_idle_stream(wire_server: StartServer) -> None:
-    first_read = asyncio.Event()
+async def test_a_cancelled_recv_leaves_its_pieces_to_the_next_read(
+    wire_server: StartServer,
+) -> None:
+    """A message of a thousand tiny frames, read whole by a recv() cancelled
+    halfway: the next recv() gets all of it (the pieces were kept, folded
+    into one buffer)."""
+    count = 1000
+    halfway = asyncio.Event()
+    go_on = asyncio.Event()
 
     async def handler(peer: RawPeer) -> None:
-        peer.send(server_frame(OP_TEXT, b"a", fin=False))
-        await first_read.wait()
-        peer.send(server_frame(OP_CONT, b"b"))
-        peer.send(server_frame(OP_TEXT, b"next"))
+        peer.send(server_frame(OP_BINARY, b"0", fin=False))
+        peer.send(b"".join(server_frame(OP_CONT, b"x", fin=False) for _ in range(499)))
+        halfway.set()
+        await go_on.wait()
+        peer.send(b"".join(server_frame(OP_CONT, b"y", fin=False) for _ in range(499)))
+        peer.send(server_frame(OP_CONT, b"!"))
         await peer.read_close()
 
     server = await wire_server(handler)
     async with connect(server.url) as ws:
-        stream = ws.recv_streaming()
-        assert await bounded(stream.__anext__()) == "a"
-        first_read.set()
-        # The stream is idle between pieces: recv() takes over and skips "b".
-        assert await bounded(ws.recv()) == "next"
-        with pytest.raises(aiows.ConcurrencyError, match="took over"):
-            await stream.__anext__()
+        first = asyncio.ensure_future(ws.recv())
+        await bounded(halfway.wait())
+        while len(ws._engine.assembler.partial) == 0 or ws._engine.assembler.queue:
+            await asyncio.sleep(0.001)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        go_on.set()
+        message = await bounded(ws.recv())
+        assert message == b"0" + b"x" * 499 + b"y" * 499 + b"!"
+        assert len(message) == count
