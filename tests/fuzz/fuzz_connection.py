@@ -77,7 +77,7 @@ import random
 import sys
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,7 @@ from aiows.core.protocol import MAX_PINGS_IN_FLIGHT
 from aiows.core.protocol import State as ProtocolState
 from aiows.engine.sendlane import CORK_LIMIT
 from aiows.faces.websockets_face import State as FaceState
+from aiows.session.takeover import _TailCollector
 from tests.engine_probe import EngineProbe
 
 from .fuzz_parser import random_text, settings_from_env
@@ -825,7 +826,35 @@ async def open_client(case: Case, session: aiows.ClientSession, url: str) -> Any
     )
 
 
-def check_bounds(case: Case, probe: EngineProbe) -> None:
+class TailWatch:
+    """Records how many bytes each hand-over fed the engine at once.
+
+    aiohttp keeps what comes after the 101 (its "tail") until aiows takes
+    the socket over: the 101's own read and, while a trace callback holds
+    the 101, every read after it.  The engine parses it in one feed, so it
+    counts as one read for the parser's bound.
+    """
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[TailWatch]:
+        take = _TailCollector.take
+
+        def watched(collector: _TailCollector) -> bytes:
+            tail = take(collector)
+            self.last = len(tail)
+            return tail
+
+        _TailCollector.take = watched  # type: ignore[method-assign,assignment]
+        try:
+            yield self
+        finally:
+            _TailCollector.take = take  # type: ignore[method-assign]
+
+
+def check_bounds(case: Case, probe: EngineProbe, tail: int) -> None:
     peaks = probe.peaks
     if case.max_queue is not None:
         # Once the client's close went, reading resumes whatever the queue
@@ -836,8 +865,7 @@ def check_bounds(case: Case, probe: EngineProbe) -> None:
         assert peaks.queue_items <= bound, ("queue over max_queue", peaks)
     # Past its budget of pieces (streaming) or of inflated bytes, the parser
     # stops and keeps the rest of what it was fed (pending): at most one
-    # read, or the bytes that came in the 101's read, fed at the hand-over.
-    tail = sum(len(data) for data, _ in case.chunks[: case.with_101])
+    # read, or the tail aiohttp kept until the hand-over.
     one_feed = max(peaks.largest_read, tail)
     if case.max_msg_size:
         bound = case.max_msg_size + PARSER_SLACK + one_feed
@@ -929,13 +957,15 @@ def check_end(case: Case, ws: Any, out: Outcome, side: ServerSide) -> str:
 
 
 async def run_case(
-    case: Case, session: aiows.ClientSession, server: ScriptedServer
+    case: Case, session: aiows.ClientSession, server: ScriptedServer, tails: TailWatch
 ) -> str:
     side = ServerSide()
     server.cases[case.n] = (case, side)
     try:
         url = f"ws://127.0.0.1:{server.port}/{case.n}"
+        tails.last = 0
         ws = await asyncio.wait_for(open_client(case, session, url), CALL_DEADLINE)
+        tail = tails.last
         probe = EngineProbe.install(ws._engine)
         out = Outcome()
         rng = random.Random(case.client_seed)
@@ -949,7 +979,7 @@ async def run_case(
             await asyncio.wait_for(ws.wait_closed(), CALL_DEADLINE)
         await asyncio.wait_for(side.done.wait(), CALL_DEADLINE)
         assert not side.problems, side.problems
-        check_bounds(case, probe)
+        check_bounds(case, probe, tail)
         check_messages(case, out)
         return check_end(case, ws, out, side)
     finally:
@@ -1001,31 +1031,32 @@ async def fuzz_async(seconds: float, seed: int, out_dir: Path | None) -> Report:
     deadline = time.monotonic() + seconds
     n = 0
     try:
-        async with aiows.ClientSession(
-            trace_configs=[holding_the_101(server)]
-        ) as session:
-            while time.monotonic() < deadline:
-                n += 1
-                case = generate(random.Random(rng.getrandbits(64)), n)
-                started = time.monotonic()
-                try:
-                    outcome = await asyncio.wait_for(
-                        run_case(case, session, server), CASE_DEADLINE
-                    )
-                except BaseException as exc:
-                    _save(out_dir, seed, case)
-                    raise AssertionError(
-                        f"connection fuzz failure with AIOWS_FUZZ_SEED={seed}, "
-                        f"{case.describe()}: {exc!r}"
-                    ) from exc
-                elapsed = time.monotonic() - started
-                report.cases += 1
-                report.by_face[case.face] += 1
-                report.outcomes[f"{case.face}: {outcome}"] += 1
-                report.messages += len(case.expected)
-                if elapsed > report.slowest:
-                    report.slowest = elapsed
-                    report.slowest_case = case.describe()
+        with TailWatch().watching() as tails:
+            async with aiows.ClientSession(
+                trace_configs=[holding_the_101(server)]
+            ) as session:
+                while time.monotonic() < deadline:
+                    n += 1
+                    case = generate(random.Random(rng.getrandbits(64)), n)
+                    started = time.monotonic()
+                    try:
+                        outcome = await asyncio.wait_for(
+                            run_case(case, session, server, tails), CASE_DEADLINE
+                        )
+                    except BaseException as exc:
+                        _save(out_dir, seed, case)
+                        raise AssertionError(
+                            f"connection fuzz failure with AIOWS_FUZZ_SEED={seed}, "
+                            f"{case.describe()}: {exc!r}"
+                        ) from exc
+                    elapsed = time.monotonic() - started
+                    report.cases += 1
+                    report.by_face[case.face] += 1
+                    report.outcomes[f"{case.face}: {outcome}"] += 1
+                    report.messages += len(case.expected)
+                    if elapsed > report.slowest:
+                        report.slowest = elapsed
+                        report.slowest_case = case.describe()
     finally:
         await server.close()
     return report
@@ -1044,10 +1075,11 @@ async def replay(seed: int, n: int) -> str:
     server = ScriptedServer()
     await server.start()
     try:
-        async with aiows.ClientSession(
-            trace_configs=[holding_the_101(server)]
-        ) as session:
-            return await run_case(case_for(seed, n), session, server)
+        with TailWatch().watching() as tails:
+            async with aiows.ClientSession(
+                trace_configs=[holding_the_101(server)]
+            ) as session:
+                return await run_case(case_for(seed, n), session, server, tails)
     finally:
         await server.close()
 
