@@ -1,4 +1,5 @@
-"""Message types, the message tuple, and how the parser builds messages.
+"""Message types, the message tuple, how the parser builds messages, and
+what a close frame says.
 
 ``WSMsgType`` and ``WSMessage`` mirror aiohttp's value for value.  They are
 defined here, not imported, because the core must not import aiohttp; they
@@ -13,6 +14,21 @@ import json
 from collections.abc import Callable
 from enum import IntEnum
 from typing import Any, NamedTuple, TypeVar
+
+from .errors import InvalidUTF8, ProtocolError
+from .frames import NO_STATUS_RECEIVED, is_valid_close_code
+
+#: What :meth:`~aiows.core.parser.FrameParser.feed` returns: whole messages
+#: (``(type, data, extra)`` tuples of the classes in the parser's
+#: :class:`MessageKinds`), and with ``fragments=True`` the pieces of
+#: fragmented messages.  It is ``Any`` because the classes are chosen at
+#: run time, by the face in use.
+Event = Any
+
+#: Called with each ping, pong and close message instead of appending it to
+#: the output, and with the output list, so a protocol can answer control
+#: frames as they are parsed and choose which ones the application sees.
+ControlHandler = Callable[[Event, list[Event]], None]
 
 
 class WSMsgType(IntEnum):
@@ -139,3 +155,24 @@ def describe(event: Any) -> str:
     if name == "ERROR":
         return f"ERROR {data}"
     return f"{name} length={len(data)}"
+
+
+def parse_close_payload(payload: bytes | bytearray | memoryview) -> tuple[int, str]:
+    """The code and reason of a close frame (RFC 6455 §5.5.1, §7.4).
+
+    An empty payload means "no code" and reports 1005.  A 1-byte payload or
+    a code that may not be sent fails with 1002; a reason that is not UTF-8
+    fails with 1007.
+    """
+    if not payload:
+        return NO_STATUS_RECEIVED, ""
+    if len(payload) == 1:
+        raise ProtocolError("close frame with a 1-byte payload")
+    code = int.from_bytes(payload[:2], "big")
+    if not is_valid_close_code(code):
+        raise ProtocolError(f"close frame with invalid close code {code}")
+    try:
+        reason = bytes(payload[2:]).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidUTF8(f"close reason is not valid UTF-8: {exc.reason}") from None
+    return code, reason

@@ -12,10 +12,7 @@ cdef class FrameParser(MessagePieces):
     cdef public bint pending
 
     cpdef list feed(self, object data)
-    cpdef read_into(self)
-    cpdef list written(self, Py_ssize_t n)
     cpdef _feed(self, object data, list out)
-    cdef _continue_frame(self, object data, list out)
     cdef Py_ssize_t _frame(self, object data, Py_ssize_t pos, list out) except? -3
     cdef bint _rsv1_allowed(self, int opcode)
     cdef _bad_rsv(self, int b0, int opcode)
@@ -23,5 +20,4 @@ cdef class FrameParser(MessagePieces):
     cpdef _control(self, int opcode, bytes payload, list out)
     cdef Py_ssize_t _data_frame(self, object data, Py_ssize_t pos, int b0, Py_ssize_t length, list out) except? -3
     cdef _check_sequence(self, int opcode, bint compressed, Py_ssize_t length)
-    cdef _whole_message(self, int opcode, bytes payload, list out)
     cdef Py_ssize_t _frame_payload(self, object data, Py_ssize_t start, int b0, Py_ssize_t length, list out) except? -3

@@ -25,11 +25,10 @@ socket straight into the message (see :data:`DIRECT_READ_MIN`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any, Final
 
 from .deflate import PerMessageDeflate
-from .errors import InvalidUTF8, MessageTooBig, ProtocolError
+from .errors import MessageTooBig, ProtocolError
 from .frames import (
     FIN,
     LENGTH_16,
@@ -37,15 +36,20 @@ from .frames import (
     LENGTH_MASK,
     MASK_BIT,
     MAX_CONTROL_PAYLOAD,
-    NO_STATUS_RECEIVED,
     OPCODE_MASK,
     RSV1,
     RSV2,
     RSV3,
     Opcode,
-    is_valid_close_code,
 )
-from .messages import CORE_KINDS, MessageKinds, make_message
+from .messages import (
+    CORE_KINDS,
+    ControlHandler,
+    Event,
+    MessageKinds,
+    make_message,
+    parse_close_payload,
+)
 from .pieces import DIRECT_READ_FRACTION, DIRECT_READ_MIN, MessagePieces
 from .speedups import compiled
 
@@ -59,17 +63,6 @@ DEFAULT_INFLATE_BUDGET: Final = 256 * 1024
 #: out at most (one per frame) before it keeps the rest of its data: a read
 #: of 256 KiB of two-byte frames would otherwise be 128 K pieces at once.
 FRAGMENT_BUDGET: Final = 64
-
-#: What :meth:`FrameParser.feed` returns: whole messages (``(type, data,
-#: extra)`` tuples of the classes in the parser's :class:`MessageKinds`), and
-#: with ``fragments=True`` the pieces of fragmented messages.  It is ``Any``
-#: because the classes are chosen at run time, by the face in use.
-Event = Any
-
-#: Called with each ping, pong and close message instead of appending it to
-#: the output, and with the output list, so a protocol can answer control
-#: frames as they are parsed and choose which ones the application sees.
-ControlHandler = Callable[[Event, list[Event]], None]
 
 _CONT: Final = Opcode.CONTINUATION.value
 _TEXT: Final = Opcode.TEXT.value
@@ -91,27 +84,6 @@ _scan_continuations = None if compiled is None else compiled.scan_continuations
 @functools.lru_cache(maxsize=16)
 def _scan_spec(kinds: MessageKinds) -> tuple[Any, ...]:
     return (kinds.text, kinds.binary, kinds.types.TEXT, kinds.types.BINARY, kinds.extra)
-
-
-def parse_close_payload(payload: bytes | bytearray | memoryview) -> tuple[int, str]:
-    """The code and reason of a close frame (RFC 6455 §5.5.1, §7.4).
-
-    An empty payload means "no code" and reports 1005.  A 1-byte payload or
-    a code that may not be sent fails with 1002; a reason that is not UTF-8
-    fails with 1007.
-    """
-    if not payload:
-        return NO_STATUS_RECEIVED, ""
-    if len(payload) == 1:
-        raise ProtocolError("close frame with a 1-byte payload")
-    code = int.from_bytes(payload[:2], "big")
-    if not is_valid_close_code(code):
-        raise ProtocolError(f"close frame with invalid close code {code}")
-    try:
-        reason = bytes(payload[2:]).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidUTF8(f"close reason is not valid UTF-8: {exc.reason}") from None
-    return code, reason
 
 
 # What a step of the frame loop returns instead of the position of the next
@@ -246,24 +218,6 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
             self._direct_length = 0
         return out
 
-    def read_into(self) -> memoryview | None:
-        """Where the next bytes from the server can go without a copy.
-
-        While a large binary message is received in place, the rest of its
-        payload, exactly (so a read into it cannot take the next frame's
-        bytes); else None.  Report what was written with :meth:`written`.
-        """
-        view = self._direct_view
-        if view is None:
-            return None
-        return view[self._direct_filled :]
-
-    def written(self, n: int) -> list[Event]:
-        """``n`` bytes were written into the view :meth:`read_into` gave."""
-        out: list[Event] = []
-        self._direct_advance(n, out)
-        return out
-
     # -- the byte stream ---------------------------------------------------
 
     def _feed(self, data: bytes | bytearray | memoryview, out: list[Event]) -> None:
@@ -323,22 +277,6 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
             pos = after
         if pos < end:
             self._buffer = bytes(data[pos:])
-
-    def _continue_frame(self, data: Any, out: list[Event]) -> Any:
-        """Give the data frame in progress its payload from the start of
-        ``data``; what is left of ``data`` once the frame ends, or None."""
-        if self._direct_view is not None:
-            return self._direct_write(data, out)
-        remaining = self._frame_remaining
-        if len(data) < remaining:
-            remaining -= len(data)
-            self._frame_remaining = remaining
-            self._data_piece(data, False, out)
-            self._may_switch_to_direct(remaining)
-            return None
-        self._frame_remaining = 0
-        self._data_piece(memoryview(data)[:remaining], True, out)
-        return data[remaining:]
 
     # -- one frame ---------------------------------------------------------
 
@@ -445,21 +383,6 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
                 f"message of at least {self._msg_size + length} bytes is over "
                 f"the limit of {max_size} bytes"
             )
-
-    def _whole_message(self, opcode: int, payload: bytes, out: list[Event]) -> None:
-        kinds = self.kinds
-        if opcode != _TEXT:
-            out.append(
-                make_message(kinds.binary, kinds.types.BINARY, payload, kinds.extra)
-            )
-            return
-        try:
-            text = payload.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            reason = exc.reason
-            raise InvalidUTF8(f"text message is not valid UTF-8: {reason}") from None
-        data = text if self._decode_text else payload
-        out.append(make_message(kinds.text, kinds.types.TEXT, data, kinds.extra))
 
     def _frame_payload(
         self, data: Any, start: int, b0: int, length: int, out: list[Event]

@@ -25,6 +25,7 @@ cdef class MessagePieces:
     cdef public list _msg_text
     cdef public object kinds
 
+    cpdef _whole_message(self, int opcode, bytes payload, list out)
     cpdef _start_message(self, int opcode, bint compressed)
     cpdef _data_piece(self, object piece, bint frame_end, list out)
     cdef _keep(self, object piece)
@@ -37,3 +38,6 @@ cdef class MessagePieces:
     cdef _may_switch_to_direct(self, Py_ssize_t remaining)
     cdef _direct_write(self, object data, list out)
     cpdef _direct_advance(self, Py_ssize_t n, list out)
+    cpdef read_into(self)
+    cpdef list written(self, Py_ssize_t n)
+    cpdef _continue_frame(self, object data, list out)

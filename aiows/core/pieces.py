@@ -14,16 +14,13 @@ socket straight into it (:data:`DIRECT_READ_MIN`).
 from __future__ import annotations
 
 import codecs
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from .deflate import PerMessageDeflate
 from .errors import InvalidUTF8
 from .frames import Opcode
-from .messages import Fragment, MessageKinds, make_message
+from .messages import Event, Fragment, MessageKinds, make_message
 from .speedups import compiled
-
-if TYPE_CHECKING:
-    from .parser import Event
 
 _TEXT: Final = Opcode.TEXT.value
 
@@ -160,6 +157,22 @@ class MessagePieces:
         self._direct_length = 0
 
     # -- a message in pieces ----------------------------------------------
+
+    def _whole_message(self, opcode: int, payload: bytes, out: list[Event]) -> None:
+        """A data frame that is a whole message by itself, uncompressed."""
+        kinds = self.kinds
+        if opcode != _TEXT:
+            out.append(
+                make_message(kinds.binary, kinds.types.BINARY, payload, kinds.extra)
+            )
+            return
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            reason = exc.reason
+            raise InvalidUTF8(f"text message is not valid UTF-8: {reason}") from None
+        data = text if self._decode_text else payload
+        out.append(make_message(kinds.text, kinds.types.TEXT, data, kinds.extra))
 
     def _start_message(self, opcode: int, compressed: bool) -> None:
         self._direct_length = 0
@@ -325,3 +338,39 @@ class MessagePieces:
         data = target if type(target) is bytes else bytes(target)  # type: ignore[arg-type]
         kinds = self.kinds
         out.append(make_message(kinds.binary, kinds.types.BINARY, data, kinds.extra))
+
+    # -- the frame in progress, and reads in place ----------------------
+
+    def read_into(self) -> memoryview | None:
+        """Where the next bytes from the server can go without a copy.
+
+        While a large binary message is received in place, the rest of its
+        payload, exactly (so a read into it cannot take the next frame's
+        bytes); else None.  Report what was written with :meth:`written`.
+        """
+        view = self._direct_view
+        if view is None:
+            return None
+        return view[self._direct_filled :]
+
+    def written(self, n: int) -> list[Event]:
+        """``n`` bytes were written into the view :meth:`read_into` gave."""
+        out: list[Event] = []
+        self._direct_advance(n, out)
+        return out
+
+    def _continue_frame(self, data: Any, out: list[Event]) -> Any:
+        """Give the data frame in progress its payload from the start of
+        ``data``; what is left of ``data`` once the frame ends, or None."""
+        if self._direct_view is not None:
+            return self._direct_write(data, out)
+        remaining = self._frame_remaining
+        if len(data) < remaining:
+            remaining -= len(data)
+            self._frame_remaining = remaining
+            self._data_piece(data, False, out)
+            self._may_switch_to_direct(remaining)
+            return None
+        self._frame_remaining = 0
+        self._data_piece(memoryview(data)[:remaining], True, out)
+        return data[remaining:]

@@ -24,8 +24,8 @@ from typing import Any, Final, overload
 
 from .errors import ExtensionFailed, InvalidState, ProtocolError, TooManyPings
 from .frames import MAX_CLOSE_REASON, NO_STATUS_RECEIVED, Close, Opcode, WSCloseCode
-from .messages import make_message
-from .parser import Event, FrameParser
+from .messages import Event, make_message
+from .parser import FrameParser
 from .writer import FrameWriter, Payload
 
 

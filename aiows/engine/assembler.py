@@ -20,8 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from enum import Enum
 from typing import Any, Final
 
-from ..core.messages import Fragment, MessageKinds, make_message
-from ..core.parser import Event
+from ..core.messages import Event, Fragment, MessageKinds, make_message
 
 #: Unread items queued before the transport stops reading (websockets'
 #: ``max_queue`` default).

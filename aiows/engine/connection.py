@@ -18,8 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
 
 from ..core.errors import TooManyPings
-from ..core.messages import MessageKinds, describe
-from ..core.parser import Event
+from ..core.messages import Event, MessageKinds, describe
 from ..core.protocol import ClientProtocol, State
 from . import pings
 from .assembler import DEFAULT_MAX_QUEUE, AfterClose, Assembler

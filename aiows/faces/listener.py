@@ -32,8 +32,7 @@ from aiohttp import ClientConnectionResetError, ClientResponse, WSMsgType
 
 from ..core.errors import InvalidState
 from ..core.frames import Opcode, WSCloseCode
-from ..core.messages import MessageKinds
-from ..core.parser import Event
+from ..core.messages import Event, MessageKinds
 from ..engine.connection import Connection
 from ..engine.reading import APPLICATION
 from .aiohttp_messages import WSMessage

@@ -1,10 +1,13 @@
-"""WSMsgType and WSMessage, value for value like aiohttp's."""
+"""WSMsgType and WSMessage, value for value like aiohttp's; close payloads."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import pytest
+
+from aiows.core.errors import InvalidUTF8, ProtocolError
 from aiows.core.messages import (
     WS_CLOSED_MESSAGE,
     WS_CLOSING_MESSAGE,
@@ -12,6 +15,7 @@ from aiows.core.messages import (
     WSMessage,
     WSMsgType,
     describe,
+    parse_close_payload,
 )
 
 
@@ -96,3 +100,15 @@ def test_describe_names_kind_size_and_close_details() -> None:
     assert describe(WSMessage(WSMsgType.ERROR, ValueError("bad"), None)) == "ERROR bad"
     # A kind without a name (a face's own constant) is shown as it is.
     assert describe(("custom", b"1234", None)) == "custom length=4"
+
+
+def test_parse_close_payload_function() -> None:
+    assert parse_close_payload(b"") == (1005, "")
+    assert parse_close_payload(b"\x03\xe8") == (1000, "")
+    assert parse_close_payload(memoryview(b"\x0f\xa0h\xc3\xa9")) == (4000, "hé")
+    with pytest.raises(ProtocolError) as info:
+        parse_close_payload(b"\x03")
+    assert info.value.code == 1002
+    with pytest.raises(InvalidUTF8) as utf8:
+        parse_close_payload(b"\x03\xe8\xff")
+    assert utf8.value.code == 1007

@@ -9,12 +9,7 @@ import pytest
 from aiows.core.deflate import DeflateParams, PerMessageDeflate
 from aiows.core.errors import InvalidUTF8, MessageTooBig, ProtocolError
 from aiows.core.messages import Fragment, WSMessage, WSMsgType
-from aiows.core.parser import (
-    DEFAULT_MAX_MSG_SIZE,
-    FRAGMENT_BUDGET,
-    FrameParser,
-    parse_close_payload,
-)
+from aiows.core.parser import DEFAULT_MAX_MSG_SIZE, FRAGMENT_BUDGET, FrameParser
 from tests.conftest import server_frame
 
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
@@ -714,18 +709,6 @@ def test_bytes_after_close_ignored_byte_by_byte() -> None:
     out = feed_chunks(parser, [stream[i : i + 1] for i in range(len(stream))])
     assert out == [close(3000, "x")]
     assert parser.exc is None
-
-
-def test_parse_close_payload_function() -> None:
-    assert parse_close_payload(b"") == (1005, "")
-    assert parse_close_payload(b"\x03\xe8") == (1000, "")
-    assert parse_close_payload(memoryview(b"\x0f\xa0h\xc3\xa9")) == (4000, "hé")
-    with pytest.raises(ProtocolError) as info:
-        parse_close_payload(b"\x03")
-    assert info.value.code == 1002
-    with pytest.raises(InvalidUTF8) as utf8:
-        parse_close_payload(b"\x03\xe8\xff")
-    assert utf8.value.code == 1007
 
 
 # -- state after errors ---------------------------------------------------------------
