@@ -14,7 +14,9 @@ and, inside a function, websockets:
 * :func:`frame_types` picks the frame class and opcode enum the chain
   builds frames from: websockets' own when it is installed;
 * :func:`error_kinds` says what aiows's and websockets' exceptions mean
-  when a factory or an extension raises them.
+  when a factory or an extension raises them;
+* :func:`negotiated_frame_path` gives both drivers the parser and writer
+  for what the handshake negotiated.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from . import exceptions
-from .core.deflate import EXTENSION_NAME, DeflateFactory
+from .core.deflate import EXTENSION_NAME, DeflateFactory, PerMessageDeflate
 from .core.errors import NegotiationError
-from .core.extensions import CORE_FRAME_TYPES, ErrorKinds, FrameTypes
+from .core.extensions import CORE_FRAME_TYPES, ErrorKinds, FrameTypes, frame_path
+from .core.parser import FrameParser
+from .core.writer import FrameWriter
 
 #: Where websockets defines its permessage-deflate factory.
 _WEBSOCKETS_DEFLATE: Final = (
@@ -174,3 +178,24 @@ def error_kinds() -> ErrorKinds:
     ones and, when websockets is installed, websockets'."""
     found = _websockets()
     return _OWN_ERRORS if found is None else found[1]
+
+
+def negotiated_frame_path(
+    negotiated: Sequence[Any], **parser_options: Any
+) -> tuple[FrameParser, FrameWriter]:
+    """The parser and the writer for the extensions a handshake negotiated.
+
+    The core picks them (:func:`aiows.core.extensions.frame_path`:
+    permessage-deflate alone keeps its fast path); any other extension is
+    told which frame classes and exceptions to speak (:func:`frame_types`,
+    :func:`error_kinds`).  ``parser_options`` go to the
+    :class:`~aiows.core.parser.FrameParser`.
+    """
+    if all(type(extension) is PerMessageDeflate for extension in negotiated):
+        return frame_path(negotiated, **parser_options)
+    return frame_path(
+        negotiated,
+        frame_types=frame_types(),
+        errors=error_kinds(),
+        **parser_options,
+    )

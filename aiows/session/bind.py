@@ -14,38 +14,17 @@ from typing import Any
 
 from aiohttp import ClientConnectionResetError, ClientResponse
 
-from ..core.deflate import PerMessageDeflate
-from ..core.extensions import frame_path
 from ..core.handshake import HandshakeResult
 from ..core.messages import MessageKinds
-from ..core.parser import FrameParser
 from ..core.protocol import ClientProtocol, Policy
-from ..core.writer import FrameWriter
 from ..engine.assembler import AfterClose
 from ..engine.connection import Connection, logger
 from ..engine.keepalive import KeepaliveSettings, random_payload
 from ..exceptions import PongTimeout
-from ..extension_factories import error_kinds, frame_types
+from ..extension_factories import negotiated_frame_path
 from ..faces import aiohttp_face, aiohttp_messages, listener, websockets_face
 from .options import AiohttpOptions, ConnectionOptions
 from .takeover import take_over, upgraded_transport
-
-
-def _frame_path(
-    result: HandshakeResult, **parser_options: Any
-) -> tuple[FrameParser, FrameWriter]:
-    """The parser and the writer for what the handshake negotiated: the core
-    picks them (:func:`aiows.core.extensions.frame_path`); this layer says
-    which frame classes and exceptions the extensions speak."""
-    negotiated = result.extensions
-    if all(type(extension) is PerMessageDeflate for extension in negotiated):
-        return frame_path(negotiated, **parser_options)
-    return frame_path(
-        negotiated,
-        frame_types=frame_types(),
-        errors=error_kinds(),
-        **parser_options,
-    )
 
 
 def _engine(
@@ -62,8 +41,8 @@ def _engine(
     closed_error: Callable[[], BaseException],
     timeout_error: Callable[[], BaseException],
 ) -> Connection:
-    parser, writer = _frame_path(
-        result,
+    parser, writer = negotiated_frame_path(
+        result.extensions,
         max_msg_size=options.max_msg_size,
         decode_text=options.decode_text,
         fragments=fragments,

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, Final
 
 from yarl import URL
@@ -31,12 +31,9 @@ from .. import __version__, exceptions
 from ..core import deflate as core_deflate
 from ..core import extensions as core_extensions
 from ..core import handshake
-from ..core.deflate import PerMessageDeflate
 from ..core.errors import HandshakeError, HTTPSyntaxError
-from ..core.extensions import frame_path
 from ..core.headers import parse_token_list
 from ..core.http11 import MAX_BODY, ResponseHead, ResponseReader, serialize_request
-from ..core.parser import FrameParser
 from ..core.protocol import ClientProtocol
 from ..core.proxies import PROXY_SCHEMES, proxy_from_environment
 from ..core.redirects import (
@@ -47,8 +44,7 @@ from ..core.redirects import (
     follow,
     without_origin_bound,
 )
-from ..core.writer import FrameWriter
-from ..extension_factories import error_kinds, frame_types, refusals
+from ..extension_factories import negotiated_frame_path, refusals
 from ..websockets_state import make_headers
 from . import errors, messages, proxy
 from .connection import ClientConnection
@@ -324,23 +320,6 @@ def _redirect(
     return hop.url, hop.cross_origin
 
 
-def _frame_path(
-    negotiated: Sequence[Any], **parser_options: Any
-) -> tuple[FrameParser, FrameWriter]:
-    """The parser and the writer for what the handshake negotiated: the core
-    picks them (:func:`aiows.core.extensions.frame_path`; permessage-deflate
-    alone keeps its fast path), told which frame classes and exceptions the
-    extensions speak (websockets' when it is installed)."""
-    if all(type(extension) is PerMessageDeflate for extension in negotiated):
-        return frame_path(negotiated, **parser_options)
-    return frame_path(
-        negotiated,
-        frame_types=frame_types(),
-        errors=error_kinds(),
-        **parser_options,
-    )
-
-
 def _connected(
     settings: Settings,
     transport: Transport,
@@ -350,7 +329,7 @@ def _connected(
     rest: bytes,
     result: handshake.HandshakeResult,
 ) -> ClientConnection:
-    parser, writer = _frame_path(
+    parser, writer = negotiated_frame_path(
         result.extensions, max_msg_size=settings.max_size or 0, fragments=True
     )
     protocol = ClientProtocol(parser, writer, echo_reason=True)
