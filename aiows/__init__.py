@@ -17,6 +17,9 @@ The message types and close codes are aiohttp's own: ``aiows.WSMsgType is
 aiohttp.WSMsgType``.
 """
 
+# Before the imports: the modules below may read it while this one loads.
+__version__ = "0.1.0"
+
 from aiohttp import (
     ClientConnectionResetError,
     ClientError,
@@ -83,8 +86,6 @@ from .session.reconnect import Backoff, process_exception
 from .session.unix import UnixConnector
 from .session.websockets_compat import connect, unix_connect
 from .websockets_state import State
-
-__version__ = "0.1.0"
 
 #: aiohttp 0.x name of :class:`WSMsgType`.
 MsgType = WSMsgType

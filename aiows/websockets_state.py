@@ -10,13 +10,20 @@ it (``tests/test_layers.py``).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from enum import IntEnum
 from typing import Any, Final, Protocol
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from . import __version__
 from .core.frames import NO_STATUS_RECEIVED, WSCloseCode
+
+#: websockets' default ``User-Agent``, with aiows's name and version.
+USER_AGENT: Final = (
+    f"Python/{sys.version_info.major}.{sys.version_info.minor} aiows/{__version__}"
+)
 
 #: Close codes after which ``async for``/``for`` over a connection ends
 #: quietly, and ``ConnectionClosedOK`` is raised (websockets' rule).

@@ -16,7 +16,6 @@ import inspect
 import logging
 import re
 import ssl as ssl_module
-import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Final
@@ -25,11 +24,11 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from .. import __name__ as _package
 from .. import exceptions
 from ..core import errors as core_errors
 from ..engine.connection import DEFAULT_CLOSE_TIMEOUT
 from ..faces.websockets_face import ClientConnection
+from ..websockets_state import USER_AGENT
 from .bind import bind_websockets
 from .client import ClientSession, on_private_session
 from .context import WEBSOCKETS_NOT_REENTRANT, WSConnectContext
@@ -44,11 +43,6 @@ from .open import open_websocket
 from .reconnect import Backoff, ProcessException
 from .unix import UnixConnector
 from .websockets_args import ConnectSettings, connect_settings, proxy_from_environment
-
-#: websockets' default ``User-Agent``, with aiows's name.
-USER_AGENT: Final = (
-    f"Python/{sys.version_info.major}.{sys.version_info.minor} {_package}/0.1.0"
-)
 
 #: websockets' words for an answer to the upgrade that is not valid HTTP,
 #: or no answer at all.

@@ -22,9 +22,8 @@ thread watches the connections nobody waits on (see :mod:`aiows.sync.hub`).
 """
 
 from ..core.retry import Backoff
-from ..websockets_state import Headers, State
+from ..websockets_state import USER_AGENT, Headers, State
 from .client import (
-    USER_AGENT,
     Connect,
     connect,
     process_exception,

@@ -44,12 +44,10 @@ from ..exceptions import (
     PayloadTooBig,
     ProtocolError,
 )
+from ..websockets_state import USER_AGENT
 from .connection import ClientConnection
-from .opening import deadline_of, open_connection, user_agent
+from .opening import deadline_of, open_connection
 from .options import ProcessException, Settings, settings
-
-#: websockets' default ``User-Agent``, with aiows's name.
-USER_AGENT: Final = user_agent()
 
 # A string: LoggerAdapter is subscriptable only from Python 3.11 on.
 LoggerLike: TypeAlias = "logging.Logger | logging.LoggerAdapter[Any]"

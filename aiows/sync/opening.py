@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import socket
 import ssl as ssl_module
-import sys
 import threading
 import time
 import urllib.parse
@@ -27,7 +26,7 @@ from typing import Any, Final
 
 from yarl import URL
 
-from .. import __version__, exceptions
+from .. import exceptions
 from ..core import deflate as core_deflate
 from ..core import extensions as core_extensions
 from ..core import handshake
@@ -55,12 +54,6 @@ from .transport import Transport, remaining
 Pairs = list[tuple[str, str]]
 
 _DEFAULT_PORTS: Final = {"ws": 80, "wss": 443}
-
-
-def user_agent() -> str:
-    """The default ``User-Agent``: websockets', with aiows's name."""
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    return f"Python/{version} aiows/{__version__}"
 
 
 def header_pairs(headers: Any) -> Pairs:
