@@ -123,11 +123,23 @@ class ServerLog:
     def finished(self, run: str) -> None:
         self.done.setdefault(run, threading.Event()).set()
 
+    def process_response(self, connection: Any, request: Any, response: Any) -> None:
+        """websockets' ``process_response`` hook: a run's record begins before
+        its 101 goes out, so a client that fails at once cannot ask for the
+        record before the server's handler has even started."""
+        if response.status_code == 101:
+            self.started(run_of(request.path))
+
     def wait(self, run: str) -> list[tuple[str, Any]]:
         """The server's record of ``run``, once its handler returned."""
         if run in self.done:
             assert self.done[run].wait(WAIT), f"the server's run {run} hangs"
         return self.runs.get(run, [])
+
+
+def run_of(path: str) -> str:
+    """The ``run`` query parameter of ``path``."""
+    return dict(parse_qsl(urlsplit(path).query)).get("run", "?")
 
 
 def close_frame(close: Any) -> tuple[int, str] | None:
@@ -205,8 +217,7 @@ def serve_commands(server_loop: ServerLoop, ssl: Any = None) -> Iterator[WsServe
     async def handler(ws: ServerConnection) -> None:
         assert ws.request is not None
         path = ws.request.path
-        run = dict(parse_qsl(urlsplit(path).query)).get("run", "?")
-        log.started(run)
+        run = run_of(path)
         log.add(run, "path", path)
         log.add(run, "X-Token", ws.request.headers.get("X-Token"))
         try:
@@ -240,6 +251,7 @@ def serve_commands(server_loop: ServerLoop, ssl: Any = None) -> Iterator[WsServe
             "127.0.0.1",
             0,
             process_request=process_request,
+            process_response=log.process_response,
             select_subprotocol=select_subprotocol,
             ssl=ssl,
         )

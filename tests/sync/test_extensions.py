@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import websockets.exceptions
@@ -37,6 +36,7 @@ from tests.sync.conftest import (
     WsServer,
     close_frame,
     commands,
+    run_of,
     settle,
 )
 from tests.sync.differential import (
@@ -55,10 +55,6 @@ pytestmark = pytest.mark.skipif(
     reason="aiows follows websockets 17 here (causes chained); websockets 16, "
     "the oracle on Python 3.10, differs",
 )
-
-
-def run_of(path: str) -> str:
-    return dict(parse_qsl(urlsplit(path).query)).get("run", "?")
 
 
 def offer_of(header: str | None) -> list[list[str]] | None:
@@ -119,7 +115,6 @@ def extension_server(server_loop: ServerLoop) -> Iterator[WsServer]:
     async def handler(ws: ServerConnection) -> None:
         assert ws.request is not None
         run = run_of(ws.request.path)
-        log.started(run)
         log.add(run, "extensions", [type(e).__name__ for e in ws.protocol.extensions])
         try:
             await commands(ws, log, run)
@@ -137,7 +132,13 @@ def extension_server(server_loop: ServerLoop) -> Iterator[WsServer]:
     ]
 
     async def start() -> Any:
-        return await serve(handler, "127.0.0.1", 0, extensions=factories)
+        return await serve(
+            handler,
+            "127.0.0.1",
+            0,
+            extensions=factories,
+            process_response=log.process_response,
+        )
 
     server = server_loop.run(start())
     port = server.sockets[0].getsockname()[1]

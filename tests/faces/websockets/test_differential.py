@@ -253,6 +253,13 @@ class ServerLog:
     def finished(self, run: str) -> None:
         self.done.setdefault(run, asyncio.Event()).set()
 
+    def process_response(self, connection: Any, request: Any, response: Any) -> None:
+        """websockets' ``process_response`` hook: a run's record begins before
+        its 101 goes out, so a client that fails at once cannot ask for the
+        record before the server's handler has even started."""
+        if response.status_code == 101:
+            self.started(run_of(request.path))
+
     async def wait(self, run: str) -> list[tuple[str, Any]]:
         """The server's record of ``run``, once its handler returned."""
         if run in self.done:
@@ -318,7 +325,6 @@ async def server() -> AsyncIterator[WebsocketsServer]:
     async def handler(ws: ServerConnection) -> None:
         assert ws.request is not None
         run = run_of(ws.request.path)
-        log.started(run)
         log.add(run, "path", ws.request.path)
         log.add(run, "X-Token", ws.request.headers.get("X-Token"))
         try:
@@ -353,6 +359,7 @@ async def server() -> AsyncIterator[WebsocketsServer]:
         "127.0.0.1",
         0,
         process_request=process_request,
+        process_response=log.process_response,
         select_subprotocol=select_subprotocol,
     ) as srv:
         port = srv.sockets[0].getsockname()[1]
@@ -2611,7 +2618,6 @@ async def extension_server() -> AsyncIterator[WebsocketsServer]:
     async def handler(ws: ServerConnection) -> None:
         assert ws.request is not None
         run = run_of(ws.request.path)
-        log.started(run)
         log.add(
             run,
             "extensions",
@@ -2631,7 +2637,13 @@ async def extension_server() -> AsyncIterator[WebsocketsServer]:
         cx.ServerXorFactory(),
         ServerPerMessageDeflateFactory(),
     ]
-    async with serve(handler, "127.0.0.1", 0, extensions=factories) as srv:
+    async with serve(
+        handler,
+        "127.0.0.1",
+        0,
+        extensions=factories,
+        process_response=log.process_response,
+    ) as srv:
         port = srv.sockets[0].getsockname()[1]
         yield WebsocketsServer(f"ws://127.0.0.1:{port}", log)
 
