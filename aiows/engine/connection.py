@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
 
-from ..core.errors import TooManyPings
+from ..core.errors import ExtensionFailed, TooManyPings
 from ..core.messages import Event, MessageKinds, describe
 from ..core.protocol import ClientProtocol, State
 from . import pings
@@ -103,7 +103,14 @@ class ConnectionCore:
 
     def data_received(self, data: bytes | memoryview) -> None:
         """Take bytes from the server (a view of a reused buffer will do)."""
-        self._handle(self.protocol.receive_data(data))
+        try:
+            events = self.protocol.receive_data(data)
+        except ExtensionFailed as exc:
+            # An extension could not encode the protocol's answer to a
+            # close, or the close that fails the connection.
+            self.extension_failed(exc)
+            return
+        self._handle(events)
 
     def _handle(self, events: list[Event]) -> None:
         """Send what the protocol parsed of one read where it belongs."""
@@ -150,6 +157,7 @@ class ConnectionCore:
         def _write_replies(self) -> None: ...
         def _acknowledge(self) -> None: ...
         def _hold_reply(self) -> None: ...
+        def extension_failed(self, exc: ExtensionFailed) -> None: ...
 
     # -- what the faces call -----------------------------------------------------
 
@@ -396,7 +404,11 @@ class Connection(ConnectionCore, asyncio.BufferedProtocol):
         if self._reply_timer is not None:
             self._reply_timer.cancel()
             self._reply_timer = None
-        frame = self.protocol.answer()
+        try:
+            frame = self.protocol.answer()
+        except ExtensionFailed as exc:
+            self.extension_failed(exc)
+            return
         if frame:
             self.lane.write(frame)
             self._closing_started()
@@ -467,7 +479,12 @@ class Connection(ConnectionCore, asyncio.BufferedProtocol):
         protocol = self.protocol
         if protocol.close_sent is not None or protocol.state is State.CLOSED:
             return
-        self.lane.write(protocol.send_close(code, reason))
+        try:
+            frame = protocol.send_close(code, reason)
+        except ExtensionFailed as exc:
+            self.extension_failed(exc)
+            return
+        self.lane.write(frame)
         self._closing_started()
 
     def fail(self, code: int, reason: str) -> None:
@@ -475,7 +492,11 @@ class Connection(ConnectionCore, asyncio.BufferedProtocol):
         protocol = self.protocol
         if protocol.state is State.CLOSE_DONE or protocol.state is State.CLOSED:
             return
-        frame = protocol.fail(code, reason)
+        try:
+            frame = protocol.fail(code, reason)
+        except ExtensionFailed as exc:
+            self.extension_failed(exc)
+            return
         if frame:
             self.lane.write(frame)
         self._closing_started()
@@ -495,6 +516,21 @@ class Connection(ConnectionCore, asyncio.BufferedProtocol):
             on_lost, self.on_lost = self.on_lost, None
             if on_lost is not None:
                 on_lost(None)
+
+    def extension_failed(self, exc: ExtensionFailed) -> None:
+        """An extension's ``encode`` raised something other than a protocol
+        error on a frame this connection writes (a message, a ping, a close).
+
+        As in websockets: logged as an internal error, and the connection
+        ends at once without a close frame (the extension's state is
+        unknown); the extension's exception is the cause of the error the
+        application gets.
+        """
+        cause = exc.__cause__
+        self.logger.error("unexpected internal error", exc_info=cause)
+        if self.exception is None:
+            self.exception = cause
+        self.abort()
 
     def abort(self) -> None:
         """Drop the transport without a closing handshake."""
@@ -519,6 +555,9 @@ class Connection(ConnectionCore, asyncio.BufferedProtocol):
             )
         except TooManyPings:
             return  # the application's pings are in flight: the peer is busy
+        except ExtensionFailed as exc:
+            self.extension_failed(exc)
+            return
         self.lane.write(frame)
 
     def when_drained(self, callback: Callable[[], None]) -> None:

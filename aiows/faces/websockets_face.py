@@ -290,10 +290,16 @@ class ClientConnection(Sending):
     def _closed_error(self) -> ConnectionClosed:
         protocol = self._engine.protocol
         rcvd, sent = protocol.close_rcvd, protocol.close_sent
+        # No close sent: the answer is still held back for the application
+        # to read up to the close (OK), unless the connection broke first.
         if (
             rcvd is not None
             and rcvd.code in OK_CODES
-            and (sent is None or sent.code in OK_CODES)
+            and (
+                sent.code in OK_CODES
+                if sent is not None
+                else self._engine.exception is None
+            )
         ):
             cls: type[ConnectionClosed] = ConnectionClosedOK
         else:

@@ -104,12 +104,7 @@ class Sending:
         sent), and the caller gets ``ConnectionClosedError`` chaining the
         extension's exception.
         """
-        engine = self._engine
-        cause = exc.__cause__
-        engine.logger.error("unexpected internal error", exc_info=cause)
-        if engine.exception is None:
-            engine.exception = cause
-        engine.abort()
+        self._engine.extension_failed(exc)
         return await self._refused()
 
     async def send(

@@ -3081,6 +3081,103 @@ async def test_an_extension_failing_to_encode(
     assert_same(result, f"extension failing to encode: {how}")
 
 
+class OpcodeFailingXor(cx.Xor):
+    """Fails to encode any frame of opcode ``failing``."""
+
+    def __init__(self, key: int, failing: Any) -> None:
+        super().__init__(key)
+        self.failing = failing
+
+    def encode(self, frame: Any) -> Any:
+        if frame.opcode is self.failing:
+            raise ValueError(f"cannot encode {frame.opcode.name}")
+        return super().encode(frame)
+
+
+class OpcodeFailingXorFactory(cx.ClientXorFactory):
+    def __init__(self, failing: Any) -> None:
+        super().__init__()
+        self.failing = failing
+
+    def process_response_params(self, params: Any, accepted: Any) -> cx.Xor:
+        return OpcodeFailingXor(0x3C, self.failing)
+
+
+async def test_an_extension_failing_on_the_keepalive_ping(
+    extension_server: WebsocketsServer,
+) -> None:
+    """The keepalive's ping cannot be encoded: the connection ends at once,
+    chaining the extension's exception."""
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        factory = OpcodeFailingXorFactory(websockets.frames.Opcode.PING)
+        ws = await api.connect(
+            url, extensions=[factory], compression=None, ping_interval=0.2
+        )
+        exc = await r.outcome("recv()", ws.recv())
+        r.add("cause", kind(exc.__cause__))
+        await r.outcome("close()", ws.close())
+        r.state(ws, "closed")
+
+    result = await both(
+        f"{extension_server.url}/echo",
+        scenario,
+        extension_server.log,
+        without_picows="extensions",
+    )
+    assert_same(result, "extension failing on the keepalive ping")
+
+
+async def test_an_extension_failing_on_the_close_frame(
+    extension_server: WebsocketsServer,
+) -> None:
+    """The client's close frame cannot be encoded: ``close()`` returns and
+    the connection ends without it, as in websockets."""
+
+    async def scenario(api: Api, url: str, r: Record) -> None:
+        factory = OpcodeFailingXorFactory(websockets.frames.Opcode.CLOSE)
+        ws = await api.connect(
+            url, extensions=[factory], compression=None, close_timeout=1
+        )
+        await r.outcome("close()", ws.close())
+        await r.outcome("wait_closed", ws.wait_closed())
+        r.state(ws, "closed")
+        await r.outcome("send()", ws.send("late"))
+
+    result = await both(
+        f"{extension_server.url}/echo",
+        scenario,
+        extension_server.log,
+        without_picows="extensions",
+    )
+    assert_same(result, "extension failing on the close frame")
+
+
+async def test_an_extension_failing_on_the_answer_to_a_close(
+    extension_server: WebsocketsServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The answer to the server's close frame cannot be encoded: the
+    connection ends at once, and ``recv()`` raises ``ConnectionClosedError``
+    chaining the extension's exception; nothing escapes into the event loop.
+
+    Not compared: websockets loses its parser to it ("parser failed").
+    """
+    factory = OpcodeFailingXorFactory(websockets.frames.Opcode.CLOSE)
+    url = f"{extension_server.url}/echo?run=aiows"
+    ws = await aiows.connect(url, extensions=[factory], compression=None)
+    await ws.send("close 1000 bye")
+    with pytest.raises(aiows.ConnectionClosedError) as info:
+        await bounded(ws.recv())
+    assert isinstance(info.value.__cause__, ValueError)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1000
+    assert info.value.sent is None
+    await bounded(ws.wait_closed())
+    assert ws.state.name == "CLOSED"
+    await extension_server.log.wait("aiows")
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ["unexpected internal error"]
+
+
 def _extension_differences() -> list[Difference]:
     empty = "aiows sends no Sec-WebSocket-Extensions header for an empty "
     timeout = kind(TimeoutError())
