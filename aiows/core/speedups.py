@@ -9,9 +9,9 @@ available):
 * the per-message path, compiled from its own ``.py`` files by Cython in
   pure-Python mode (the C classes and types are declared in the ``.pxd``
   beside each file): the frame parser and the message in progress, the
-  frame writer, the protocol, the send lane and the connection's read
-  path.  A compiled build has the module's own name and sits beside its
-  ``.py``, so it is the one imported.
+  frame writer, the protocol, the send lane, the connection's read path
+  and the receive queue.  A compiled build has the module's own name and
+  sits beside its ``.py``, so it is the one imported.
 
 Setting ``AIOWS_NO_EXTENSIONS=1`` in the environment gives pure Python for
 both: :data:`compiled` stays None, and the modules compiled from Python are
@@ -53,6 +53,7 @@ COMPILED_MODULES: Final = (
     "aiows.core.protocol",
     "aiows.engine.sendlane",
     "aiows.engine.connection",
+    "aiows.engine.assembler",
 )
 
 _SWITCH: Final = os.environ.get("AIOWS_NO_EXTENSIONS", "")

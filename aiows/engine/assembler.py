@@ -9,6 +9,11 @@ pieces it had taken behind for the next one.
 
 What happens to data that arrives once the client's close frame went is a
 face's rule, the :class:`AfterClose` policy it gives.
+
+Every message read with ``receive()`` or ``recv()`` passes through here, so
+the module is compiled where possible (Cython in pure-Python mode:
+``assembler.pxd`` makes :class:`Assembler` a C class with typed attributes
+and C calls between its methods); this file is what runs otherwise.
 """
 
 from __future__ import annotations
