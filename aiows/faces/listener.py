@@ -44,8 +44,6 @@ KINDS: Final = MessageKinds(WSMessage, WSMessage, WSMessage, WSMsgType, "")
 
 _TEXT: Final = WSMsgType.TEXT
 _BINARY: Final = WSMsgType.BINARY
-_CLOSE: Final = WSMsgType.CLOSE
-_ERROR: Final = WSMsgType.ERROR
 _TEXT_OP: Final = int(Opcode.TEXT)
 _BINARY_OP: Final = int(Opcode.BINARY)
 
