@@ -11,6 +11,9 @@ Both compare ``frame.opcode`` with websockets' ``Opcode`` members by identity
 (``is``), build their frames with websockets' ``Frame``, and raise
 websockets' exceptions: an extension that works with websockets' client
 must work unchanged with aiows's.
+
+The ``*FailingXor`` variants at the end fail on purpose, to test what a
+client does with an extension that raises.
 """
 
 from __future__ import annotations
@@ -199,3 +202,74 @@ class ServerXorFactory(ServerExtensionFactory):
         made = Xor(key)
         self.made.append(made)
         return [("key", f"{key:02x}")], made
+
+
+# -- x-xor variants that fail, for the tests of what a failing extension does --
+
+
+class FailingXor(Xor):
+    """Fails to decode a text frame, with ``exc``."""
+
+    def __init__(self, key: int, exc: Exception) -> None:
+        super().__init__(key)
+        self.exc = exc
+
+    def decode(self, frame: Any, *, max_size: int | None = None) -> Any:
+        if frame.opcode is Opcode.TEXT:
+            raise self.exc
+        return super().decode(frame, max_size=max_size)
+
+
+class FailingXorFactory(ClientXorFactory):
+    def __init__(self, exc: Exception) -> None:
+        super().__init__()
+        self.exc = exc
+
+    def process_response_params(self, params: Any, accepted: Any) -> Xor:
+        return FailingXor(0x3C, self.exc)
+
+
+class EncodeFailingXor(Xor):
+    """Fails to encode any frame carrying ``word``."""
+
+    def __init__(self, key: int, word: bytes) -> None:
+        super().__init__(key)
+        self.word = word
+
+    def encode(self, frame: Any) -> Any:
+        if bytes(frame.data) == self.word:
+            raise ValueError(f"cannot encode {self.word!r}")
+        if bytes(frame.data) == b"refused":
+            raise ProtocolError("refused by x-xor")
+        return super().encode(frame)
+
+
+class EncodeFailingXorFactory(ClientXorFactory):
+    def __init__(self, word: bytes) -> None:
+        super().__init__()
+        self.word = word
+
+    def process_response_params(self, params: Any, accepted: Any) -> Xor:
+        return EncodeFailingXor(0x3C, self.word)
+
+
+class OpcodeFailingXor(Xor):
+    """Fails to encode any frame of opcode ``failing``."""
+
+    def __init__(self, key: int, failing: Any) -> None:
+        super().__init__(key)
+        self.failing = failing
+
+    def encode(self, frame: Any) -> Any:
+        if frame.opcode is self.failing:
+            raise ValueError(f"cannot encode {frame.opcode.name}")
+        return super().encode(frame)
+
+
+class OpcodeFailingXorFactory(ClientXorFactory):
+    def __init__(self, failing: Any) -> None:
+        super().__init__()
+        self.failing = failing
+
+    def process_response_params(self, params: Any, accepted: Any) -> Xor:
+        return OpcodeFailingXor(0x3C, self.failing)

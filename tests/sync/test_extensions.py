@@ -343,28 +343,6 @@ def test_a_factory_failing_otherwise(raw: Callable[..., Raw]) -> None:
         aiows.sync.connect(server.url, extensions=[BrokenXor()], **FAST)
 
 
-class FailingXor(cx.Xor):
-    """Fails to decode a text frame, with ``exc``."""
-
-    def __init__(self, key: int, exc: Exception) -> None:
-        super().__init__(key)
-        self.exc = exc
-
-    def decode(self, frame: Any, *, max_size: int | None = None) -> Any:
-        if frame.opcode is websockets.frames.Opcode.TEXT:
-            raise self.exc
-        return super().decode(frame, max_size=max_size)
-
-
-class FailingXorFactory(cx.ClientXorFactory):
-    def __init__(self, exc: Exception) -> None:
-        super().__init__()
-        self.exc = exc
-
-    def process_response_params(self, params: Any, accepted: Any) -> cx.Xor:
-        return FailingXor(0x3C, self.exc)
-
-
 #: What the client's x-xor raises decoding the server's text frame (None:
 #: nothing; the frame comes with RSV3, which no extension takes).
 DECODE_FAILURES: dict[str, Callable[[], Exception | None]] = {
@@ -400,7 +378,9 @@ def test_an_extension_failing_to_decode(raw: Callable[..., Raw], name: str) -> N
 
     def scenario(api: Api, url: str, r: Record) -> None:
         raised = DECODE_FAILURES[name]()
-        factory = cx.ClientXorFactory() if raised is None else FailingXorFactory(raised)
+        factory = (
+            cx.ClientXorFactory() if raised is None else cx.FailingXorFactory(raised)
+        )
         with api.connect(url, extensions=[factory], compression=None, **FAST) as ws:
             exc = r.outcome("recv()", lambda: ws.recv(timeout=5))
             r.add("cause class", kind(exc.__cause__))
@@ -411,30 +391,6 @@ def test_an_extension_failing_to_decode(raw: Callable[..., Raw], name: str) -> N
 
     result = both(server.url, scenario, masked=True)
     assert_same(result, f"extension failing to decode: {name}")
-
-
-class EncodeFailingXor(cx.Xor):
-    """Fails to encode any frame carrying ``word``."""
-
-    def __init__(self, key: int, word: bytes) -> None:
-        super().__init__(key)
-        self.word = word
-
-    def encode(self, frame: Any) -> Any:
-        if bytes(frame.data) == self.word:
-            raise ValueError(f"cannot encode {self.word!r}")
-        if bytes(frame.data) == b"refused":
-            raise websockets.exceptions.ProtocolError("refused by x-xor")
-        return super().encode(frame)
-
-
-class EncodeFailingXorFactory(cx.ClientXorFactory):
-    def __init__(self, word: bytes) -> None:
-        super().__init__()
-        self.word = word
-
-    def process_response_params(self, params: Any, accepted: Any) -> cx.Xor:
-        return EncodeFailingXor(0x3C, self.word)
 
 
 def _after_the_servers_ping(ws: Any) -> Any:
@@ -464,7 +420,7 @@ def test_an_extension_failing_to_encode(extension_server: WsServer, how: str) ->
 
     def scenario(api: Api, url: str, r: Record) -> None:
         with api.connect(
-            url, extensions=[EncodeFailingXorFactory(word)], compression=None, **FAST
+            url, extensions=[cx.EncodeFailingXorFactory(word)], compression=None, **FAST
         ) as ws:
             r.outcome("the failing send", lambda: send(ws))
             r.outcome("send(after)", lambda: ws.send("after"))
@@ -477,34 +433,12 @@ def test_an_extension_failing_to_encode(extension_server: WsServer, how: str) ->
     assert_same(result, f"extension failing to encode: {how}")
 
 
-class OpcodeFailingXor(cx.Xor):
-    """Fails to encode any frame of opcode ``failing``."""
-
-    def __init__(self, key: int, failing: Any) -> None:
-        super().__init__(key)
-        self.failing = failing
-
-    def encode(self, frame: Any) -> Any:
-        if frame.opcode is self.failing:
-            raise ValueError(f"cannot encode {frame.opcode.name}")
-        return super().encode(frame)
-
-
-class OpcodeFailingXorFactory(cx.ClientXorFactory):
-    def __init__(self, failing: Any) -> None:
-        super().__init__()
-        self.failing = failing
-
-    def process_response_params(self, params: Any, accepted: Any) -> cx.Xor:
-        return OpcodeFailingXor(0x3C, self.failing)
-
-
 def test_an_extension_failing_on_the_keepalive_ping(extension_server: WsServer) -> None:
     """The keepalive's ping cannot be encoded: the connection ends at once,
     chaining the extension's exception."""
 
     def scenario(api: Api, url: str, r: Record) -> None:
-        factory = OpcodeFailingXorFactory(websockets.frames.Opcode.PING)
+        factory = cx.OpcodeFailingXorFactory(websockets.frames.Opcode.PING)
         with api.connect(
             url,
             extensions=[factory],
@@ -525,7 +459,7 @@ def test_an_extension_failing_on_the_close_frame(extension_server: WsServer) -> 
     the connection ends without it, as in websockets."""
 
     def scenario(api: Api, url: str, r: Record) -> None:
-        factory = OpcodeFailingXorFactory(websockets.frames.Opcode.CLOSE)
+        factory = cx.OpcodeFailingXorFactory(websockets.frames.Opcode.CLOSE)
         with api.connect(url, extensions=[factory], compression=None, **FAST) as ws:
             r.outcome("close()", ws.close)
             r.outcome("wait_closed", lambda: ws.wait_closed(5))
@@ -547,7 +481,7 @@ def test_an_extension_failing_on_the_answer_to_a_close(
     ("parser failed"), its ``recv()`` times out with the connection still
     OPEN, and ``close()`` then fails with an ``AssertionError``.
     """
-    factory = OpcodeFailingXorFactory(websockets.frames.Opcode.CLOSE)
+    factory = cx.OpcodeFailingXorFactory(websockets.frames.Opcode.CLOSE)
     url = f"{extension_server.url}/echo?run=aiows"
     with aiows.sync.connect(url, extensions=[factory], compression=None, **FAST) as ws:
         ws.send("close 1000 bye")

@@ -2920,28 +2920,6 @@ async def test_legacy_extension_negotiation(raw_server: StartServer, name: str) 
     assert_same(result, f"legacy extension negotiation: {name}")
 
 
-class FailingXor(cx.Xor):
-    """Fails to decode a data frame, with ``exc``."""
-
-    def __init__(self, key: int, exc: Exception) -> None:
-        super().__init__(key)
-        self.exc = exc
-
-    def decode(self, frame: Any, *, max_size: int | None = None) -> Any:
-        if frame.opcode is websockets.frames.Opcode.TEXT:
-            raise self.exc
-        return super().decode(frame, max_size=max_size)
-
-
-class FailingXorFactory(cx.ClientXorFactory):
-    def __init__(self, exc: Exception) -> None:
-        super().__init__()
-        self.exc = exc
-
-    def process_response_params(self, params: Any, accepted: Any) -> cx.Xor:
-        return FailingXor(0x3C, self.exc)
-
-
 #: What the client's x-xor raises decoding the server's text frame (None:
 #: nothing; the frame comes with RSV3, which no extension takes).
 DECODE_FAILURES: dict[str, Callable[[], Exception | None]] = {
@@ -2983,7 +2961,9 @@ async def test_an_extension_failing_to_decode(
 
     async def scenario(api: Api, url: str, r: Record) -> None:
         raised = DECODE_FAILURES[name]()
-        factory = cx.ClientXorFactory() if raised is None else FailingXorFactory(raised)
+        factory = (
+            cx.ClientXorFactory() if raised is None else cx.FailingXorFactory(raised)
+        )
         ws = await api.connect(
             url, extensions=[factory], compression=None, ping_interval=None
         )
@@ -3000,30 +2980,6 @@ async def test_an_extension_failing_to_decode(
     else:
         result = await both(srv.url, scenario, exact=exact, without_picows="extensions")
         assert_same(result, f"extension failing to decode: {name}")
-
-
-class EncodeFailingXor(cx.Xor):
-    """Fails to encode any frame carrying ``word``."""
-
-    def __init__(self, key: int, word: bytes) -> None:
-        super().__init__(key)
-        self.word = word
-
-    def encode(self, frame: Any) -> Any:
-        if bytes(frame.data) == self.word:
-            raise ValueError(f"cannot encode {self.word!r}")
-        if bytes(frame.data) == b"refused":
-            raise websockets.exceptions.ProtocolError("refused by x-xor")
-        return super().encode(frame)
-
-
-class EncodeFailingXorFactory(cx.ClientXorFactory):
-    def __init__(self, word: bytes) -> None:
-        super().__init__()
-        self.word = word
-
-    def process_response_params(self, params: Any, accepted: Any) -> cx.Xor:
-        return EncodeFailingXor(0x3C, self.word)
 
 
 async def _after_the_servers_ping(ws: Any) -> Any:
@@ -3062,7 +3018,7 @@ async def test_an_extension_failing_to_encode(
     async def scenario(api: Api, url: str, r: Record) -> None:
         ws = await api.connect(
             url,
-            extensions=[EncodeFailingXorFactory(word)],
+            extensions=[cx.EncodeFailingXorFactory(word)],
             compression=None,
             ping_interval=None,
         )
@@ -3081,28 +3037,6 @@ async def test_an_extension_failing_to_encode(
     assert_same(result, f"extension failing to encode: {how}")
 
 
-class OpcodeFailingXor(cx.Xor):
-    """Fails to encode any frame of opcode ``failing``."""
-
-    def __init__(self, key: int, failing: Any) -> None:
-        super().__init__(key)
-        self.failing = failing
-
-    def encode(self, frame: Any) -> Any:
-        if frame.opcode is self.failing:
-            raise ValueError(f"cannot encode {frame.opcode.name}")
-        return super().encode(frame)
-
-
-class OpcodeFailingXorFactory(cx.ClientXorFactory):
-    def __init__(self, failing: Any) -> None:
-        super().__init__()
-        self.failing = failing
-
-    def process_response_params(self, params: Any, accepted: Any) -> cx.Xor:
-        return OpcodeFailingXor(0x3C, self.failing)
-
-
 async def test_an_extension_failing_on_the_keepalive_ping(
     extension_server: WebsocketsServer,
 ) -> None:
@@ -3110,7 +3044,7 @@ async def test_an_extension_failing_on_the_keepalive_ping(
     chaining the extension's exception."""
 
     async def scenario(api: Api, url: str, r: Record) -> None:
-        factory = OpcodeFailingXorFactory(websockets.frames.Opcode.PING)
+        factory = cx.OpcodeFailingXorFactory(websockets.frames.Opcode.PING)
         ws = await api.connect(
             url, extensions=[factory], compression=None, ping_interval=0.2
         )
@@ -3135,7 +3069,7 @@ async def test_an_extension_failing_on_the_close_frame(
     the connection ends without it, as in websockets."""
 
     async def scenario(api: Api, url: str, r: Record) -> None:
-        factory = OpcodeFailingXorFactory(websockets.frames.Opcode.CLOSE)
+        factory = cx.OpcodeFailingXorFactory(websockets.frames.Opcode.CLOSE)
         ws = await api.connect(
             url, extensions=[factory], compression=None, close_timeout=1
         )
@@ -3162,7 +3096,7 @@ async def test_an_extension_failing_on_the_answer_to_a_close(
 
     Not compared: websockets loses its parser to it ("parser failed").
     """
-    factory = OpcodeFailingXorFactory(websockets.frames.Opcode.CLOSE)
+    factory = cx.OpcodeFailingXorFactory(websockets.frames.Opcode.CLOSE)
     url = f"{extension_server.url}/echo?run=aiows"
     ws = await aiows.connect(url, extensions=[factory], compression=None)
     await ws.send("close 1000 bye")
