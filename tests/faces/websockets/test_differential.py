@@ -3037,6 +3037,11 @@ async def test_an_extension_failing_to_encode(
     assert_same(result, f"extension failing to encode: {how}")
 
 
+@pytest.mark.skipif(
+    OLD_WEBSOCKETS,
+    reason="aiows follows websockets 17 here (causes chained, TimeoutError); "
+    "websockets 16, the oracle on Python 3.10, differs",
+)
 async def test_an_extension_failing_on_the_keepalive_ping(
     extension_server: WebsocketsServer,
 ) -> None:
@@ -3062,6 +3067,11 @@ async def test_an_extension_failing_on_the_keepalive_ping(
     assert_same(result, "extension failing on the keepalive ping")
 
 
+@pytest.mark.skipif(
+    OLD_WEBSOCKETS,
+    reason="aiows follows websockets 17 here (causes chained, TimeoutError); "
+    "websockets 16, the oracle on Python 3.10, differs",
+)
 async def test_an_extension_failing_on_the_close_frame(
     extension_server: WebsocketsServer,
 ) -> None:
