@@ -22,7 +22,8 @@ PROMPT: Final = "> "
 #: Bytes of a BINARY message shown in the terminal (pipe mode shows all).
 MAX_SHOWN_BYTES: Final = 256
 
-# How long stop_prompting() waits for a prompt readline is drawing, seconds.
+# How long a write or stop_prompting() waits for a prompt readline is
+# drawing, seconds.
 _DRAW_WAIT: Final = 0.5
 
 # Control characters from a server (a TEXT message, a close reason, a header
@@ -187,6 +188,11 @@ class Console:
 
     def _write(self, stream: IO[str], text: str) -> None:
         with self._lock:
+            if self._drawing and stream is self.out:
+                # readline may have written the prompt without reporting it
+                # yet: a line written now would follow it ("> 12:00 < ...").
+                # Wait (briefly) until it is on screen, then draw it again.
+                self._drawn.wait_for(lambda: not self._drawing, _DRAW_WAIT)
             if self._prompt_on_screen and stream is self.out:
                 typed = self._line_buffer() if self._line_buffer is not None else ""
                 stream.write(f"\r\x1b[K{text}\n{PROMPT}{typed}")

@@ -62,7 +62,7 @@ from .frames import (
 )
 from .headers import parse_extension_list
 from .mask import KEYS, build_frame
-from .parser import FRAGMENT_BUDGET, FrameParser
+from .parser import CONTROL_BUDGET, FRAGMENT_BUDGET, FrameParser
 from .writer import FrameWriter, Payload
 
 __all__ = [
@@ -411,6 +411,7 @@ class ExtensionParser(FrameParser):
             if (
                 self._inflated >= self._inflate_budget
                 or self._handed_out >= FRAGMENT_BUDGET
+                or self._controls >= CONTROL_BUDGET
             ):
                 self.pending = True
                 break

@@ -4,6 +4,7 @@ from aiows.core.pieces cimport MessagePieces
 
 cdef class FrameParser(MessagePieces):
     cdef public object _buffer
+    cdef public Py_ssize_t _controls
     cdef public Py_ssize_t _inflate_budget
     cdef public object _on_control
     cdef public object _scan_spec

@@ -63,6 +63,11 @@ DEFAULT_INFLATE_BUDGET: Final = 256 * 1024
 #: out at most (one per frame) before it keeps the rest of its data: a read
 #: of 256 KiB of two-byte frames would otherwise be 128 K pieces at once.
 FRAGMENT_BUDGET: Final = 64
+#: Ping, pong and close frames one call to :meth:`FrameParser.feed` parses at
+#: most before it keeps the rest of its data: a read of 256 KiB of pings is
+#: 21 K frames to answer, seconds of work in pure Python that a reader's
+#: timeout could not interrupt.
+CONTROL_BUDGET: Final = 256
 
 _CONT: Final = Opcode.CONTINUATION.value
 _TEXT: Final = Opcode.TEXT.value
@@ -128,7 +133,8 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
     frame without being held whole.  Messages sent in one frame still come
     out whole.  One call to :meth:`feed` hands out at most
     :data:`FRAGMENT_BUDGET` pieces; then it keeps the rest of its data, as it
-    does past its inflate budget (:attr:`pending`).
+    does past its inflate budget (:attr:`pending`) and past
+    :data:`CONTROL_BUDGET` ping, pong and close frames.
 
     ``kinds`` chooses the message classes and type members (the core's own
     by default); ``on_control`` takes each ping, pong and close message in
@@ -146,6 +152,7 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
 
     __slots__ = (
         "_buffer",
+        "_controls",
         "_inflate_budget",
         "_on_control",
         "_scan_spec",
@@ -181,8 +188,10 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         self._buffer = b""
         # Bytes one feed() may inflate.
         self._inflate_budget = inflate_budget
+        # Control frames this feed() parsed (see CONTROL_BUDGET).
+        self._controls = 0
         #: True when :meth:`feed` stopped before the end of its data because
-        #: it inflated its budget: call it again (``feed(b"")``) to go on.
+        #: a budget ran out: call it again (``feed(b"")``) to go on.
         self.pending = False
         #: True once a close frame was parsed; later bytes are ignored.
         self.closed = False
@@ -207,6 +216,7 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         self.pending = False
         self._inflated = 0
         self._handed_out = 0
+        self._controls = 0
         try:
             self._feed(data, out)
         except ProtocolError as exc:
@@ -238,8 +248,10 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         inflating = self._deflate is not None
         while end - pos >= 2:
             if (
-                inflating and self._inflated >= self._inflate_budget
-            ) or self._handed_out >= FRAGMENT_BUDGET:
+                (inflating and self._inflated >= self._inflate_budget)
+                or self._handed_out >= FRAGMENT_BUDGET
+                or self._controls >= CONTROL_BUDGET
+            ):
                 # The rest waits until what was handed out is taken away.
                 self.pending = True
                 break
@@ -330,6 +342,7 @@ WSMessage(type=<WSMsgType.PING: 9>, data=b'', extra=None)]
         return _TAKEN if self.closed else start + length
 
     def _control(self, opcode: int, payload: bytes, out: list[Event]) -> None:
+        self._controls += 1
         kinds = self.kinds
         if opcode == _PING:
             msg = make_message(kinds.control, kinds.types.PING, payload, kinds.extra)

@@ -234,7 +234,8 @@ class ClientProtocol:
     @property
     def pending(self) -> bool:
         """Whether the last :meth:`receive_data` kept bytes back unparsed
-        because it inflated its budget; ``receive_data(b"")`` goes on.
+        because a budget ran out (inflated bytes, pieces or control
+        frames); ``receive_data(b"")`` goes on.
 
         False once going on is pointless: :meth:`receive_data` ignores the
         server's bytes after a failure (the client's or the server's) or

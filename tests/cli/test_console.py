@@ -55,9 +55,27 @@ def test_line_written_under_the_prompt_redraws_it_with_what_is_typed() -> None:
     assert re.fullmatch(rf"\r\x1b\[K{STAMP} \* connected\n> half a li", out.getvalue())
 
 
-def test_no_redraw_before_the_prompt_is_on_screen() -> None:
+def test_line_written_while_the_prompt_is_drawn_waits_and_redraws_it() -> None:
+    """readline has written the prompt but not reported it yet: the line
+    waits for the report, then goes above the prompt, not after it (seen in
+    CI: ``> 10:01:16.033 < TEXT hello``)."""
+    console, out = terminal_console(typed="ab")
+    assert console.begin_prompt()  # the input thread starts drawing
+    out.write("> ")  # readline draws the prompt
+    writer = threading.Thread(target=console.note, args=("connected",))
+    writer.start()
+    writer.join(0.05)
+    assert writer.is_alive()  # waiting for the prompt to be reported
+    assert out.getvalue() == "> "
+    console.prompt_shown()  # readline's pre-input hook
+    writer.join(5)
+    assert not writer.is_alive()
+    assert re.fullmatch(rf"> \r\x1b\[K{STAMP} \* connected\n> ab", out.getvalue())
+
+
+def test_prompt_never_reported_is_waited_for_briefly() -> None:
     console, out = terminal_console()
-    assert console.begin_prompt()  # readline has not drawn it yet
+    assert console.begin_prompt()  # and readline never reports it
     console.note("connected")
     assert re.fullmatch(rf"{STAMP} \* connected\n", out.getvalue())
 

@@ -60,7 +60,7 @@ async def test_pipe_close_command_sends_code(server: Any) -> None:
     )
     assert result.status == EXIT_OK
     assert result.out == "hi\n" or result.out == ""  # closing drops late replies
-    assert await client_close_code(server) == 4000
+    assert await client_close_code(server) == 4000, result
 
 
 async def test_pipe_ping_reports_latency_on_stderr(server: Any) -> None:

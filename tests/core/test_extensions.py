@@ -46,6 +46,7 @@ from aiows.core.extensions import (
 from aiows.core.frames import Opcode
 from aiows.core.messages import Fragment, WSMessage, WSMsgType
 from aiows.core.parser import (
+    CONTROL_BUDGET,
     DEFAULT_INFLATE_BUDGET,
     FRAGMENT_BUDGET,
     FrameParser,
@@ -818,6 +819,14 @@ def test_the_fragment_budget() -> None:
     out = parser.feed(stream)
     assert len(out) == FRAGMENT_BUDGET and parser.pending
     assert len(parser.feed(b"")) == 6
+
+
+def test_the_control_budget() -> None:
+    parser = chain_parser(Recorder())
+    stream = server_frame(OP_PONG, b"p") * (CONTROL_BUDGET + 5)
+    out = parser.feed(stream)
+    assert len(out) == CONTROL_BUDGET and parser.pending
+    assert len(parser.feed(b"")) == 5 and not parser.pending
 
 
 def test_deflate_in_the_chain_inflates_bounded() -> None:

@@ -9,7 +9,12 @@ import pytest
 from aiows.core.deflate import DeflateParams, PerMessageDeflate
 from aiows.core.errors import InvalidUTF8, MessageTooBig, ProtocolError
 from aiows.core.messages import Fragment, WSMessage, WSMsgType
-from aiows.core.parser import DEFAULT_MAX_MSG_SIZE, FRAGMENT_BUDGET, FrameParser
+from aiows.core.parser import (
+    CONTROL_BUDGET,
+    DEFAULT_MAX_MSG_SIZE,
+    FRAGMENT_BUDGET,
+    FrameParser,
+)
 from tests.conftest import server_frame
 
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
@@ -824,6 +829,23 @@ def test_fragment_mode_hands_out_a_budget_of_pieces_per_feed() -> None:
         b""
     ]
     assert out[-1].fin is True and all(not event.fin for event in out[:-1])
+
+
+def test_a_read_of_pings_is_parsed_a_budget_at_a_time() -> None:
+    """A read full of control frames stops after CONTROL_BUDGET of them,
+    with the data messages among them kept in order: a flood cannot hold
+    the reader for a whole read's worth of answers."""
+    count = 2 * CONTROL_BUDGET + 3
+    stream = b"".join(server_frame(PING, b"%d" % i) for i in range(count))
+    stream += server_frame(TEXT, b"after")
+    parser = FrameParser()
+    batches = [parser.feed(stream)]
+    while parser.pending:
+        batches.append(parser.feed(b""))
+    assert [len(batch) for batch in batches] == [CONTROL_BUDGET] * 2 + [4]
+    out = [event for batch in batches for event in batch]
+    assert [event.data for event in out[:-1]] == [b"%d" % i for i in range(count)]
+    assert out[-1] == WSMessage(WSMsgType.TEXT, "after", None)
 
 
 def test_fragment_mode_utf8_split_across_frames() -> None:
