@@ -20,6 +20,7 @@ cdef class ClientProtocol:
     cdef public object failure
     cdef public list outgoing
     cdef public bint reply_due
+    cdef public object reply_failed
     cdef public object state
 
     cpdef list receive_data(self, object data)

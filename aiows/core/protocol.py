@@ -145,6 +145,7 @@ class ClientProtocol:
         "failure",
         "outgoing",
         "reply_due",
+        "reply_failed",
         "state",
     )
 
@@ -191,6 +192,12 @@ class ClientProtocol:
         #: A close reply or a failure waits for :meth:`answer` (the WHEN_READ
         #: policy).
         self.reply_due = False
+        #: An extension could not encode the close frame :meth:`receive_data`
+        #: decided to send (the answer to the server's close, or the close
+        #: that fails the connection): the messages parsed before it are
+        #: returned all the same, and the driver ends the connection once
+        #: it has delivered them.
+        self.reply_failed: ExtensionFailed | None = None
         #: Frames :meth:`receive_data` decided to send (pongs, a close
         #: reply, the close that fails the connection), oldest first.
         self.outgoing: list[bytes] = []
@@ -259,6 +266,7 @@ class ClientProtocol:
         once or when the error is read, by the ``failure`` policy).  After
         a close frame, or once the connection failed, the server's bytes
         are ignored.  ``data`` may be a view of a buffer the caller reuses.
+        A close frame an extension cannot encode is :attr:`reply_failed`.
         """
         if self.failure is not None or self.state is State.CLOSE_DONE:
             return []
@@ -333,7 +341,10 @@ class ClientProtocol:
         out.append(msg)
         if self.state is State.CLOSE_RECEIVED:
             if self._close_reply is Policy.AT_ONCE:
-                self.outgoing.append(self._reply_frame())
+                try:
+                    self.outgoing.append(self._reply_frame())
+                except ExtensionFailed as exc:
+                    self.reply_failed = exc
             elif self._close_reply is Policy.WHEN_READ:
                 self.reply_due = True
 
@@ -345,7 +356,10 @@ class ClientProtocol:
             # Our close already went; nothing more is sent or read.
             self._move(Transition.FAIL)
         elif self._failure_policy is Policy.AT_ONCE:
-            self.outgoing.append(self._fail_frame(exc.code, exc.reason))
+            try:
+                self.outgoing.append(self._fail_frame(exc.code, exc.reason))
+            except ExtensionFailed as failed:
+                self.reply_failed = failed
         else:
             self.reply_due = True
 

@@ -103,14 +103,7 @@ class ConnectionCore:
 
     def data_received(self, data: bytes | memoryview) -> None:
         """Take bytes from the server (a view of a reused buffer will do)."""
-        try:
-            events = self.protocol.receive_data(data)
-        except ExtensionFailed as exc:
-            # An extension could not encode the protocol's answer to a
-            # close, or the close that fails the connection.
-            self.extension_failed(exc)
-            return
-        self._handle(events)
+        self._handle(self.protocol.receive_data(data))
 
     def _handle(self, events: list[Event]) -> None:
         """Send what the protocol parsed of one read where it belongs."""
@@ -118,9 +111,9 @@ class ConnectionCore:
         if keepalive is not None:
             keepalive.last_input = self._loop.time()
         lane = self.lane
+        protocol = self.protocol
         lane.hold()
         try:
-            protocol = self.protocol
             if events:
                 if self._debug:
                     for event in events:
@@ -136,6 +129,14 @@ class ConnectionCore:
                 self._hold_reply()
         finally:
             wrote = lane.release()
+        failed = protocol.reply_failed
+        if failed is not None:
+            # An extension could not encode the close frame this read made
+            # the protocol send: the messages before it are queued, and the
+            # connection ends.
+            protocol.reply_failed = None
+            self.extension_failed(failed)
+            return
         if wrote and lane.paused:
             # What a read makes the client write respects backpressure too:
             # the automatic replies (a peer that floods pings and never
@@ -143,7 +144,7 @@ class ConnectionCore:
             # callbacks send.  Checked after release(), whose write() is
             # what may fill the buffer.
             self.reading.set(WRITES_BACKED_UP, True)
-        if self.protocol.pending:
+        if protocol.pending:
             # One read's compressed messages may inflate to many times
             # max_msg_size: the rest of the read waits, and the socket with
             # it, until the queue has room (see _parse_backlog).

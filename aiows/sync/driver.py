@@ -113,10 +113,7 @@ class Driver(ReadRole):
         if first:
             with self._reading:
                 with self.lock:
-                    try:
-                        self._handle(self.protocol.receive_data(first))
-                    except ExtensionFailed as exc:
-                        self._reply_failed(exc)
+                    self._handle(self.protocol.receive_data(first))
                 self._flush_nowait()
                 if self._broken:
                     self._lost(None)

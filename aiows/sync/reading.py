@@ -266,13 +266,10 @@ class ReadRole:
                 with lock:
                     return check()
             with lock:
-                try:
-                    if target is None:
-                        self._handle(protocol.receive_data(view[:n]))
-                    else:
-                        self._handle(protocol.receive_into(n))
-                except ExtensionFailed as exc:
-                    self._reply_failed(exc)
+                if target is None:
+                    self._handle(protocol.receive_data(view[:n]))
+                else:
+                    self._handle(protocol.receive_into(n))
                 result = check()
             if transport.out:
                 self._flush_nowait()
@@ -410,10 +407,7 @@ class ReadRole:
         if protocol.pending:
             # The parser kept bytes back (its inflate budget ran out): go on.
             with self.lock:
-                try:
-                    self._handle(protocol.receive_data(b""))
-                except ExtensionFailed as exc:
-                    self._reply_failed(exc)
+                self._handle(protocol.receive_data(b""))
             self._flush_nowait()
             return
         target = protocol.receive_buffer()
@@ -428,15 +422,10 @@ class ReadRole:
             self._lost(None)
             return
         with self.lock:
-            try:
-                if target is None:
-                    events = protocol.receive_data(view[:n])
-                else:
-                    events = protocol.receive_into(n)
-            except ExtensionFailed as exc:
-                self._reply_failed(exc)
-                return
-            self._handle(events)
+            if target is None:
+                self._handle(protocol.receive_data(view[:n]))
+            else:
+                self._handle(protocol.receive_into(n))
         if self.transport.out:
             self._flush_nowait()
 
@@ -457,5 +446,12 @@ class ReadRole:
                 self._closing_started()
         if protocol.acknowledged:
             self._acknowledge()
+        failed = protocol.reply_failed
+        if failed is not None:
+            # An extension could not encode the close frame this read made
+            # the protocol send: the messages before it are in the inbox,
+            # and the connection ends.
+            protocol.reply_failed = None
+            self._reply_failed(failed)
         if self._waiters:
             self._cond.notify_all()

@@ -973,6 +973,40 @@ def test_an_extension_failing_to_encode_the_pong_fails_the_connection() -> None:
     assert (close.opcode, close.payload) == (OP_CLOSE, (1011).to_bytes(2, "big"))
 
 
+class NoCloses(Recorder):
+    def encode(self, frame: Frame) -> Frame:
+        if frame.opcode is Opcode.CLOSE:
+            raise ValueError("cannot encode a close")
+        return super().encode(frame)
+
+
+def test_an_unencodable_close_reply_keeps_the_messages_before_it() -> None:
+    """The messages parsed before the server's close are returned; the
+    extension's failure waits in ``reply_failed`` for the driver."""
+    parser, writer = frame_path([NoCloses()])
+    protocol = ClientProtocol(parser, writer)
+    events = protocol.receive_data(
+        server_frame(OP_TEXT, b"one")
+        + server_frame(OP_TEXT, b"two")
+        + server_frame(OP_CLOSE, (1000).to_bytes(2, "big") + b"bye")
+    )
+    assert [event[1] for event in events] == ["one", "two", 1000]
+    failed = protocol.reply_failed
+    assert failed is not None and type(failed.__cause__) is ValueError
+    assert protocol.take_outgoing() == [] and protocol.close_sent is None
+
+
+def test_an_unencodable_failing_close_keeps_the_messages_before_it() -> None:
+    parser, writer = frame_path([NoCloses()])
+    protocol = ClientProtocol(parser, writer)
+    events = protocol.receive_data(server_frame(OP_TEXT, b"one") + b"\x83\x00")
+    assert [event[1] for event in events[:1]] == ["one"]
+    assert events[-1][1] is protocol.failure
+    failed = protocol.reply_failed
+    assert failed is not None and type(failed.__cause__) is ValueError
+    assert protocol.take_outgoing() == []
+
+
 def test_protocol_lists_the_extensions_and_pongs_through_them() -> None:
     xored, recorder = Xor(), Recorder()
     parser, writer = frame_path([xored, recorder])

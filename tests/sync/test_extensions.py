@@ -475,7 +475,8 @@ def test_an_extension_failing_on_the_answer_to_a_close(
 ) -> None:
     """The answer to the server's close frame cannot be encoded: the
     connection ends at once, and ``recv()`` raises ``ConnectionClosedError``
-    chaining the extension's exception.
+    chaining the extension's exception, once the messages that came before
+    the close are read.
 
     Not compared: websockets' threading client loses its parser to it
     ("parser failed"), its ``recv()`` times out with the connection still
@@ -484,7 +485,8 @@ def test_an_extension_failing_on_the_answer_to_a_close(
     factory = cx.OpcodeFailingXorFactory(websockets.frames.Opcode.CLOSE)
     url = f"{extension_server.url}/echo?run=aiows"
     with aiows.sync.connect(url, extensions=[factory], compression=None, **FAST) as ws:
-        ws.send("close 1000 bye")
+        ws.send("three 1000")  # three messages, then a close
+        assert [ws.recv(timeout=5) for _ in range(3)] == ["one", "two", "three"]
         with pytest.raises(aiows.ConnectionClosedError) as info:
             ws.recv(timeout=5)
         assert isinstance(info.value.__cause__, ValueError)

@@ -3102,14 +3102,16 @@ async def test_an_extension_failing_on_the_answer_to_a_close(
 ) -> None:
     """The answer to the server's close frame cannot be encoded: the
     connection ends at once, and ``recv()`` raises ``ConnectionClosedError``
-    chaining the extension's exception; nothing escapes into the event loop.
+    chaining the extension's exception, once the messages that came before
+    the close are read; nothing escapes into the event loop.
 
     Not compared: websockets loses its parser to it ("parser failed").
     """
     factory = cx.OpcodeFailingXorFactory(websockets.frames.Opcode.CLOSE)
     url = f"{extension_server.url}/echo?run=aiows"
     ws = await aiows.connect(url, extensions=[factory], compression=None)
-    await ws.send("close 1000 bye")
+    await ws.send("three 1000")  # three messages, then a close
+    assert [await bounded(ws.recv()) for _ in range(3)] == ["one", "two", "three"]
     with pytest.raises(aiows.ConnectionClosedError) as info:
         await bounded(ws.recv())
     assert isinstance(info.value.__cause__, ValueError)
