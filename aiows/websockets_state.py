@@ -13,12 +13,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from enum import IntEnum
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from . import __version__
 from .core.frames import NO_STATUS_RECEIVED, WSCloseCode
+from .core.protocol import ClientProtocol
 
 #: websockets' default ``User-Agent``, with aiows's name and version.
 USER_AGENT: Final = (
@@ -72,6 +73,51 @@ class ProtocolView:
         """The extensions negotiated, in the order the server accepted
         them (``name`` on each, e.g. ``"permessage-deflate"``)."""
         return self._protocol.extensions
+
+
+class HowItEnded:
+    """``close_code``, ``close_reason``, ``local_address`` and
+    ``remote_address`` as websockets' connections show them, for both
+    faces: the class provides ``state``, ``_core`` (the protocol) and
+    ``_addresses`` (read once, so they stay known after the close)."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        _addresses: tuple[Any, Any]
+
+        @property
+        def state(self) -> State: ...
+
+        @property
+        def _core(self) -> ClientProtocol: ...
+
+    @property
+    def close_code(self) -> int | None:
+        """The code of the server's close frame; None until the end, 1006
+        once the connection ended without one."""
+        if self.state is not State.CLOSED:
+            return None
+        rcvd = self._core.close_rcvd
+        return WSCloseCode.ABNORMAL_CLOSURE if rcvd is None else rcvd.code
+
+    @property
+    def close_reason(self) -> str | None:
+        """The reason of the server's close frame; None until the end."""
+        if self.state is not State.CLOSED:
+            return None
+        rcvd = self._core.close_rcvd
+        return "" if rcvd is None else rcvd.reason
+
+    @property
+    def local_address(self) -> Any:
+        """The local socket address."""
+        return self._addresses[0]
+
+    @property
+    def remote_address(self) -> Any:
+        """The server's socket address."""
+        return self._addresses[1]
 
 
 class Headers(CIMultiDictProxy[str]):

@@ -24,6 +24,7 @@ from multidict import CIMultiDictProxy
 from ..core.frames import WSCloseCode
 from ..core.handshake import Request, Response
 from ..core.messages import CORE_KINDS, WSMsgType
+from ..core.protocol import ClientProtocol
 from ..core.protocol import State as ProtocolState
 from ..engine.assembler import Concurrency
 from ..engine.connection import Connection, Logger
@@ -34,7 +35,13 @@ from ..exceptions import (
     ConnectionClosedOK,
     public_error,
 )
-from ..websockets_state import OK_CODES, ProtocolView, State, make_headers
+from ..websockets_state import (
+    OK_CODES,
+    HowItEnded,
+    ProtocolView,
+    State,
+    make_headers,
+)
 from .websockets_send import Sending, check_close
 
 #: The parser's message classes for this face: the core's own.
@@ -75,7 +82,7 @@ def _decoded(data: str | bytes, kind: Any, decode: bool | None) -> str | bytes:
     return data.encode("utf-8")  # type: ignore[union-attr]
 
 
-class ClientConnection(Sending):
+class ClientConnection(Sending, HowItEnded):
     """A WebSocket opened by :func:`aiows.connect`, websockets-style.
 
     ::
@@ -230,33 +237,8 @@ class ClientConnection(Sending):
         return self._engine.latency
 
     @property
-    def close_code(self) -> int | None:
-        """The code of the server's close frame; None until the end.
-
-        1006 once the connection ended without one.
-        """
-        if self.state is not State.CLOSED:
-            return None
-        rcvd = self._engine.protocol.close_rcvd
-        return WSCloseCode.ABNORMAL_CLOSURE if rcvd is None else rcvd.code
-
-    @property
-    def close_reason(self) -> str | None:
-        """The reason of the server's close frame; None until the end."""
-        if self.state is not State.CLOSED:
-            return None
-        rcvd = self._engine.protocol.close_rcvd
-        return "" if rcvd is None else rcvd.reason
-
-    @property
-    def local_address(self) -> Any:
-        """The local socket address."""
-        return self._addresses[0]
-
-    @property
-    def remote_address(self) -> Any:
-        """The server's socket address."""
-        return self._addresses[1]
+    def _core(self) -> ClientProtocol:
+        return self._engine.protocol
 
     @property
     def request(self) -> Request:

@@ -23,6 +23,7 @@ from typing import Any, Final, Literal, cast, overload
 from ..core.frames import WSCloseCode
 from ..core.handshake import Request, Response
 from ..core.messages import WSMsgType
+from ..core.protocol import ClientProtocol
 from ..core.protocol import State as ProtocolState
 from ..exceptions import (
     ConcurrencyError,
@@ -31,7 +32,7 @@ from ..exceptions import (
     ConnectionClosedOK,
     public_error,
 )
-from ..websockets_state import OK_CODES, ProtocolView, State
+from ..websockets_state import OK_CODES, HowItEnded, ProtocolView, State
 from .driver import Driver
 from .sending import Data, Sending
 
@@ -45,7 +46,7 @@ class _End:
 _END: Final = _End()
 
 
-class ClientConnection(Sending):
+class ClientConnection(Sending, HowItEnded):
     """A WebSocket opened by :func:`aiows.sync.connect`, websockets-style.
 
     ::
@@ -118,30 +119,8 @@ class ClientConnection(Sending):
         return self._driver.latency
 
     @property
-    def close_code(self) -> int | None:
-        """The code of the server's close frame once closed (1006 without one)."""
-        if self.state is not State.CLOSED:
-            return None
-        rcvd = self._driver.protocol.close_rcvd
-        return WSCloseCode.ABNORMAL_CLOSURE if rcvd is None else rcvd.code
-
-    @property
-    def close_reason(self) -> str | None:
-        """The reason of the server's close frame once closed."""
-        if self.state is not State.CLOSED:
-            return None
-        rcvd = self._driver.protocol.close_rcvd
-        return "" if rcvd is None else rcvd.reason
-
-    @property
-    def local_address(self) -> Any:
-        """The local socket address."""
-        return self._addresses[0]
-
-    @property
-    def remote_address(self) -> Any:
-        """The server's socket address."""
-        return self._addresses[1]
+    def _core(self) -> ClientProtocol:
+        return self._driver.protocol
 
     def _closed_error(self) -> ConnectionClosed:
         """websockets' exception for how the connection ended."""
