@@ -246,14 +246,15 @@ class ClientProtocol:
 
         False once going on is pointless: :meth:`receive_data` ignores the
         server's bytes after a failure (the client's or the server's) or
-        the closing handshake, and nothing comes once the connection is
-        gone.
+        the closing handshake.  Still True once the connection is lost:
+        the bytes kept back came before the end, and the messages in them
+        are the application's (nothing is answered any more).
         """
         return (
             self._parser.pending
             and self.failure is None
+            and not self.failed
             and self.state is not State.CLOSE_DONE
-            and self.state is not State.CLOSED
         )
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
@@ -268,7 +269,7 @@ class ClientProtocol:
         are ignored.  ``data`` may be a view of a buffer the caller reuses.
         A close frame an extension cannot encode is :attr:`reply_failed`.
         """
-        if self.failure is not None or self.state is State.CLOSE_DONE:
+        if self.failure is not None or self.failed or self.state is State.CLOSE_DONE:
             return []
         parser = self._parser
         events = parser.feed(data)
@@ -334,7 +335,8 @@ class ClientProtocol:
 
     def _on_close(self, msg: Any, out: list[Event]) -> None:
         code, reason = msg[1], msg[2]
-        self._move(Transition.RECEIVE_CLOSE)
+        if self.state is not State.CLOSED:  # else: from bytes kept back
+            self._move(Transition.RECEIVE_CLOSE)
         self.close_rcvd = Close(code, reason)
         if self.close_sent is not None:
             self.close_rcvd_then_sent = False
@@ -352,6 +354,8 @@ class ClientProtocol:
         self.failure = exc
         kinds = self._parser.kinds
         out.append(make_message(kinds.control, kinds.types.ERROR, exc, None))
+        if self.state is State.CLOSED:
+            return  # in bytes kept back, read after the end: nothing to send
         if self.state is State.CLOSE_SENT:
             # Our close already went; nothing more is sent or read.
             self._move(Transition.FAIL)
@@ -516,6 +520,7 @@ class ClientProtocol:
         return frame
 
     def connection_lost(self) -> None:
-        """The transport is gone; nothing more is sent or received."""
+        """The transport is gone; nothing more is sent or received, but the
+        bytes the parser kept back (:attr:`pending`) are still parsed."""
         self._move(Transition.CONNECTION_LOST)
         self.reply_due = False

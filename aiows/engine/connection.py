@@ -151,6 +151,11 @@ class ConnectionCore:
             self.reading.set(BACKLOG, True)
         elif self.reading.reasons & BACKLOG:
             self.reading.set(BACKLOG, False)
+            if self.reading.draining:
+                # The connection was lost with bytes kept back: the last of
+                # them is parsed, and the queue ends after its messages.
+                self.reading.draining = False
+                self.sink.end()
 
     if TYPE_CHECKING:
         # Connection's, called from _handle when a read needs them.  (Cython
@@ -330,6 +335,12 @@ class Connection(ConnectionCore, asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         protocol = self.protocol
+        # Bytes the parser kept back (past a budget) came before the end:
+        # their messages are still delivered, as the queue drains.  (The
+        # end can come while they wait: aiohttp may have read the server's
+        # EOF with the bytes after the 101, or TLS report it while reading
+        # is paused.)
+        backlog = protocol.pending
         if protocol.state is not State.CLOSED:
             protocol.connection_lost()
         if exc is not None and self.exception is None:
@@ -338,11 +349,12 @@ class Connection(ConnectionCore, asyncio.BufferedProtocol):
             if timer is not None:
                 timer.cancel()
         self._close_timer = self._reply_timer = None
-        self.reading.detach()
+        self.reading.detach(backlog=backlog)
         if self.keepalive is not None:
             self.keepalive.stop()
         self.lane.close()
-        self.sink.end()
+        if not backlog:
+            self.sink.end()
         pings.fail_all(protocol, self._closed_error)
         transport = self.transport
         if transport is not None and not transport.is_closing():

@@ -61,7 +61,8 @@ class ReadGate:
 
     When :data:`BACKLOG` alone is left, ``parse_backlog`` is called soon
     (once per time): the bytes kept back are parsed before the socket is
-    read again.
+    read again.  That goes on after the transport is gone (see
+    :meth:`detach`).
     """
 
     __slots__ = (
@@ -69,6 +70,7 @@ class ReadGate:
         "_loop",
         "_parse_backlog",
         "discarding",
+        "draining",
         "reasons",
         "transport",
     )
@@ -88,6 +90,9 @@ class ReadGate:
         #: Set once what is read is only dropped (see :meth:`discard`):
         #: nothing holds reading back any more.
         self.discarding = False
+        #: The transport is gone, and the bytes kept back are still parsed
+        #: as the queue drains (see :meth:`detach`).
+        self.draining = False
         self._backlog_handle: asyncio.Handle | None = None
 
     @property
@@ -103,7 +108,11 @@ class ReadGate:
         after = before | reason if paused else before & ~reason
         self.reasons = after
         transport = self.transport
-        if after == BACKLOG and transport is not None and self._backlog_handle is None:
+        if (
+            after == BACKLOG
+            and self._backlog_handle is None
+            and (transport is not None or self.draining)
+        ):
             self._backlog_handle = self._loop.call_soon(self._run_backlog)
         if transport is None or bool(before) is bool(after):
             return
@@ -114,7 +123,7 @@ class ReadGate:
 
     def _run_backlog(self) -> None:
         self._backlog_handle = None
-        if self.transport is not None and self.reasons == BACKLOG:
+        if self.reasons == BACKLOG and (self.transport is not None or self.draining):
             self._parse_backlog()
 
     def sync(self) -> None:
@@ -137,9 +146,18 @@ class ReadGate:
         if reasons and self.transport is not None:
             self.transport.resume_reading()
 
-    def detach(self) -> None:
-        """The transport is gone: nothing more to pause or parse."""
+    def detach(self, *, backlog: bool = False) -> None:
+        """The transport is gone: nothing more to pause.
+
+        With ``backlog``, the bytes the parser kept back came before the
+        end: they are still parsed, a budget at a time as the queue
+        drains, until none is left (the engine then ends the queue).
+        """
         self.transport = None
-        if self._backlog_handle is not None:
+        self.draining = backlog
+        if backlog:
+            if self.reasons == BACKLOG and self._backlog_handle is None:
+                self._backlog_handle = self._loop.call_soon(self._run_backlog)
+        elif self._backlog_handle is not None:
             self._backlog_handle.cancel()
             self._backlog_handle = None

@@ -463,8 +463,9 @@ def test_a_protocol_that_never_pinged_has_no_pings_in_flight() -> None:
     assert p.acknowledged == [] and p.pings_in_flight() == []
 
 
-def _kept_back() -> ClientProtocol:
-    """A protocol whose last read inflated its budget and kept the rest."""
+def _kept_back(after: bytes = b"") -> ClientProtocol:
+    """A protocol whose last read inflated its budget and kept the rest
+    (a second message, then ``after``)."""
     compressor = zlib.compressobj(wbits=-15)
 
     def message(data: bytes) -> bytes:
@@ -473,7 +474,7 @@ def _kept_back() -> ClientProtocol:
 
     parser = FrameParser(deflate=PerMessageDeflate(DeflateParams()), inflate_budget=100)
     p = ClientProtocol(parser, FrameWriter())
-    events = p.receive_data(message(b"a" * 200) + message(b"b" * 200))
+    events = p.receive_data(message(b"a" * 200) + message(b"b" * 200) + after)
     assert [e.data for e in events] == [b"a" * 200]
     return p
 
@@ -502,10 +503,40 @@ def test_nothing_is_pending_once_the_client_failed() -> None:
     assert p.receive_data(b"") == []
 
 
-def test_nothing_is_pending_once_the_connection_is_gone() -> None:
+def test_the_kept_back_bytes_are_read_after_the_connection_is_lost() -> None:
+    """They came before the end: their messages and the server's close are
+    the application's, and nothing is answered any more."""
+    p = _kept_back(server_frame(PING, b"p") + close_frame(1000, b"bye"))
+    p.connection_lost()
+    assert p.pending is True
+    events = p.receive_data(b"")
+    while p.pending:  # one inflate budget at a time
+        events += p.receive_data(b"")
+    assert [e.type for e in events] == [WSMsgType.BINARY, WSMsgType.CLOSE]
+    assert events[0].data == b"b" * 200
+    assert p.close_rcvd == Close(1000, "bye") and p.close_sent is None
+    assert p.outgoing == [] and p.state is State.CLOSED
+    assert p.pending is False
+
+
+def test_an_error_in_the_kept_back_bytes_after_the_end_sends_nothing() -> None:
+    p = _kept_back(b"\xa2\x00")  # RSV2 set
+    p.connection_lost()
+    events = p.receive_data(b"")
+    while p.pending:
+        events += p.receive_data(b"")
+    assert [e.type for e in events] == [WSMsgType.BINARY, WSMsgType.ERROR]
+    assert isinstance(p.failure, ProtocolError)
+    assert p.outgoing == [] and p.close_sent is None and p.state is State.CLOSED
+    assert p.pending is False
+
+
+def test_nothing_is_pending_once_the_client_failed_and_the_connection_is_gone() -> None:
     p = _kept_back()
+    p.fail(1011, "gone")
     p.connection_lost()
     assert p.pending is False
+    assert p.receive_data(b"") == []
 
 
 def test_extensions_lists_what_was_negotiated() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import zlib
+from typing import Any
 
 import aiohttp
 import pytest
@@ -390,6 +391,59 @@ async def test_a_compressed_read_is_parsed_as_the_queue_drains(
         assert len(engine.assembler.queue) <= 2
     msg = await bounded(ws.receive())
     assert msg.type is aiows.WSMsgType.CLOSE and msg.data == 4001
+
+
+@pytest.mark.parametrize("face", ["aiohttp", "websockets"])
+async def test_the_bytes_kept_back_outlive_the_transport(
+    wire_server: StartServer, face: str
+) -> None:
+    """The transport ends while the parser keeps bytes back (here aborted;
+    aiohttp may have read the server's EOF with the tail, or TLS report it
+    while reading is paused): those bytes came before the end, so their
+    messages and the server's close frame are still delivered, a budget at
+    a time as the queue drains, before the end (found by the connection
+    fuzzer: they were lost)."""
+    count, size = 20, 1024 * 1024
+    blob = deflated_flood(count, size)
+    sent = asyncio.Event()
+
+    async def handler(peer: RawPeer) -> None:
+        await peer.read_frame()  # "go"
+        peer.send(blob + server_frame(OP_CLOSE, close_payload(4001, b"end")))
+        sent.set()
+        await peer.read_close()
+
+    server = await wire_server(handler, response=deflate_101)
+    if face == "aiohttp":
+        ws: Any = await aiows.ws_connect(
+            server.url, max_queue=2, max_msg_size=size, compress=15
+        )
+        await ws.send_bytes(b"go")
+        receive = ws.receive_bytes
+    else:
+        ws = await aiows.connect(server.url, max_queue=2, max_size=size)
+        await ws.send(b"go")
+        receive = ws.recv
+    engine = ws._engine
+    first = await bounded(receive())
+    assert first[:4] == (0).to_bytes(4, "big")
+    await bounded(sent.wait())
+    assert engine.protocol.pending
+    engine.transport.abort()
+    await bounded(engine.wait_closed())
+    for i in range(1, count):
+        got = await bounded(receive())
+        assert got[:4] == i.to_bytes(4, "big") and len(got) == size, i
+        assert len(engine.assembler.queue) <= 2
+    if face == "aiohttp":
+        msg = await bounded(ws.receive())
+        assert msg.type is aiows.WSMsgType.CLOSE and msg.data == 4001
+    else:
+        with pytest.raises(aiows.ConnectionClosedError) as info:
+            await bounded(ws.recv())
+        assert info.value.rcvd is not None and info.value.rcvd.code == 4001
+        assert info.value.sent is None
+    assert ws.close_code == 4001
 
 
 async def test_close_while_the_parser_keeps_bytes_back_reads_the_servers_close(
