@@ -74,6 +74,7 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
         "_autoping",
         "_client_notakeover_flag",
         "_close_code_value",
+        "_close_request",
         "_close_wait_future",
         "_closed_flag",
         "_closing_flag",
@@ -119,8 +120,10 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
         self._closed_flag = False
         self._closing_flag = False
         self._waiting_flag = False
-        # The close() waiting for a receive() in another task to return.
+        # The close() waiting for a receive() in another task to return,
+        # and the code and message it was called with.
         self._close_wait_future: asyncio.Future[None] | None = None
+        self._close_request: tuple[int, bytes] | None = None
         self._close_code_value: int | None = None
         self._exception_value: BaseException | None = None
 
@@ -220,7 +223,14 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
             if self._closed_flag or self._engine.expired:  # self.closed
                 return WS_CLOSED_MESSAGE
             if self._closing_flag:
-                await self.close()
+                request, self._close_request = self._close_request, None
+                if request is None:
+                    await self.close()
+                else:
+                    # A close() in another task woke this receive() and has
+                    # not run since: close with its code, not 1000 (aiohttp
+                    # sends 1000 here, and that close() returns False).
+                    await self.close(code=request[0], message=request[1])
                 return WS_CLOSED_MESSAGE
             msg = assembler.take()
             if msg is None:
@@ -443,10 +453,18 @@ class ClientWebSocketResponse(aiohttp.ClientWebSocketResponse):
         returns CLOSING first.
         """
         if self._waiting_flag and not self._closing_flag:
+            build_close_payload(code, message)  # a bad code or reason raises now
             self._close_wait_future = self._loop_ref.create_future()
             self._closing_flag = True
+            self._close_request = (code, message)
             self._assembler.wake()
             await self._close_wait_future
+            if self._close_request is None:
+                # The woken receive() read on and closed first, with this
+                # call's code: this call is still the one that closed.
+                await self._engine.wait_closed()
+                return True
+            self._close_request = None
         if self.closed:
             if self._engine.lingering:
                 # A failed connection still drops what the server sends

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import aiohttp
 import pytest
@@ -200,6 +201,43 @@ async def test_client_close_sends_code_and_reason(
         assert (await ws.receive()).type == CLOSED
         assert await ws.close() is False
         assert_released(session)
+
+
+async def test_close_from_another_task_keeps_its_code_when_a_message_comes_first(
+    wire_server: StartServer,
+) -> None:
+    """close(code=4000) in one task wakes a receive() in another, and a
+    message arrives before that receive() runs: it returns the message, and
+    the next receive() closes with close()'s code, not 1000; close()
+    returns True.  (aiohttp closes with 1000 there, and its close() returns
+    False: a deliberate difference, seen as a CLI test's flake.)"""
+    received: asyncio.Future[tuple[int | None, bytes]] = (
+        asyncio.get_running_loop().create_future()
+    )
+
+    async def handler(peer: RawPeer) -> None:
+        received.set_result(await peer.read_close())
+        peer.send(server_frame(OP_CLOSE, close_payload(4000)))
+
+    server = await wire_server(handler)
+    ws = await aiows.ws_connect(server.url)
+
+    async def read_two() -> list[Any]:
+        # As a receive loop does: the next receive() at once.
+        return [await ws.receive(), await ws.receive()]
+
+    reader = asyncio.ensure_future(read_two())
+    await asyncio.sleep(0)  # it waits
+    closing = asyncio.ensure_future(ws.close(code=4000, message=b"bye"))
+    await asyncio.sleep(0)  # close() woke the reader, which has not run yet
+    # The message the server sent meanwhile (one read, parsed by the engine).
+    ws._engine.data_received(server_frame(OP_TEXT, b"late"))
+    first, second = await bounded(reader)
+    assert (first.type, first.data) == (aiows.WSMsgType.TEXT, "late")
+    assert second.type == CLOSED
+    assert await bounded(closing) is True
+    assert await bounded(received) == (4000, b"bye")
+    assert ws.close_code == 4000
 
 
 async def test_close_takes_keyword_arguments_only(echo_url: str) -> None:

@@ -267,6 +267,26 @@ DIFFERENCES: dict[str, dict[str, tuple[Any, Any, str]]] = {
             "unmasks it and goes on",
         ),
     },
+    "close from another task as a message arrives": {
+        "first": (
+            ("CLOSING", None),
+            ("TEXT", "late"),
+            "the message that arrived before the woken receive() ran is "
+            "returned; aiohttp returns CLOSING first, and the close drops it",
+        ),
+        "close() returned": (
+            False,
+            True,
+            "the receive() that reads on closes with the waiting close()'s code, "
+            "for it; aiohttp's closes with 1000 itself, and close() finds it done",
+        ),
+        "server end": (
+            1000,
+            4000,
+            "the code close() was called with reaches the server; aiohttp's "
+            "receive() loop sends 1000 first",
+        ),
+    },
     "server closes after three messages": {
         "server end": (
             1000,
@@ -407,6 +427,42 @@ async def test_close_from_another_task(server: tuple[str, ServerLog]) -> None:
         r.state(ws, "after")
 
     assert_same(await both(base, "/echo", scenario, log), "close from another task")
+
+
+def deliver(ws: Any, text: str) -> None:
+    """A TEXT message from the server, as if its read had just been parsed
+    (aiohttp: into its reader's queue; aiows: through its engine)."""
+    if isinstance(ws, aiows.ClientWebSocketResponse):
+        ws._engine.data_received(server_frame(0x1, text.encode()))
+    else:
+        ws._reader.feed_data(aiohttp.WSMessage(WSMsgType.TEXT, text, ""), len(text))
+
+
+async def test_close_from_another_task_as_a_message_arrives(
+    server: tuple[str, ServerLog],
+) -> None:
+    """close(code=4000) wakes a receive() waiting in another task, and a
+    message arrives before that task runs; the task reads it, then at once
+    receives again, as a receive loop does."""
+    base, log = server
+
+    async def scenario(ws: Any, r: Record) -> None:
+        async def read_two() -> list[Any]:
+            return [await ws.receive(), await ws.receive()]
+
+        reader = asyncio.ensure_future(read_two())
+        await asyncio.sleep(0)  # it waits
+        closing = asyncio.ensure_future(ws.close(code=4000, message=b"bye"))
+        await asyncio.sleep(0)  # close() woke the reader, which has not run
+        deliver(ws, "late")
+        first, second = await reader
+        r.add("first", (first.type.name, first.data))
+        r.add("second", second.type.name)
+        r.add("close() returned", await closing)
+        r.state(ws, "after")
+
+    result = await both(base, "/echo", scenario, log)
+    assert_same(result, "close from another task as a message arrives")
 
 
 async def test_heartbeat_gives_up_on_a_silent_server(
