@@ -573,12 +573,26 @@ class Dialer(aiohttp.BaseConnector):
                     # trips on its own error handling (a TypeError from
                     # SSLProtocol._abort()); the TLS error is the one.
                     raise failed from None
+                if isinstance(failed, ConnectionError):
+                    # The same, when the proxy hangs up in the handshake.
+                    raise _cut_in_handshake(proxy, host, port) from failed
                 raise  # pragma: no cover - no other TypeError is known
+            except ConnectionError as exc:
+                raise _cut_in_handshake(proxy, host, port) from exc
             assert upgraded is not None
             protocol.connection_made(upgraded)
         except BaseException:
             raw.abort()
             raise
+
+
+def _cut_in_handshake(proxy: URL, host: str, port: int) -> ConnectionResetError:
+    """The proxy hung up in the middle of the TLS handshake with the server
+    (asyncio's own error says nothing: an empty ``ConnectionResetError``)."""
+    return ConnectionResetError(
+        f"the proxy {proxy.with_user(None)} closed the tunnel during the TLS "
+        f"handshake with {host}:{port}"
+    )
 
 
 def _no_tls_in_tls(proxy: URL) -> TypeError:

@@ -15,7 +15,9 @@ CONNECT request (kept in :attr:`ScriptedProxy.requests`), then plays a
   both ways, ``"close"`` hangs up, ``"hold"`` waits for the client to hang
   up (:attr:`ScriptedProxy.hung_up` counts those that did), ``"pose"``
   reads what the client sends into the tunnel (its TLS ClientHello, its
-  upgrade request) and answers it with ``inject``, posing as the server.
+  upgrade request) and answers it with ``inject``, posing as the server,
+  and ``"cut"`` hangs up once the client speaks through the tunnel (in the
+  middle of its TLS handshake with the server).
 
 With ``ssl`` it is an ``https://`` proxy.
 """
@@ -109,8 +111,10 @@ class ScriptedProxy:
                     await writer.drain()
                     if not last:
                         await asyncio.sleep(0)
-                if script.then == "pose":
+                if script.then in ("pose", "cut"):
                     await reader.read(1)  # the client speaks through the tunnel
+                    if script.then == "cut":
+                        return
                     writer.write(script.inject)
                     await writer.drain()
                     await asyncio.wait_for(reader.read(), HOLD_LIMIT)

@@ -450,6 +450,29 @@ async def test_a_proxy_posing_as_the_server_is_refused_by_tls(
     assert elsewhere.paths == []
 
 
+@pytest.mark.both_loops
+async def test_an_https_proxy_that_hangs_up_during_the_servers_tls_handshake(
+    tls: TLS,
+) -> None:
+    """The proxy answers 200 and hangs up once the client's TLS handshake
+    with the server has begun inside the tunnel.  asyncio 3.11 trips on its
+    own error handling there (a TypeError from ``SSLProtocol._abort()``,
+    which escaped: found by the proxy fuzzer); the error is a
+    ``ConnectionError`` that says what happened."""
+    skip_without_tls_in_tls()
+    async with https_proxy(tls, Script(then="cut", answer=(OK,))) as proxy:
+        with pytest.raises(ConnectionError) as info:
+            await aiows.connect(
+                "wss://localhost:9/",
+                proxy=proxy.url,
+                ssl=tls.client,
+                proxy_ssl=tls.client,
+                proxy_server_hostname="proxy.test",
+                open_timeout=5,
+            )
+    assert "during the TLS handshake" in str(info.value), info.value
+
+
 async def test_an_https_proxy_with_a_bad_answer(tls: TLS) -> None:
     script = Script(answer=(b"HTTP/1.1 2_00 OK\r\n\r\n",), then="hold")
     async with https_proxy(tls, script) as proxy:
